@@ -1,0 +1,1 @@
+"""Backpropagation derived symbolically with SymPy: equations, proofs, tables and sheets."""

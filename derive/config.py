@@ -1,0 +1,181 @@
+"""Read and check a network spec from TOML (see configs/classic.toml for every key, documented)."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
+OUTPUT_ONLY_ACTIVATIONS = ("softmax",)
+LOSSES = ("half_sse", "mse", "cross_entropy")
+BIAS_MODES = ("none", "fixed", "trained")
+MAX_LAYERS = 4
+MAX_WIDTH = 64
+
+NETWORK_KEYS = ("layers", "activation", "loss", "bias")
+VALUES_KEYS = ("inputs", "targets", "weights", "biases")
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; one line naming the file, the key and what is allowed."""
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    layers: tuple[int, ...]
+    activations: tuple[str, ...]  # one per non-input layer; "softmax" only on the output layer
+    loss: str
+    bias: str
+
+    @property
+    def n_weights(self) -> int:
+        return sum(a * b for a, b in zip(self.layers, self.layers[1:], strict=False))
+
+    @property
+    def n_biases(self) -> int:
+        return 0 if self.bias == "none" else sum(self.layers[1:])
+
+
+@dataclass(frozen=True)
+class Values:
+    inputs: tuple[float, ...]
+    targets: tuple[float, ...]
+    weights: tuple[float, ...]
+    biases: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    network: NetworkSpec
+    values: Values
+    source: str = "<config>"
+
+
+def default_config_path() -> Path:
+    return Path(__file__).parent / "configs" / "classic.toml"
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load and check a config file; the classic 2-2-2 network when `path` is None."""
+    path = Path(path) if path is not None else default_config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    _check_keys(data, "", ("network", "values"), source)
+    network_table = _table(data, "network", source)
+    values_table = _table(data, "values", source)
+    _check_keys(network_table, "network.", NETWORK_KEYS, source)
+    _check_keys(values_table, "values.", VALUES_KEYS, source)
+    network = _network_spec(network_table, source)
+    return Config(network, _values(values_table, network, source), source)
+
+
+def _table(data: dict, name: str, source: str) -> dict:
+    table = data.get(name)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: missing table [{name}]")
+    return table
+
+
+def _check_keys(table: dict, prefix: str, allowed: tuple[str, ...], source: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(
+                f"{source}: unknown key '{prefix}{key}'; allowed: {', '.join(allowed)}"
+            )
+
+
+def _choice(table: dict, key: str, allowed: tuple[str, ...], default: str, source: str) -> str:
+    value = table.get(key, default)
+    if value not in allowed:
+        raise ConfigError(
+            f"{source}: network.{key} = {value!r} is not allowed; use one of: {', '.join(allowed)}"
+        )
+    return value
+
+
+def _network_spec(table: dict, source: str) -> NetworkSpec:
+    layers = table.get("layers")
+    if (
+        not isinstance(layers, list)
+        or not all(type(n) is int for n in layers)
+        or not 2 <= len(layers) <= MAX_LAYERS
+        or not all(1 <= n <= MAX_WIDTH for n in layers)
+    ):
+        raise ConfigError(
+            f"{source}: network.layers = {layers!r}; give 2 to {MAX_LAYERS} layer sizes, "
+            f"integers from 1 to {MAX_WIDTH}, e.g. [2, 2, 2]"
+        )
+    loss = _choice(table, "loss", LOSSES, "half_sse", source)
+    bias = _choice(table, "bias", BIAS_MODES, "none", source)
+    activations = _activations(table, len(layers) - 1, loss, source)
+    return NetworkSpec(tuple(layers), activations, loss, bias)
+
+
+def _activations(table: dict, n: int, loss: str, source: str) -> tuple[str, ...]:
+    raw = table.get("activation", "sigmoid")
+    names = [raw] * n if isinstance(raw, str) else raw
+    if not isinstance(names, list) or len(names) != n:
+        raise ConfigError(
+            f"{source}: network.activation = {raw!r}; give one name or a list of {n} "
+            f"(one per non-input layer)"
+        )
+    if loss == "cross_entropy":
+        if isinstance(raw, list) and names[-1] not in OUTPUT_ONLY_ACTIVATIONS:
+            raise ConfigError(
+                f"{source}: network.activation: with loss = 'cross_entropy' the output layer "
+                f"is a softmax; its entry must be 'softmax', not {names[-1]!r}"
+            )
+        names = [*names[:-1], "softmax"]
+    for name in names[: n - 1] if loss == "cross_entropy" else names:
+        if name not in ACTIVATIONS:
+            raise ConfigError(
+                f"{source}: network.activation = {name!r} is not allowed; use one of: "
+                f"{', '.join(ACTIVATIONS)} ('softmax' only for the output layer with "
+                f"loss = 'cross_entropy')"
+            )
+    return tuple(names)
+
+
+def _numbers(table: dict, key: str, count: int, what: str, source: str) -> tuple[float, ...]:
+    value = table.get(key)
+    if value is None:
+        raise ConfigError(f"{source}: missing values.{key}; give {count} numbers ({what})")
+    if not isinstance(value, list) or len(value) != count:
+        got = f"{len(value)} values" if isinstance(value, list) else repr(value)
+        raise ConfigError(f"{source}: values.{key} has {got}; expected {count} numbers ({what})")
+    for index, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+            raise ConfigError(f"{source}: values.{key}[{index}] = {item!r} is not a finite number")
+    return tuple(float(item) for item in value)
+
+
+def _values(table: dict, spec: NetworkSpec, source: str) -> Values:
+    layers = spec.layers
+    inputs = _numbers(table, "inputs", layers[0], "one per input neuron", source)
+    targets = _numbers(table, "targets", layers[-1], "one per output neuron", source)
+    weights = _numbers(
+        table, "weights", spec.n_weights, "one per connection, layer by layer", source
+    )
+    if spec.bias == "none":
+        if "biases" in table:
+            raise ConfigError(
+                f"{source}: values.biases given but network.bias = 'none'; "
+                f"set bias = 'fixed' or 'trained', or remove biases"
+            )
+        return Values(inputs, targets, weights)
+    biases = _numbers(table, "biases", spec.n_biases, "one per non-input neuron", source)
+    return Values(inputs, targets, weights, biases)
