@@ -1,15 +1,16 @@
-"""The derive command line: python -m derive {show,gradients} [--config FILE] ..."""
+"""The derive command line: python -m derive COMMAND [--config FILE] ... (see --help)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
-from derive import latex
+from derive import check, latex, plot, table, xlsx
 from derive.config import ConfigError, load_config
 from derive.evaluate import at_values, evaluator_for, gradient_symbol
-from derive.output import OutputError
+from derive.output import OutputError, check_writable, write_text_atomic
 
 
 class Parser(argparse.ArgumentParser):
@@ -62,6 +63,70 @@ def gradients(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_sheet(args: argparse.Namespace) -> int:
+    """Exit 1 with findings, 0 for a clean sheet, 2 when the sheet cannot be read."""
+    config = load_config(args.config)
+    try:
+        report = check.check_file(args.sheet, config, args.tolerance)
+    except check.SheetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(check.render(report, args.format))
+    return 1 if report.findings else 0
+
+
+def iteration_table(args: argparse.Namespace) -> table.Table:
+    """The table the flags ask for; a stderr warning for each run that diverged."""
+    result = table.iteration_table(load_config(args.config), args.lr, args.steps)
+    for divergence in result.divergences:
+        print(f"warning: {divergence.message}", file=sys.stderr)
+    return result
+
+
+def table_command(args: argparse.Namespace) -> int:
+    if args.format == "xlsx" and args.out is None:
+        raise OutputError("--format xlsx writes a workbook: give --out FILE.xlsx")
+    if args.format == "xlsx" and not args.out.endswith(".xlsx"):
+        raise OutputError(f"{args.out}: --format xlsx needs a file name ending in .xlsx")
+    if args.out is not None:
+        check_writable(args.out)  # before the work, not after
+    result = iteration_table(args)
+    if args.format == "xlsx":
+        xlsx.write_workbook(result, args.out)
+    elif args.out is not None:
+        write_text_atomic(args.out, table.TEXT_FORMATS[args.format](result))
+    else:
+        sys.stdout.write(table.TEXT_FORMATS[args.format](result))
+    return 0
+
+
+def plot_command(args: argparse.Namespace) -> int:
+    plot.plot_format(args.out)
+    check_writable(args.out)
+    plot.write_plot(iteration_table(args), args.out)
+    return 0
+
+
+def add_table_flags(parser: argparse.ArgumentParser) -> None:
+    add_config(parser)
+    rates = " ".join(map(str, table.LEARNING_RATES))
+    parser.add_argument(
+        "--lr",
+        nargs="+",
+        type=table.parse_learning_rate,
+        default=table.LEARNING_RATES,
+        metavar="LR",
+        help=f"learning rates, one run each (default: {rates})",
+    )
+    parser.add_argument(
+        "--steps",
+        type=table.parse_steps,
+        default=table.STEPS,
+        metavar="N",
+        help=f"updates per run, 1 to {table.MAX_STEPS} (default: {table.STEPS})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m derive", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -75,6 +140,34 @@ def build_parser() -> argparse.ArgumentParser:
     add_config(p)
     p.add_argument("--format", choices=("json", "text"), default="text", help="(default: text)")
     p.set_defaults(run=gradients)
+
+    p = commands.add_parser("check", help="find the mistakes in a hand-made backpropagation sheet")
+    p.add_argument("sheet", metavar="SHEET", help="the sheet to check: .xlsx, .xlsm or .csv")
+    add_config(p)
+    p.add_argument(
+        "--tolerance",
+        type=check.parse_tolerance,
+        default=check.DEFAULT_TOLERANCE,
+        metavar="REL",
+        help=f"relative tolerance (default: {check.DEFAULT_TOLERANCE:g})",
+    )
+    p.add_argument(
+        "--format", choices=("text", "md", "json"), default="text", help="(default: text)"
+    )
+    p.set_defaults(run=check_sheet)
+
+    p = commands.add_parser("table", help="every value and gradient, update by update, per lr")
+    add_table_flags(p)
+    p.add_argument(
+        "--format", choices=("csv", "md", "json", "xlsx"), default="csv", help="(default: csv)"
+    )
+    p.add_argument("--out", metavar="PATH", help="write here (default: standard output)")
+    p.set_defaults(run=table_command)
+
+    p = commands.add_parser("plot", help="chart total error against step, one line per lr")
+    add_table_flags(p)
+    p.add_argument("--out", metavar="FILE", required=True, help="a .png or .svg file")
+    p.set_defaults(run=plot_command)
     return parser
 
 
@@ -82,9 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ConfigError, OutputError) as exc:
+    except (ConfigError, OutputError, table.TableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader (e.g. `head`) stopped reading: end quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ def compile_network(network: Network, derived: tuple[Gradient, ...]) -> Evaluato
 
     def in_order(exprs):
         # lambdify's `cse` hook: assign the forward pass line by line, as the equations read.
-        return [*network.equations, *shared], exprs
+        return [*finite_log_equations(network.equations), *shared], exprs
 
     outputs = forward + tuple(gradient_symbol(g.parameter) for g in derived)
     function = sp.lambdify(
@@ -73,6 +73,15 @@ def compile_network(network: Network, derived: tuple[Gradient, ...]) -> Evaluato
         docstring_limit=0,
     )
     return Evaluator(network, derived, outputs, function)
+
+
+def finite_log_equations(
+    equations: tuple[tuple[sp.Symbol, sp.Expr], ...],
+) -> list[tuple[sp.Symbol, sp.Expr]]:
+    """The equations with ln(a) of an output a = exp(z) (softmax) computed as z: -t ln(a) stays
+    finite when a underflows to 0, where ln(0) would give -inf and 0 * -inf nan."""
+    logs = {sp.log(s): e.args[0] for s, e in equations if isinstance(e, sp.exp)}
+    return [(s, e.xreplace(logs)) for s, e in equations]
 
 
 def _temporaries():

@@ -28,15 +28,30 @@ def check_writable(path: str | Path) -> Path:
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call write(temp_path) and move the result onto `path`; an error leaves `path` untouched."""
     path = check_writable(path)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    except OSError as exc:
+        # os.access can say yes where creating a file fails (root on a read-only or special fs).
+        raise OutputError(f"{path}: cannot write in folder {path.parent}: {exc.strerror}") from None
     os.close(fd)
+    # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+    os.chmod(temp, 0o666 & ~_umask())
     try:
         write(Path(temp))
         os.replace(temp, path)
+    except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -1,0 +1,294 @@
+"""The iteration table: every value and gradient, update after update, for several learning rates.
+
+Each learning rate starts from the config's values; at every step all trained parameters update
+together from the same forward pass, p <- p - lr * dE_total/dp. The numbers come from the one
+lambdified function of derive/evaluate.py, called once per step on arrays holding every learning
+rate at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from derive.config import Config
+from derive.evaluate import Evaluator, evaluator_for, gradient_symbol, values_args
+from derive.network import Network
+
+LEARNING_RATES = (0.1, 0.2, 0.5, 0.8, 1.0, 2.0)
+STEPS = 50
+MAX_STEPS = 100_000
+# learning rates x (steps + 1) x columns; 20 million float64 cells are 160 MB.
+MAX_CELLS = 20_000_000
+
+LR = sp.Symbol("lr", positive=True)
+STEP = sp.Symbol("step", integer=True)
+
+# Column kinds.
+RATE = "lr"
+COUNTER = "step"
+CONSTANT = "constant"  # inputs, targets and fixed biases: the same in every row
+PARAMETER = "parameter"  # trained weights and biases: updated from the row above
+FORWARD = "forward"  # net inputs, activations, errors, E_total: from the row's parameters
+GRADIENT = "gradient"  # dE_total/dp at the row's parameters
+
+
+class TableError(ValueError):
+    """Table settings that cannot be used; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # the header: "w1", "a_h1", "dE/dw1"
+    symbol: sp.Symbol  # what it holds: w1, a_h1, dE_total/dw1 (LR and STEP for the first two)
+    kind: str
+    parameter: sp.Symbol | None = None  # for a gradient column, the parameter it differentiates by
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """The first step of one learning rate's run at which some value is not a finite number."""
+
+    lr: float
+    step: int
+    columns: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        names = ", ".join(self.columns[:6]) + (", ..." if len(self.columns) > 6 else "")
+        return f"lr {self.lr!r} diverged at step {self.step}: {names} not finite"
+
+
+@dataclass(frozen=True)
+class Table:
+    config: Config
+    evaluator: Evaluator
+    columns: tuple[Column, ...]
+    learning_rates: tuple[float, ...]
+    steps: int
+    values: np.ndarray  # (learning rates, steps + 1, columns), float64
+    divergences: tuple[Divergence, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> np.ndarray:
+        """One column's values, shaped (learning rates, steps + 1)."""
+        return self.values[:, :, self.names.index(name)]
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Every row, learning rate by learning rate, step by step: (rows, columns)."""
+        return self.values.reshape(-1, len(self.columns))
+
+
+def table_columns(network: Network) -> tuple[Column, ...]:
+    """The table's columns in the classic sheet's order, generalised to every shape.
+
+    lr, step, targets, inputs; then for each layer the weights (and biases) into it and each
+    neuron's net input and activation; then E1.., E_total and dE/dp for every trained parameter.
+    """
+    trained = set(network.trained)
+
+    def value_column(symbol: sp.Symbol) -> Column:
+        return Column(symbol.name, symbol, PARAMETER if symbol in trained else CONSTANT)
+
+    columns = [Column("lr", LR, RATE), Column("step", STEP, COUNTER)]
+    columns += [value_column(s) for s in network.targets + network.inputs]
+    for layer in network.layers:
+        columns += [value_column(w.symbol) for w in network.weights if w.dest in layer]
+        columns += [value_column(n.bias) for n in layer if n.bias is not None]
+        for neuron in layer:
+            columns += [Column(s.name, s, FORWARD) for s in (neuron.net, neuron.out)]
+    columns += [Column(s.name, s, FORWARD) for s in (*network.errors, network.loss)]
+    columns += [Column(f"dE/d{p.name}", gradient_symbol(p), GRADIENT, p) for p in network.trained]
+    return tuple(columns)
+
+
+def parse_learning_rate(text: str) -> float:
+    """--lr: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a learning rate (a number above 0)")
+    return value
+
+
+def parse_steps(text: str) -> int:
+    """--steps: a whole number from 1 to MAX_STEPS."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a step count from 1 to {MAX_STEPS}")
+    return value
+
+
+def check_settings(learning_rates: Sequence[float], steps: int, n_columns: int) -> None:
+    """TableError unless the learning rates and step count make a table we can hold."""
+    if not learning_rates:
+        raise TableError("give at least one learning rate")
+    for lr in learning_rates:
+        if not (math.isfinite(lr) and lr > 0):
+            raise TableError(f"learning rate {lr!r} is not a finite number above 0")
+        if learning_rates.count(lr) > 1:
+            raise TableError(f"learning rate {lr!r} is given twice; give each once")
+    if not 1 <= steps <= MAX_STEPS:
+        raise TableError(f"steps = {steps!r}; give a whole number from 1 to {MAX_STEPS}")
+    cells = len(learning_rates) * (steps + 1) * n_columns
+    if cells > MAX_CELLS:
+        raise TableError(
+            f"{len(learning_rates)} learning rates x {steps + 1} rows x {n_columns} columns "
+            f"is {cells:,} cells, more than {MAX_CELLS:,}; use fewer steps or learning rates"
+        )
+
+
+def iteration_table(
+    config: Config,
+    learning_rates: Iterable[float] = LEARNING_RATES,
+    steps: int = STEPS,
+    evaluator: Evaluator | None = None,
+) -> Table:
+    """Gradient descent from the config's values, one run per learning rate, every value kept."""
+    learning_rates = tuple(float(lr) for lr in learning_rates)
+    evaluator = evaluator or evaluator_for(config.network)
+    columns = table_columns(evaluator.network)
+    check_settings(learning_rates, steps, len(columns))
+    outputs, history = descend(evaluator, config, np.array(learning_rates), steps)
+    values = assemble(evaluator, columns, learning_rates, outputs, history, config)
+    divergences = find_divergences(columns, learning_rates, values)
+    return Table(config, evaluator, columns, learning_rates, steps, values, divergences)
+
+
+def descend(
+    evaluator: Evaluator, config: Config, lr: np.ndarray, steps: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Evaluator outputs (steps + 1, outputs, lr) and trained parameters (steps + 1, params, lr)."""
+    network = evaluator.network
+    args = network.values_args
+    trained = network.trained
+    start = args.index(trained[0])
+    # The trained parameters sit together in the argument list: weights, then trained biases.
+    assert args[start : start + len(trained)] == trained
+    numbers = values_args(config.values)
+    head, tail = numbers[:start], numbers[start + len(trained) :]
+    outputs = np.empty((steps + 1, len(evaluator.outputs), lr.size))
+    history = np.empty((steps + 1, len(trained), lr.size))
+    history[0] = np.array(numbers[start : start + len(trained)])[:, None]
+    function = evaluator.function
+    gradients = slice(len(network.equations), None)
+    # A diverging run overflows to inf and nan by design; find_divergences reports it instead.
+    with np.errstate(all="ignore"):
+        for step in range(steps + 1):
+            params = history[step]
+            out = outputs[step]
+            # Row by row: a constant output comes back as a scalar and broadcasts.
+            for row, result in zip(out, function(*head, *params, *tail), strict=True):
+                row[...] = result
+            if step < steps:
+                np.subtract(params, lr * out[gradients], out=history[step + 1])
+    return outputs, history
+
+
+def assemble(
+    evaluator: Evaluator,
+    columns: tuple[Column, ...],
+    learning_rates: tuple[float, ...],
+    outputs: np.ndarray,
+    history: np.ndarray,
+    config: Config,
+) -> np.ndarray:
+    """The (learning rates, steps + 1, columns) table from the descent's arrays."""
+    network = evaluator.network
+    fixed = dict(zip(network.values_args, values_args(config.values), strict=True))
+    output_index = {s: j for j, s in enumerate(evaluator.outputs)}
+    trained_index = {s: j for j, s in enumerate(network.trained)}
+    steps = outputs.shape[0] - 1
+    values = np.empty((len(learning_rates), steps + 1, len(columns)))
+    for k, column in enumerate(columns):
+        if column.kind == RATE:
+            values[:, :, k] = np.array(learning_rates)[:, None]
+        elif column.kind == COUNTER:
+            values[:, :, k] = np.arange(steps + 1)
+        elif column.kind == CONSTANT:
+            values[:, :, k] = fixed[column.symbol]
+        elif column.kind == PARAMETER:
+            values[:, :, k] = history[:, trained_index[column.symbol], :].T
+        else:
+            values[:, :, k] = outputs[:, output_index[column.symbol], :].T
+    return values
+
+
+def find_divergences(
+    columns: tuple[Column, ...], learning_rates: tuple[float, ...], values: np.ndarray
+) -> tuple[Divergence, ...]:
+    finite = np.isfinite(values)
+    found = []
+    for j, lr in enumerate(learning_rates):
+        bad_rows = np.flatnonzero(~finite[j].all(axis=1))
+        if bad_rows.size:
+            step = int(bad_rows[0])
+            names = tuple(c.name for c, ok in zip(columns, finite[j, step], strict=True) if not ok)
+            found.append(Divergence(lr, step, names))
+    return tuple(found)
+
+
+def _cells(table: Table, row: np.ndarray, number) -> list[str]:
+    step = table.names.index("step")
+    return [str(int(v)) if k == step else number(v) for k, v in enumerate(row.tolist())]
+
+
+def csv_text(table: Table) -> str:
+    """Header, then one line per row; numbers as Python's repr, which float() reads back exactly."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(table.names)
+    writer.writerows(_cells(table, row, repr) for row in table.rows)
+    return buffer.getvalue()
+
+
+def markdown_text(table: Table) -> str:
+    """A Markdown table for reading (10 significant digits), then a line per diverged run."""
+    lines = [
+        "| " + " | ".join(table.names) + " |",
+        "|" + "---:|" * len(table.columns),
+        *("| " + " | ".join(_cells(table, row, "{:.10g}".format)) + " |" for row in table.rows),
+    ]
+    lines += [f"\n**{d.message}**" for d in table.divergences]
+    return "\n".join(lines) + "\n"
+
+
+def json_text(table: Table) -> str:
+    """{"columns", "learning_rates", "steps", "rows", "diverged"}; a non-finite value is null."""
+    rows = [
+        [v if math.isfinite(v) else None for v in row]
+        for row in table.rows.tolist()  # floats print as repr: exact round trip
+    ]
+    step = table.names.index("step")
+    for row in rows:
+        row[step] = int(row[step])
+    document = {
+        "columns": list(table.names),
+        "learning_rates": list(table.learning_rates),
+        "steps": table.steps,
+        "rows": rows,
+        "diverged": [
+            {"lr": d.lr, "step": d.step, "columns": list(d.columns)} for d in table.divergences
+        ],
+    }
+    return json.dumps(document, allow_nan=False) + "\n"
+
+
+TEXT_FORMATS = {"csv": csv_text, "md": markdown_text, "json": json_text}

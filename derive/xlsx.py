@@ -1,0 +1,323 @@
+"""The iteration table as a live workbook: every table cell a formula printed from the SymPy
+expressions, so a student who edits an input (blue cell on the Summary sheet) sees every sheet
+recompute. The computed numbers are stored as the formulas' cached values too, for viewers
+without a calculation engine.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import openpyxl
+import sympy as sp
+from openpyxl.chart import LineChart, Reference, Series
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import column_index_from_string, get_column_letter, quote_sheetname
+from sympy.printing.str import StrPrinter
+
+from derive.evaluate import finite_log_equations, gradient_symbol
+from derive.output import write_atomic
+from derive.table import CONSTANT, COUNTER, FORWARD, GRADIENT, LR, PARAMETER, RATE, Table
+
+SUMMARY = "Summary"
+CHART_TITLE = "Total Error at Learning Rates"
+INPUT_FILL = PatternFill("solid", fgColor="DDEBF7")
+FIRST_INPUT_ROW = 5
+
+
+class SpreadsheetPrinter(StrPrinter):
+    """SymPy expressions as spreadsheet formulas (Excel, LibreOffice): each symbol becomes the
+    cell `cells` names, powers ^, and the network's functions overflow-free formulas."""
+
+    def __init__(self, cells: Mapping[sp.Symbol, str]):
+        super().__init__({"order": "none"})
+        self.cells = cells
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        try:
+            return self.cells[expr]
+        except KeyError:
+            raise ValueError(f"no cell holds the symbol {expr.name}") from None
+
+    def _operand(self, expr: sp.Expr) -> str:
+        """The printed expression, in parentheses unless it is one cell, number or call."""
+        text = self._print(expr)
+        single = expr.is_Symbol or isinstance(expr, sp.Function)
+        if single or (expr.is_Number and expr >= 0 and "/" not in text):
+            return text
+        return f"({text})"
+
+    def _print_Add(self, expr: sp.Add, order=None) -> str:
+        terms = [self._print(t) for t in self._as_ordered_terms(expr, order="none")]
+        return terms[0] + "".join(t if t.startswith("-") else f"+{t}" for t in terms[1:])
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        coeff, rest = expr.as_coeff_Mul()
+        if coeff < 0:
+            # Unary minus binds before ^ in spreadsheets (-A1^2 is (-A1)^2): keep it outside.
+            return "-" + self._operand(sp.Mul(-coeff, rest))
+        return super()._print_Mul(expr)
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        base, exponent = expr.as_base_exp()
+        if exponent == -1:
+            return f"1/{self._operand(base)}"
+        return f"{self._operand(base)}^{self._operand(exponent)}"
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return repr(float(expr)).upper()  # shortest exact form; 1e-05 -> 1E-05
+
+    def _print_Integer(self, expr: sp.Integer) -> str:
+        return str(expr.p)
+
+    def _print_Rational(self, expr: sp.Rational) -> str:
+        return f"{expr.p}/{expr.q}"
+
+    def _call(self, name: str, *args: sp.Expr) -> str:
+        return f"{name}({','.join(self._print(a) for a in args)})"
+
+    def _print_exp(self, expr: sp.Expr) -> str:
+        return self._call("EXP", *expr.args)
+
+    def _print_log(self, expr: sp.Expr) -> str:
+        return self._call("LN", *expr.args)
+
+    def _print_tanh(self, expr: sp.Expr) -> str:
+        return self._call("TANH", *expr.args)
+
+    def _print_Abs(self, expr: sp.Expr) -> str:
+        return self._call("ABS", *expr.args)
+
+    def _print_Max(self, expr: sp.Expr) -> str:
+        return self._call("MAX", *expr.args)
+
+    def _print_Min(self, expr: sp.Expr) -> str:
+        return self._call("MIN", *expr.args)
+
+    def _print_sigmoid(self, expr: sp.Expr) -> str:
+        # e^min(0,x) / (1 + e^-|x|): 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below; never overflows.
+        x = self._print(expr.args[0])
+        return f"(EXP(MIN(0,{x}))/(1+EXP(-ABS({x}))))"
+
+    def _print_relu(self, expr: sp.Expr) -> str:
+        return f"MAX(0,{self._print(expr.args[0])})"
+
+    def _print_step(self, expr: sp.Expr) -> str:
+        return f"IF({self._print(expr.args[0])}>0,1,0)"
+
+    def _print_linear(self, expr: sp.Expr) -> str:
+        return self._operand(expr.args[0])
+
+    def _print_logsumexp(self, expr: sp.Expr) -> str:
+        # max + ln(sum of e^(x - max)): the largest term is e^0, so nothing overflows.
+        xs = [self._print(x) for x in expr.args]
+        top = f"MAX({','.join(xs)})"
+        return f"({top}+LN({'+'.join(f'EXP({x}-{top})' for x in xs)}))"
+
+    def _print_Function(self, expr: sp.Expr) -> str:
+        raise ValueError(f"no spreadsheet formula for the function {expr.func.__name__}")
+
+
+def spreadsheet_formula(expr: sp.Expr, cells: Mapping[sp.Symbol, str]) -> str:
+    """`expr` as a formula ("=..."), each symbol replaced by the cell `cells` names for it."""
+    return "=" + SpreadsheetPrinter(cells).doprint(expr)
+
+
+def sheet_title(lr: float) -> str:
+    return f"lr {lr!r}"
+
+
+def input_rows(table: Table) -> list[tuple[sp.Symbol | None, str, float, str]]:
+    """(symbol, label, value, meaning) for each input cell of the Summary sheet, in order;
+    symbol None for a learning rate."""
+    network, values = table.evaluator.network, table.config.values
+    bias_of = {n.bias: n.name for n in network.neurons if n.bias is not None}
+    trained = set(network.trained)
+    rows = [(s, s.name, v, "input") for s, v in zip(network.inputs, values.inputs, strict=True)]
+    rows += [(s, s.name, v, "target") for s, v in zip(network.targets, values.targets, strict=True)]
+    for w, v in zip(network.weights, values.weights, strict=True):
+        source = w.source.name.removeprefix("a_")
+        rows.append((w.symbol, w.symbol.name, v, f"initial weight, {source} -> {w.dest.name}"))
+    for b, v in zip(network.biases, values.biases, strict=True):
+        what = "initial bias" if b in trained else "bias (fixed)"
+        rows.append((b, b.name, v, f"{what} of {bias_of[b]}"))
+    rows += [
+        (None, "lr", lr, f"learning rate of sheet '{sheet_title(lr)}'")
+        for lr in table.learning_rates
+    ]
+    return rows
+
+
+def expression_templates(table: Table) -> dict[sp.Symbol, str]:
+    """The formula of each forward and gradient column, "{row}" standing for the row number."""
+    letters = {c.symbol: get_column_letter(k + 1) for k, c in enumerate(table.columns)}
+    here = {symbol: f"{letter}{{row}}" for symbol, letter in letters.items()}
+    equations = dict(finite_log_equations(table.evaluator.network.equations))
+    closed = {gradient_symbol(g.parameter): g.closed_form for g in table.evaluator.gradients}
+    return {
+        c.symbol: spreadsheet_formula({**equations, **closed}[c.symbol], here)
+        for c in table.columns
+        if c.kind in (FORWARD, GRADIENT)
+    }
+
+
+def row_templates(
+    table: Table, expressions: Mapping[sp.Symbol, str], inputs: Mapping[sp.Symbol, str], lr: str
+) -> tuple[list, list]:
+    """The first row's cells and every later row's, "{row}" and "{above}" standing for the row
+    numbers: the first row starts from the Summary's values, later ones update from above."""
+    letter = {c.symbol: get_column_letter(k + 1) for k, c in enumerate(table.columns)}
+    gradient = {c.parameter: letter[c.symbol] for c in table.columns if c.kind == GRADIENT}
+    first, later = [], []
+    for column in table.columns:
+        symbol = column.symbol
+        if column.kind == RATE:
+            first.append(f"={lr}")
+            later.append(f"={lr}")
+        elif column.kind == COUNTER:
+            first.append(0)
+            later.append(f"={letter[symbol]}{{above}}+1")
+        elif column.kind == CONSTANT:
+            first.append(f"={inputs[symbol]}")
+            later.append(f"={inputs[symbol]}")
+        elif column.kind == PARAMETER:
+            # p(step n+1) = p(step n) - lr * dE_total/dp(step n), all from the row above.
+            first.append(f"={inputs[symbol]}")
+            p, a, g = letter[symbol], letter[LR], gradient[symbol]
+            later.append(f"={p}{{above}}-{a}{{above}}*{g}{{above}}")
+        else:
+            first.append(expressions[symbol])
+            later.append(expressions[symbol])
+    return first, later
+
+
+def workbook(table: Table) -> tuple[openpyxl.Workbook, int]:
+    """The Summary sheet (inputs, chart) and one live-formula sheet per learning rate; and the
+    number of formula cells on those sheets."""
+    book = openpyxl.Workbook()
+    summary = book.active
+    summary.title = SUMMARY
+    inputs, lr_cells = write_summary(summary, table)
+    expressions = expression_templates(table)
+    sheets, formulas = [], 0
+    for lr, lr_cell in zip(table.learning_rates, lr_cells, strict=True):
+        sheet = book.create_sheet(sheet_title(lr))
+        first, later = row_templates(table, expressions, inputs, lr_cell)
+        sheet.append(table.names)
+        sheet.append([t.format(row=2) if isinstance(t, str) else t for t in first])
+        for row in range(3, table.steps + 3):
+            sheet.append([t.format(row=row, above=row - 1) for t in later])
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        sheet.freeze_panes = "C2"
+        formulas += sum(isinstance(t, str) for t in first) + len(later) * table.steps
+        sheets.append(sheet)
+    summary.add_chart(error_chart(table, sheets), "E4")
+    book.calculation.fullCalcOnLoad = True  # engines recompute on opening; the rest show caches
+    return book, formulas
+
+
+def write_summary(sheet, table: Table) -> tuple[dict[sp.Symbol, str], list[str]]:
+    """Title, labelled input cells and divergence notes; the input and learning rate cells."""
+    spec = table.config.network
+    sheet["A1"] = "Backpropagation, update by update"
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet["A2"] = (
+        f"Network {'-'.join(map(str, spec.layers))}, activation {', '.join(spec.activations)}, "
+        f"loss {spec.loss}, bias {spec.bias}; {table.steps} steps. "
+        "Blue cells are inputs: change one and every sheet recomputes."
+    )
+    for cell, text in zip(("A4", "B4", "C4"), ("symbol", "value", "meaning"), strict=True):
+        sheet[cell] = text
+        sheet[cell].font = Font(bold=True)
+    inputs: dict[sp.Symbol, str] = {}
+    lr_cells: list[str] = []
+    row = FIRST_INPUT_ROW
+    for row, (symbol, label, value, meaning) in enumerate(input_rows(table), FIRST_INPUT_ROW):
+        sheet.cell(row, 1, label)
+        sheet.cell(row, 2, value).fill = INPUT_FILL
+        sheet.cell(row, 3, meaning)
+        reference = f"{quote_sheetname(SUMMARY)}!$B${row}"
+        if symbol is None:
+            lr_cells.append(reference)
+        else:
+            inputs[symbol] = reference
+    for offset, divergence in enumerate(table.divergences, 2):
+        sheet.cell(row + offset, 1, f"Warning: {divergence.message}").font = Font(color="C00000")
+    sheet.column_dimensions["A"].width = 10
+    sheet.column_dimensions["B"].width = 14
+    sheet.column_dimensions["C"].width = 28
+    return inputs, lr_cells
+
+
+def error_chart(table: Table, sheets: list) -> LineChart:
+    """E_total against step, one line per learning rate, read from the learning rate sheets."""
+    chart = LineChart()
+    chart.title = CHART_TITLE
+    chart.x_axis.title = "step"
+    chart.y_axis.title = "E_total"
+    # openpyxl 3.1 hides both axes unless told otherwise.
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    chart.width, chart.height = 22, 12
+    loss = table.names.index("E_total") + 1
+    last = table.steps + 2
+    for lr, sheet in zip(table.learning_rates, sheets, strict=True):
+        values = Reference(sheet, min_col=loss, min_row=2, max_row=last)
+        series = Series(values, title=f"lr = {lr!r}")
+        series.smooth = False
+        chart.series.append(series)
+    step = table.names.index("step") + 1
+    chart.set_categories(Reference(sheets[0], min_col=step, min_row=2, max_row=last))
+    return chart
+
+
+# openpyxl writes a formula cell as <c r="K2"><f>...</f><v/></c>, without a cached value.
+FORMULA_CELL = re.compile(r'<c r="([A-Z]+)(\d+)"([^>]*)><f>([^<]*)</f><v\s*/>(?:</v>)?</c>')
+
+
+def with_cached_values(sheet_xml: str, values) -> tuple[str, int]:
+    """The sheet's XML with each formula cell's value (values[row - 2, column - 1]) cached."""
+
+    def cache(match: re.Match) -> str:
+        letters, row, attributes, formula = match.groups()
+        value = float(values[int(row) - 2, column_index_from_string(letters) - 1])
+        if math.isfinite(value):
+            return f'<c r="{letters}{row}"{attributes}><f>{formula}</f><v>{value!r}</v></c>'
+        # A spreadsheet has no inf or nan: an overflowed cell shows #NUM!, as it would there.
+        return f'<c r="{letters}{row}"{attributes} t="e"><f>{formula}</f><v>#NUM!</v></c>'
+
+    return FORMULA_CELL.subn(cache, sheet_xml)
+
+
+def workbook_bytes(table: Table) -> bytes:
+    """The .xlsx file: openpyxl's workbook with the table's numbers as cached formula values."""
+    book, formulas = workbook(table)
+    raw = io.BytesIO()
+    book.save(raw)
+    parts = {
+        sheet.path.lstrip("/"): table.values[k]
+        for k, sheet in enumerate(book.worksheets[1:])  # sheet.path is set by save()
+    }
+    out = io.BytesIO()
+    cached = 0
+    with zipfile.ZipFile(raw) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dest:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename in parts:
+                text, count = with_cached_values(data.decode("utf-8"), parts[item.filename])
+                data, cached = text.encode("utf-8"), cached + count
+            dest.writestr(item, data)
+    if cached != formulas:
+        raise RuntimeError(f"cached {cached} of {formulas} formula cells; openpyxl's XML changed?")
+    return out.getvalue()
+
+
+def write_workbook(table: Table, path: str | Path) -> Path:
+    """Write the workbook to `path` atomically (a temp file, then a rename)."""
+    return write_atomic(path, lambda temp: temp.write_bytes(workbook_bytes(table)))
