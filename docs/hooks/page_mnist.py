@@ -1,0 +1,186 @@
+"""The MNIST page: architecture, recipe, the committed reference runs and, if asked, a local run."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import tomllib
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt
+from mkdocs.exceptions import PluginError
+from site_common import MNIST_RUN_ENV, PageData, Settings, markdown_table, site_path
+
+METRICS = "metrics.jsonl"
+TARGET = 99.4  # percent test accuracy the model is built to reach
+RUN_PLOTS = ("confusion.png", "misclassified.png")  # drawn by mnist.plots at the end of training
+
+
+def build(settings: Settings) -> PageData:
+    defaults_path = settings.root / "mnist" / "defaults.toml"
+    defaults = tomllib.loads(defaults_path.read_text(encoding="utf-8"))
+    files: dict[str, bytes | Path] = {}
+    reference = read_runs(settings.mnist_reference)
+    if reference:
+        files[site_path("mnist-reference.png")] = png(reference_figure(reference))
+    context = {
+        "model": defaults["model"],
+        "architecture": architecture(defaults["model"]),
+        "recipe": defaults_path.read_text(encoding="utf-8").strip(),
+        "reference_dir": settings.shown(settings.mnist_reference),
+        "reference": reference_context(reference),
+        "run": run_context(settings, files),
+        "run_env": MNIST_RUN_ENV,
+        "target": TARGET,
+    }
+    return PageData(context, files)
+
+
+def architecture(model: str) -> dict:
+    """The torchinfo table, parameter count and receptive field, or why they are missing."""
+    try:
+        from mnist import summary
+        from mnist.model import ARCHS, build_model, count_params, receptive_field
+    except ImportError as exc:  # torch and torchinfo come with the optional `mnist` extra
+        return {"missing": f"{exc} (install the mnist extra: pip install -e '.[mnist]')"}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        summary.main(["--model", model])
+    network = build_model(model)
+    return {
+        "missing": "",
+        "summary": printed.getvalue().strip(),
+        "parameters": f"{count_params(network):,}",
+        "budget": f"{ARCHS[model].max_params:,}",
+        "receptive_field": receptive_field(network),
+    }
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """One dict per epoch from a run's metrics.jsonl; a broken file is one clear error."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PluginError(f"{path}: cannot read the run's metrics: {exc}") from None
+
+
+def read_runs(folder: Path) -> dict[str, list[dict]]:
+    """{run name: metrics} for every sub-folder of `folder` that holds a metrics.jsonl."""
+    if not folder.is_dir():
+        return {}
+    return {
+        run.name: read_metrics(run / METRICS)
+        for run in sorted(folder.iterdir())
+        if (run / METRICS).is_file()
+    }
+
+
+def png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def reference_figure(runs: dict[str, list[dict]]):
+    """Test accuracy (left) and train/test loss (right) per epoch, one colour per run."""
+    figure, (accuracy, loss) = plt.subplots(1, 2, figsize=(11, 4))
+    lowest = min(100 * m["test_acc"] for metrics in runs.values() for m in metrics)
+    for (name, metrics), colour in zip(runs.items(), plt.cm.tab10.colors, strict=False):
+        epochs = [m["epoch"] for m in metrics]
+        accuracy.plot(
+            epochs, [100 * m["test_acc"] for m in metrics], "o-", color=colour, label=name
+        )
+        loss.plot(
+            epochs, [m["train_loss"] for m in metrics], "--", color=colour, label=f"{name} train"
+        )
+        loss.plot(
+            epochs, [m["test_loss"] for m in metrics], "o-", color=colour, label=f"{name} test"
+        )
+    accuracy.axhline(TARGET, color="grey", linestyle=":", label=f"{TARGET}%")
+    accuracy.set(xlabel="epoch", ylabel="test accuracy (%)", title="Test accuracy",
+                 ylim=(math.floor(lowest), 100))  # fmt: skip
+    loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss", yscale="log")
+    for axes in (accuracy, loss):
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=8)
+    return figure
+
+
+def reference_context(runs: dict[str, list[dict]]) -> dict:
+    if not runs:
+        return {}
+    names = list(runs)
+    epochs = max(len(m) for m in runs.values())
+    rows = []
+    for epoch in range(epochs):
+        row = [str(epoch + 1)]
+        for name in names:
+            m = runs[name][epoch] if epoch < len(runs[name]) else None
+            row.append(f"{100 * m['test_acc']:.2f}" if m else "")
+        first = runs[names[0]][epoch] if epoch < len(runs[names[0]]) else None
+        row.append(f"{first['lr']:.4g}" if first else "")
+        row.append(
+            " / ".join(f"{runs[n][epoch]['seconds']:.0f}" for n in names if epoch < len(runs[n]))
+        )
+        rows.append(row)
+    header = ["epoch", *(f"{n} test acc. (%)" for n in names), "lr", "seconds per run"]
+    finals = {n: 100 * m[-1]["test_acc"] for n, m in runs.items()}
+    minutes = {n: sum(e["seconds"] for e in m) / 60 for n, m in runs.items()}
+    return {
+        "figure": site_path("mnist-reference.png"),
+        "table": markdown_table(header, rows),
+        "count": len(runs),
+        "epochs": epochs,
+        "finals": ", ".join(f"{finals[n]:.2f}% ({n})" for n in names),
+        "worst": f"{min(finals.values()):.2f}",
+        "reached": all(v >= TARGET for v in finals.values()),
+        "minutes": ", ".join(f"{minutes[n]:.0f} min ({n})" for n in names),
+    }
+
+
+def run_context(settings: Settings, files: dict[str, bytes | Path]) -> dict:
+    """The local run's curves, table and plots; {} when no run was given."""
+    run = settings.mnist_run
+    if run is None:
+        return {}
+    if not (run / METRICS).is_file():
+        raise PluginError(
+            f"{MNIST_RUN_ENV}={run}: no {METRICS} there; give the folder a "
+            f"`python -m mnist.train --out FOLDER` run wrote"
+        )
+    metrics = read_metrics(run / METRICS)
+    from mnist.plots import curves_figure  # only a local run needs the mnist package
+
+    files[site_path("mnist-run-curves.png")] = png(curves_figure(metrics))
+    plots = {}
+    for name in RUN_PLOTS:
+        if (run / name).is_file():
+            files[site_path(f"mnist-run-{name}")] = run / name
+            plots[name] = site_path(f"mnist-run-{name}")
+    rows = [
+        [
+            str(m["epoch"]),
+            f"{100 * m['train_acc']:.2f}",
+            f"{100 * m['test_acc']:.2f}",
+            f"{m['train_loss']:.4f}",
+            f"{m['test_loss']:.4f}",
+            f"{m['lr']:.4g}",
+            f"{m['seconds']:.0f}",
+        ]
+        for m in metrics
+    ]
+    header = ["epoch", "train acc. (%)", "test acc. (%)", "train loss", "test loss", "lr", "s"]
+    return {
+        "path": settings.shown(run),
+        "curves": site_path("mnist-run-curves.png"),
+        "table": markdown_table(header, rows),
+        "confusion": plots.get("confusion.png", ""),
+        "misclassified": plots.get("misclassified.png", ""),
+    }

@@ -1,0 +1,80 @@
+"""What every page builder shares: the build's settings, a page's generated data, number formats."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CONFIG_ENV = "BACKPROP_CONFIG"
+MNIST_RUN_ENV = "BACKPROP_MNIST_RUN"
+GENERATED = "generated"  # folder of the site that holds every generated image and download
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where this build reads from: the repository, the derive config, the MNIST runs."""
+
+    root: Path  # the folder of mkdocs.yml
+    derive_config: Path
+    mnist_reference: Path
+    mnist_run: Path | None
+
+    @classmethod
+    def from_mkdocs(cls, config_file: str, extra: dict) -> Settings:
+        """Paths from mkdocs.yml `extra` (relative to it), overridden by the environment."""
+        root = Path(config_file).resolve().parent
+        derive_config = os.environ.get(CONFIG_ENV) or root / extra["derive_config"]
+        run = os.environ.get(MNIST_RUN_ENV) or extra.get("mnist_run") or None
+        return cls(
+            root=root,
+            derive_config=Path(derive_config).resolve(),
+            mnist_reference=root / extra["mnist_reference"],
+            mnist_run=Path(run).resolve() if run else None,
+        )
+
+    def shown(self, path: Path) -> str:
+        """A path as the page shows it: relative to the repository when inside it."""
+        return (
+            path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else str(path)
+        )
+
+
+@dataclass
+class PageData:
+    """A page's template variables and the files it links to (site path -> bytes or a file)."""
+
+    context: dict
+    files: dict[str, bytes | str | Path] = field(default_factory=dict)
+
+
+def site_path(name: str) -> str:
+    """Where a generated file lies in the site, e.g. generated/network.svg."""
+    return f"{GENERATED}/{name}"
+
+
+def number(value: float, digits: int = 9) -> str:
+    """A float for reading: `digits` significant digits, no trailing zeros."""
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+def latex_number(value: float, digits: int = 9) -> str:
+    """A float as LaTeX: 1.5e-05 becomes 1.5 \\times 10^{-5}; negatives in parentheses."""
+    text = number(value, digits)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = rf"{mantissa} \times 10^{{{int(exponent)}}}"
+    return rf"\left({text}\right)" if value < 0 else text
+
+
+def markdown_table(header: list[str], rows: list[list[str]], align: str = "-:") -> str:
+    """A Markdown table; `align` is the marker for every column but the first."""
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---", *[f"-{align}"] * (len(header) - 1)]) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+    return "\n".join(lines)

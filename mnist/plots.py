@@ -1,0 +1,129 @@
+"""PNG plots of a run: learning curves, confusion matrix, misclassified test digits.
+
+`python -m mnist.plots RUN_DIR [--data-dir D]` redraws them from the run's metrics.jsonl and
+checkpoint.pt; mnist.train calls save_all() at the end of training.
+"""
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display needed
+import matplotlib.pyplot as plt
+import torch
+
+N_CLASSES = 10
+GALLERY = (6, 12)  # rows, columns of misclassified digits shown
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Save as PNG through a temp file and rename, then close the figure."""
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def curves_figure(metrics: list[dict]):
+    """Accuracy and loss per epoch, train and test, side by side."""
+    epochs = [m["epoch"] for m in metrics]
+    fig, (acc, loss) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    for split in ("train", "test"):
+        acc.plot(epochs, [100 * m[f"{split}_acc"] for m in metrics], marker="o", label=split)
+        loss.plot(epochs, [m[f"{split}_loss"] for m in metrics], marker="o", label=split)
+    acc.axhline(99.4, color="grey", linestyle="--", linewidth=1, label="99.4%")
+    acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+    loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss", yscale="log")
+    for ax in (acc, loss):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return fig
+
+
+def confusion_matrix(labels: torch.Tensor, preds: torch.Tensor) -> torch.Tensor:
+    """counts[true, predicted] over the test set."""
+    return torch.bincount(labels * N_CLASSES + preds, minlength=N_CLASSES**2).view(N_CLASSES, -1)
+
+
+def confusion_figure(labels: torch.Tensor, preds: torch.Tensor):
+    counts = confusion_matrix(labels, preds)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    # Log colour scale, or the diagonal (~1000) hides every off-diagonal count (~1-10).
+    image = ax.imshow((counts + 1).numpy(), cmap="Blues", norm=matplotlib.colors.LogNorm())
+    for t in range(N_CLASSES):
+        for p in range(N_CLASSES):
+            if counts[t, p]:
+                color = "white" if t == p else "black"
+                ax.text(p, t, int(counts[t, p]), ha="center", va="center", fontsize=8, color=color)
+    accuracy = counts.diag().sum().item() / counts.sum().item()
+    ax.set(xlabel="predicted", ylabel="true", xticks=range(N_CLASSES), yticks=range(N_CLASSES))
+    ax.set_title(f"Confusion matrix (accuracy {accuracy:.2%})")
+    fig.colorbar(image, ax=ax, label="count + 1")
+    return fig
+
+
+def gallery_figure(images: torch.Tensor, labels: torch.Tensor, preds: torch.Tensor):
+    """The first misclassified test digits, titled true -> predicted."""
+    wrong = (preds != labels).nonzero().flatten()
+    max_rows, cols = GALLERY
+    rows = max(1, min(max_rows, math.ceil(len(wrong) / cols)))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.3), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, wrong.tolist(), strict=False):
+        ax.imshow(images[i].numpy(), cmap="gray_r")
+        ax.set_title(f"{labels[i]}→{preds[i]}", fontsize=9)
+    fig.suptitle(f"Misclassified test digits: {len(wrong)} of {len(labels)} (true→predicted)")
+    return fig
+
+
+def save_all(run_dir: Path, metrics: list[dict], images, labels, preds) -> list[Path]:
+    """Write curves.png, confusion.png and misclassified.png into run_dir; return their paths."""
+    run_dir = Path(run_dir)
+    return [
+        save_figure(curves_figure(metrics), run_dir / "curves.png"),
+        save_figure(confusion_figure(labels, preds), run_dir / "confusion.png"),
+        save_figure(gallery_figure(images, labels, preds), run_dir / "misclassified.png"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    # Imported here: mnist.train imports this module for save_all().
+    from mnist.data import DataError
+    from mnist.train import CHECKPOINT, Config, load_data, prepare_model, read_metrics, test
+
+    parser = argparse.ArgumentParser(description="Redraw a run's plots from its checkpoint.")
+    parser.add_argument(
+        "run_dir", type=Path, help="run folder with metrics.jsonl and checkpoint.pt"
+    )
+    parser.add_argument("--data-dir", help="MNIST folder (default: the one the run used)")
+    args = parser.parse_args(argv)
+    path = args.run_dir / CHECKPOINT
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError) as err:
+        print(f"error: {path}: cannot be loaded ({err})", file=sys.stderr)
+        raise SystemExit(2) from None
+    cfg = Config(**state["config"])
+    cfg.data_dir = args.data_dir or cfg.data_dir
+    try:
+        mnist = load_data(cfg, torch.device("cpu"))
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    model = prepare_model(cfg.model, torch.device("cpu"))
+    model.load_state_dict(state["model"])
+    _, preds = test(model, mnist.test.images, mnist.test.labels)
+    for p in save_all(
+        args.run_dir, read_metrics(args.run_dir), mnist.test.images, mnist.test.labels, preds
+    ):
+        print(p)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""`python -m mnist.summary [--model NAME]`: layer table, parameter count, receptive field."""
+
+import argparse
+
+from torchinfo import summary
+
+from mnist.model import ARCHS, build_model, count_params, receptive_field
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Show an MNIST architecture.")
+    parser.add_argument("--model", default="tiny", choices=sorted(ARCHS), help="(default: tiny)")
+    args = parser.parse_args(argv)
+    model = build_model(args.model)
+    table = summary(
+        model, input_size=(1, 1, 28, 28), col_names=("output_size", "kernel_size", "num_params"),
+        verbose=0,
+    )  # fmt: skip
+    print(table)
+    budget = ARCHS[args.model].max_params
+    print(f"{args.model}: {count_params(model):,} parameters (budget {budget:,})")
+    rf = receptive_field(model)
+    print(f"receptive field of the last conv layer: {rf}x{rf} pixels")
+
+
+if __name__ == "__main__":
+    main()

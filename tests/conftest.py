@@ -1,0 +1,127 @@
+"""Fixtures shared by test files: the documentation site, built once per session."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots (git-ignored)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SITE_ENV = ("BACKPROP_CONFIG", "BACKPROP_MNIST_RUN")
+
+
+def run_mkdocs(site_dir: Path, env: dict[str, str] | None = None, cwd: Path = ROOT):
+    """`mkdocs build --strict` of the mkdocs.yml in `cwd` into site_dir; the finished process."""
+    environment = {k: v for k, v in os.environ.items() if k not in SITE_ENV}
+    environment.update({"NO_MKDOCS_2_WARNING": "1", **(env or {})})
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)]
+    return subprocess.run(
+        command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=300
+    )
+
+
+def build_site(site_dir: Path, env: dict[str, str] | None = None) -> Path:
+    """Build the site and return its folder; fail with MkDocs' own output otherwise."""
+    done = run_mkdocs(site_dir, env)
+    if done.returncode != 0:
+        raise AssertionError(f"mkdocs build failed ({done.returncode}):\n{done.stderr}")
+    return site_dir
+
+
+@pytest.fixture(scope="session")
+def site_dir(tmp_path_factory) -> Path:
+    """The documentation site for the classic network, built once per test session."""
+    return build_site(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture(scope="session")
+def mkdocs_build():
+    """build_site(site_dir, env) for tests that build with other settings."""
+    return build_site
+
+
+@pytest.fixture(scope="session")
+def mkdocs_run():
+    """run_mkdocs(site_dir, env, cwd) for tests that expect a build to fail."""
+    return run_mkdocs
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # the test reads the browser's log instead
+        pass
+
+
+@pytest.fixture(scope="session")
+def server(site_dir):
+    """The built site on an http://127.0.0.1 port of its own."""
+    handler = functools.partial(QuietHandler, directory=str(site_dir))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def screenshot(browser):
+    """screenshot(name): the browser's whole page (not only the window) as test-artifacts/NAME."""
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def save(name: str) -> Path:
+        size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        shot = browser.execute_cdp_cmd(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+        )
+        path = ARTIFACTS / name
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
+
+    return save
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium under Selenium, logging every network request and console line."""
+    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+        pytest.skip(
+            "needs Debian's chromium and chromium-driver "
+            "(apt-get install -y chromium chromium-driver)"
+        )
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (test extra)")
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(CHROMEDRIVER)))
+    driver.set_script_timeout(30)
+    driver.get("about:blank")
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)

@@ -1,0 +1,40 @@
+"""mnist.plots: the confusion matrix against a plain count, and the misclassified gallery."""
+
+import numpy as np
+import torch
+
+from mnist import plots
+
+
+def test_confusion_matrix_counts_every_pair():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, size=500)
+    preds = np.where(rng.random(500) < 0.8, labels, rng.integers(0, 10, size=500))
+    expected = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(expected, (labels, preds), 1)
+    counts = plots.confusion_matrix(torch.from_numpy(labels), torch.from_numpy(preds))
+    assert np.array_equal(counts.numpy(), expected)
+
+
+def test_gallery_titles_show_true_and_predicted_labels():
+    labels = torch.tensor([3, 1, 4, 1, 5])
+    preds = torch.tensor([3, 7, 4, 2, 5])
+    fig = plots.gallery_figure(torch.zeros(5, 28, 28, dtype=torch.uint8), labels, preds)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["1→7", "1→2"]
+    assert "2 of 5" in fig.get_suptitle()
+    plots.plt.close(fig)
+
+
+def test_curves_plot_train_and_test_of_each_epoch(tmp_path):
+    metrics = [
+        {"epoch": e, "train_acc": 0.9 + e / 100, "test_acc": 0.91 + e / 100,
+         "train_loss": 1 / e, "test_loss": 0.9 / e}
+        for e in (1, 2, 3)
+    ]  # fmt: skip
+    fig = plots.curves_figure(metrics)
+    acc_axis = fig.axes[0]
+    lines = {line.get_label(): line.get_ydata() for line in acc_axis.get_lines()}
+    assert np.allclose(lines["test"], [92, 93, 94])
+    path = plots.save_figure(fig, tmp_path / "curves.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,208 @@
+"""mnist.train on small synthetic IDX data: smoke epoch, resume equality, bad input, torchrun."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DistributedSampler
+
+from mnist import plots, train
+from mnist.data import write_split
+from mnist.model import build_model
+
+METRIC_KEYS = {"epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"}
+FAST = ["--threads", "1", "--batch-size", "32", "--limit", "192"]
+
+
+def synthetic_split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Digit k drawn as a bright bar whose position and angle depend on k, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, size=n).astype(np.uint8)
+    images = rng.integers(0, 40, size=(n, 28, 28)).astype(np.uint8)
+    for img, k in zip(images, labels, strict=True):
+        img[4 + 2 * k : 7 + 2 * k, 4:24] = 255 if k % 2 else 200
+        if k >= 5:
+            img[4:24, 4 + 3 * (k - 5) : 7 + 3 * (k - 5)] = 230
+    return images, labels
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("mnist")
+    write_split(d, "train", *synthetic_split(200, 1))
+    write_split(d, "test", *synthetic_split(100, 2))
+    return d
+
+
+def run_train(args: list[str]) -> None:
+    train.main(args)
+
+
+def metrics(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_epoch_shares_match_distributed_sampler():
+    n, seed, epoch = 101, 7, 3
+    for world in (1, 2, 3):
+        for rank in range(world):
+            sampler = DistributedSampler(
+                range(n), num_replicas=world, rank=rank, shuffle=True, seed=seed
+            )
+            sampler.set_epoch(epoch)
+            ours = train.epoch_indices(n, epoch, seed, train.Dist(rank, world))
+            assert ours.tolist() == list(sampler)
+
+
+def test_augment_without_rotation_or_shift_is_the_identity():
+    images = torch.from_numpy(synthetic_split(16, 3)[0])
+    warped = train.augment(images, rotation=0.0, translation=0.0)
+    assert torch.allclose(warped[:, 0], images.float() / 255, atol=1e-5)
+
+
+def centre_of_mass(x: torch.Tensor) -> torch.Tensor:
+    """(row, col) centre of mass of each image in a (B, 28, 28) batch."""
+    grid = torch.arange(28, dtype=torch.float64)
+    mass = x.double().sum((1, 2))
+    return torch.stack(
+        [(x.double().sum(2) * grid).sum(1) / mass, (x.double().sum(1) * grid).sum(1) / mass], 1
+    )
+
+
+def test_augment_shift_stays_within_the_limit_and_varies():
+    torch.manual_seed(0)
+    images = torch.zeros(64, 28, 28, dtype=torch.uint8)
+    images[:, 11:17, 11:17] = 255  # a centred square: zero padding never cuts it
+    warped = train.augment(images, rotation=0.0, translation=2.0)[:, 0]
+    moved = centre_of_mass(warped) - centre_of_mass(images)
+    assert moved.abs().max() <= 2.0 + 1e-6
+    assert moved.abs().max() > 1.0 and moved.std() > 0.3  # shifts are random, not constant
+
+
+def test_smoke_epoch_end_to_end(data_dir, tmp_path):
+    out = tmp_path / "run"
+    run_train(["--data-dir", str(data_dir), "--out", str(out), "--epochs", "1", *FAST])
+    [line] = metrics(out)
+    assert set(line) == METRIC_KEYS
+    assert line["epoch"] == 1 and 0 <= line["train_acc"] <= 1 and line["seconds"] > 0
+    # Score the checkpoint independently of mnist.train's test loop.
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert {"model", "optimizer", "scheduler", "epoch", "rng", "config"} <= set(state)
+    model = build_model("tiny")
+    model.load_state_dict(state["model"])
+    model.eval()
+    images, labels = synthetic_split(100, 2)
+    x = (torch.from_numpy(images).float()[:, None] / 255 - 0.1307) / 0.3081
+    with torch.no_grad():
+        logits = model(x)
+    y = torch.from_numpy(labels).long()
+    assert line["test_acc"] == (logits.argmax(1) == y).sum().item() / len(y)
+    assert math.isclose(line["test_loss"], F.cross_entropy(logits, y).item(), rel_tol=1e-5)
+    pngs = [out / name for name in ("curves.png", "confusion.png", "misclassified.png")]
+    for png in pngs:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        png.unlink()
+    plots.main([str(out)])  # redraws them from the checkpoint
+    assert all(png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for png in pngs)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_resume_after_a_kill_gives_the_same_metrics(data_dir, tmp_path, monkeypatch):
+    common = ["--data-dir", str(data_dir), "--epochs", "3", "--no-plots", *FAST]
+    run_train([*common, "--out", str(tmp_path / "straight")])
+
+    save = train.save_checkpoint
+
+    def die_before_epoch_2_checkpoint(run_dir, model, optimizer, scheduler, epoch, cfg):
+        if epoch == 2:  # the worst moment: metrics line written, checkpoint not
+            raise Killed
+        save(run_dir, model, optimizer, scheduler, epoch, cfg)
+
+    killed = tmp_path / "killed"
+    monkeypatch.setattr(train, "save_checkpoint", die_before_epoch_2_checkpoint)
+    with pytest.raises(Killed):
+        run_train([*common, "--out", str(killed)])
+    monkeypatch.setattr(train, "save_checkpoint", save)
+    assert [m["epoch"] for m in metrics(killed)] == [1, 2]
+    torch.manual_seed(12345)  # the resumed run must not depend on the global RNG it starts with
+    run_train([*common, "--out", str(killed), "--resume"])
+
+    def without_seconds(lines):
+        return [{k: v for k, v in m.items() if k != "seconds"} for m in lines]
+
+    assert without_seconds(metrics(killed)) == without_seconds(metrics(tmp_path / "straight"))
+    straight_state = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)["model"]
+    resumed_state = torch.load(killed / "checkpoint.pt", weights_only=True)["model"]
+    for key, value in straight_state.items():
+        assert torch.equal(value, resumed_state[key]), key
+
+
+def one_error_line(capsys, args: list[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        run_train(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    return err
+
+
+def test_bad_input_exits_2_with_one_line(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    base = [
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--lr",
+        "0.1",
+        "--no-plots",
+        *FAST,
+    ]
+    assert "no checkpoint.pt" in one_error_line(capsys, [*base, "--resume"])
+    run_train(base)
+    assert "already holds a run" in one_error_line(capsys, base)
+    err = one_error_line(capsys, [*base, "--resume", "--lr", "0.05"])
+    assert "lr=0.1" in err and "lr=0.05" in err
+    assert "--epochs must be > 0" in one_error_line(capsys, [*base, "--epochs", "0"])
+
+
+def test_damaged_data_file_stops_training_with_its_name(data_dir, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    for path in (data_dir / "MNIST" / "raw").iterdir():
+        target = broken / "MNIST" / "raw" / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(
+            path.read_bytes()[:-28] if path.name.startswith("t10k-images") else path.read_bytes()
+        )
+    err = one_error_line(capsys, ["--data-dir", str(broken), "--out", str(tmp_path / "run"), *FAST])
+    assert "t10k-images-idx3-ubyte" in err and "truncated" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_torchrun_two_processes_stay_identical_and_write_once(data_dir, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+           "-m", "mnist.train", "--data-dir", str(data_dir), "--out", str(out), "--epochs", "2",
+           "--no-plots", *FAST]  # fmt: skip
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=repo)
+    assert result.returncode == 0, result.stderr[-2000:]
+    log = result.stdout
+    assert log.count("replicas identical across 2 processes: True") == 2
+    assert "2 process(es)" in log
+    assert [m["epoch"] for m in metrics(out)] == [1, 2]  # rank 0 alone appended
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["config"]["world_size"] == 2

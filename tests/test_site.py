@@ -1,0 +1,282 @@
+"""The documentation site: a strict build whose numbers agree with torch autograd and the config.
+
+The site is built by `mkdocs build --strict` (with MkDocs' link, anchor and omitted-file checks on)
+once per session for the classic network (the `site_dir` fixture), and once more here with other
+initial weights and a local MNIST run, to see every number, table and plot follow.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ("index.html", "explained/index.html", "table/index.html", "check/index.html",
+         "mnist/index.html", "playground/index.html")  # fmt: skip
+NAV_TITLES = ("Home", "Backpropagation explained", "The table", "Check your sheet", "MNIST",
+              "Playground")  # fmt: skip
+GENERATED = ("network.svg", "iteration-table.csv", "iteration-table.xlsx", "learning-rates.png",
+             "sheet-with-mistakes.xlsx", "mnist-reference.png", "derived.js")  # fmt: skip
+
+CLASSIC = {
+    "inputs": [0.05, 0.1],
+    "targets": [0.01, 0.99],
+    "weights": [0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55],
+}
+OTHER = {**CLASSIC, "weights": [0.1, -0.3, 0.6, 0.2, -0.5, 0.9, 0.35, -0.15]}
+
+
+def page_text(site: Path, page: str) -> str:
+    return html.unescape((site / page).read_text(encoding="utf-8"))
+
+
+def display_math(text: str) -> list[str]:
+    r"""The LaTeX of every display equation, \[ ... \]."""
+    return re.findall(r"\\\[(.*?)\\\]", text, flags=re.S)
+
+
+def latex_float(text: str) -> float:
+    r"""A number as the page prints it: 0.25, \left(-0.04\right), 1.5 \times 10^{-5}."""
+    text = text.strip().removeprefix(r"\left(").removesuffix(r"\right)").strip()
+    match = re.fullmatch(r"(-?[\d.]+)(?: \\times 10\^\{(-?\d+)\})?", text)
+    assert match, f"not a number: {text!r}"
+    mantissa, exponent = match.groups()
+    return float(mantissa) * 10 ** int(exponent or 0)
+
+
+def torch_reference(values: dict) -> dict[str, float]:
+    """The 2-2-2 sigmoid network with half squared error, in float64 torch with autograd."""
+    x = torch.tensor(values["inputs"], dtype=torch.float64)
+    t = torch.tensor(values["targets"], dtype=torch.float64)
+    w = torch.tensor(values["weights"], dtype=torch.float64, requires_grad=True)
+    # w1 = i1->h1, w2 = i2->h1, w3 = i1->h2, ...: rows are destinations, columns sources.
+    hidden_w, output_w = w[:4].reshape(2, 2), w[4:].reshape(2, 2)
+    h = hidden_w @ x
+    a_h = torch.sigmoid(h)
+    o = output_w @ a_h
+    a_o = torch.sigmoid(o)
+    errors = 0.5 * (t - a_o) ** 2
+    total = errors.sum()
+    total.backward()
+    named = {"h_{1}": h[0], "h_{2}": h[1], "a_{h1}": a_h[0], "a_{h2}": a_h[1], "o_{1}": o[0],
+             "o_{2}": o[1], "a_{o1}": a_o[0], "a_{o2}": a_o[1], "E_{1}": errors[0],
+             "E_{2}": errors[1], "E_{total}": total}  # fmt: skip
+    result = {name: float(v.detach()) for name, v in named.items()}
+    result.update({f"w{k + 1}": float(g) for k, g in enumerate(w.grad)})
+    return result
+
+
+def explained_numbers(site: Path) -> tuple[dict[str, float], dict[str, tuple[list[float], float]]]:
+    """The forward values and, per weight, (factor values, gradient) from the explained page."""
+    blocks = display_math(page_text(site, "explained/index.html"))
+    forward = next(b for b in blocks if "E_{total} &= " in b)
+    values = {}
+    for line in (
+        forward.removeprefix(r"\begin{aligned}").removesuffix(r"\end{aligned}").split(r" \\ ")
+    ):
+        name, _, rest = line.partition(" &= ")
+        values[name.strip()] = latex_float(rest.rpartition(" = ")[2])
+    gradients = {}
+    head = re.compile(r"\\frac\{\\partial E_\{total\}\}\{\\partial w_\{(\d+)\}\} = ")
+    for block in blocks:
+        match = head.match(block)
+        parts = block[match.end() :].split(" = ") if match else []
+        if len(parts) == 2 and "\\frac" not in parts[0] and "a_" not in parts[0]:
+            factors = [latex_float(f) for f in parts[0].split(r" \cdot ")]
+            gradients[f"w{match.group(1)}"] = (factors, latex_float(parts[1]))
+    return values, gradients
+
+
+def assert_page_matches_torch(site: Path, values: dict) -> None:
+    reference = torch_reference(values)
+    forward, gradients = explained_numbers(site)
+    assert set(forward) == {k for k in reference if not k.startswith("w")}
+    for name, value in forward.items():
+        assert value == pytest.approx(reference[name], rel=1e-8), name
+    assert sorted(gradients) == [f"w{k}" for k in range(1, 9)]
+    for name, (factors, gradient) in gradients.items():
+        assert gradient == pytest.approx(reference[name], rel=1e-8, abs=1e-15), name
+        assert np.prod(factors) == pytest.approx(gradient, rel=1e-7), name
+
+
+def csv_rows(site: Path) -> list[dict[str, float]]:
+    lines = (site / "generated" / "iteration-table.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    return [dict(zip(header, map(float, line.split(",")), strict=True)) for line in lines[1:]]
+
+
+# The classic site -------------------------------------------------------------------------
+
+
+def test_strict_build_has_every_page_and_file(site_dir):
+    for page in PAGES:
+        text = page_text(site_dir, page)
+        assert "{{" not in text and "{%" not in text, f"{page}: template code left"
+        for title in NAV_TITLES:
+            assert f">{title}<" in text or f"> {title} <" in re.sub(r"\s+", " ", text), title
+    for name in GENERATED:
+        assert (site_dir / "generated" / name).stat().st_size > 0, name
+    served = (site_dir / "javascripts" / "tex-svg.js").read_bytes()
+    assert served == (ROOT / "node_modules/mathjax/es5/tex-svg.js").read_bytes()
+    assert "tex-svg.js" in page_text(site_dir, "explained/index.html")
+
+
+def test_explained_page_numbers_equal_torch_autograd(site_dir):
+    assert_page_matches_torch(site_dir, CLASSIC)
+
+
+def test_network_diagram_labels_every_weight_and_error(site_dir):
+    svg = (site_dir / "generated" / "network.svg").read_text()
+    text = re.sub(r"<[^>]+>", "", re.sub(r"<style>.*?</style>", "", svg, flags=re.S))
+    for name in ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "E1", "E2", "Etotal"):
+        assert name in text.replace(" ", ""), name
+    assert text.count("σ") == 4  # four sigmoid neurons
+
+
+def test_table_page_shows_the_course_numbers(site_dir):
+    # E_total at learning rate 1.0, before and after the first update, as an independent course
+    # spreadsheet gives them (0.2425198573, 0.2285477653), rounded to the page's 7 digits.
+    text = page_text(site_dir, "table/index.html")
+    labels = re.findall(r"<label for=\"__tabbed_[^\"]+\">([^<]+)</label>", text)
+    tabs = text.split('<div class="tabbed-block">')[1:]
+    assert labels == ["lr 0.1", "lr 0.2", "lr 0.5", "lr 0.8", "lr 1", "lr 2"]
+    errors = tabs[labels.index("lr 1")].split(">E_total<")[1].split("</table>")[0]
+    assert re.search(r"<td>0</td>\s*(<td[^>]*>[\d.]+</td>\s*){2}<td[^>]*>0.2425199</td>", errors)
+    assert re.search(r"<td>1</td>\s*(<td[^>]*>[\d.]+</td>\s*){2}<td[^>]*>0.2285478</td>", errors)
+    rows = [r for r in csv_rows(site_dir) if r["lr"] == 1.0]
+    assert rows[0]["E_total"] == pytest.approx(0.2425198573, abs=1e-10)
+    assert rows[1]["E_total"] == pytest.approx(0.2285477653, abs=1e-10)
+    assert "lr 0.1" in text and "lr 2" in text
+
+
+def test_check_page_finds_exactly_the_planted_mistakes(site_dir):
+    book = openpyxl.load_workbook(site_dir / "generated" / "sheet-with-mistakes.xlsx")
+    sheet = book.worksheets[1]
+    header = [c.value for c in sheet[1]]
+    formula = {name: sheet.cell(2, header.index(name) + 1).value for name in header}
+    assert "EXP(-ABS(-" in formula["a_h1"]  # the sigmoid's minus sign dropped
+    text = page_text(site_dir, "check/index.html")
+    found = re.findall(r"<td>(a_h1|a_h2|h1|h2|o1|o2|a_o1|a_o2|E1|E2|E_total|dE/dw\d)</td>", text)
+    assert sorted(found) == ["a_h1", "dE/dw2", "dE/dw3"]
+    assert "3 finding(s)" in text
+
+
+def test_mnist_page_is_built_from_the_reference_metrics(site_dir):
+    text = page_text(site_dir, "mnist/index.html")
+    assert "Yann LeCun, Corinna Cortes and" in text and "Christopher J.C. Burges" in text
+    runs = sorted((ROOT / "mnist" / "reference").glob("*/metrics.jsonl"))
+    assert runs, "no committed reference metrics"
+    for path in runs:
+        last = json.loads(path.read_text().splitlines()[-1])
+        assert f"{100 * last['test_acc']:.2f}% ({path.parent.name})" in text
+    model = pytest.importorskip("mnist.model")
+    parameters = sum(p.numel() for p in model.build_model("tiny").parameters())
+    assert f"<strong>{parameters:,} parameters</strong>" in text
+    assert "BACKPROP_MNIST_RUN=runs/mine" in re.sub(r"<[^>]+>", "", text)  # how to add a run
+
+
+# Other settings ---------------------------------------------------------------------------
+
+
+def write_run(folder: Path) -> list[dict]:
+    """A small MNIST run folder: two epochs of metrics and the two plots training draws."""
+    folder.mkdir()
+    metrics = [
+        {"epoch": 1, "lr": 0.1, "train_loss": 0.61, "train_acc": 0.8123, "test_loss": 0.2,
+         "test_acc": 0.9417, "seconds": 12.0},
+        {"epoch": 2, "lr": 0.05, "train_loss": 0.19, "train_acc": 0.9333, "test_loss": 0.1,
+         "test_acc": 0.9689, "seconds": 11.0},
+    ]  # fmt: skip
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+    for name in ("confusion.png", "misclassified.png"):
+        figure = Figure(figsize=(2, 2))
+        figure.text(0.5, 0.5, name)
+        figure.savefig(folder / name)
+    return metrics
+
+
+@pytest.fixture(scope="module")
+def other_site(tmp_path_factory, mkdocs_build):
+    """The site for the same network with other initial weights, and a local MNIST run."""
+    folder = tmp_path_factory.mktemp("other")
+    config = folder / "other.toml"
+    values = "\n".join(f"{k} = {v}" for k, v in OTHER.items())
+    config.write_text(f"[network]\nlayers = [2, 2, 2]\n\n[values]\n{values}\n")
+    metrics = write_run(folder / "run")
+    env = {"BACKPROP_CONFIG": str(config), "BACKPROP_MNIST_RUN": str(folder / "run")}
+    return mkdocs_build(folder / "site", env), metrics
+
+
+def test_other_weights_change_the_equations_numbers(site_dir, other_site):
+    site, _ = other_site
+    assert_page_matches_torch(site, OTHER)
+    assert explained_numbers(site) != explained_numbers(site_dir)
+    assert (site / "generated" / "network.svg").read_bytes() == (
+        site_dir / "generated" / "network.svg"
+    ).read_bytes()  # same shape, same drawing
+
+
+def test_other_weights_change_the_table_and_plot(site_dir, other_site):
+    site, _ = other_site
+    reference = torch_reference(OTHER)
+    rows = csv_rows(site)
+    assert rows != csv_rows(site_dir)
+    for row in (r for r in rows if r["step"] == 0):
+        assert row["E_total"] == pytest.approx(reference["E_{total}"], rel=1e-12)
+    # One step of gradient descent at lr 0.5, by hand from torch's gradients.
+    stepped = {**OTHER, "weights": [w - 0.5 * reference[f"w{k + 1}"]
+                                    for k, w in enumerate(OTHER["weights"])]}  # fmt: skip
+    after = next(r for r in rows if r["lr"] == 0.5 and r["step"] == 1)
+    assert after["E_total"] == pytest.approx(torch_reference(stepped)["E_{total}"], rel=1e-12)
+    for name in ("iteration-table.xlsx", "learning-rates.png", "derived.js"):
+        assert (site / "generated" / name).read_bytes() != (
+            site_dir / "generated" / name
+        ).read_bytes(), name
+    assert page_text(site, "table/index.html") != page_text(site_dir, "table/index.html")
+    book = openpyxl.load_workbook(
+        io.BytesIO((site / "generated/iteration-table.xlsx").read_bytes())
+    )
+    numbers = [c.value for row in book["Summary"].iter_rows() for c in row]
+    assert all(w in numbers for w in OTHER["weights"])
+
+
+def test_mnist_page_shows_a_local_run(other_site):
+    site, metrics = other_site
+    text = page_text(site, "mnist/index.html")
+    for m in metrics:
+        assert f"{100 * m['test_acc']:.2f}" in text
+    for name in ("mnist-run-curves.png", "mnist-run-confusion.png", "mnist-run-misclassified.png"):
+        assert (site / "generated" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert f"generated/{name}" in text
+    assert "BACKPROP_MNIST_RUN=runs/mine" not in re.sub(r"<[^>]+>", "", text)
+
+
+# Failures ---------------------------------------------------------------------------------
+
+
+def test_missing_mathjax_is_one_clear_error(mkdocs_run, tmp_path):
+    shutil.copy(ROOT / "mkdocs.yml", tmp_path)
+    shutil.copytree(ROOT / "docs", tmp_path / "docs", ignore=shutil.ignore_patterns("__pycache__"))
+    done = mkdocs_run(tmp_path / "site", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "run `npm ci`" in done.stderr and "node_modules/mathjax" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_derive_config_is_one_clear_error(mkdocs_run, tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[network]\nlayers = [2, 0]\n[values]\n")
+    done = mkdocs_run(tmp_path / "site", {"BACKPROP_CONFIG": str(config)})
+    assert done.returncode != 0
+    assert f"derive config: {config}: network.layers = [2, 0]" in done.stderr
+    assert "Traceback" not in done.stderr
