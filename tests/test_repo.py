@@ -37,5 +37,8 @@ def test_no_third_party_code_or_data_is_committed():
     tracked = subprocess.run(
         ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
-    forbidden = re.compile(r"(^|/)(node_modules|data|site)/|mathjax.*\.js$|idx[13]-ubyte|\.pt$")
+    # MathJax's own files, MNIST in any form, model checkpoints, built sites.
+    forbidden = re.compile(
+        r"(^|/)(node_modules|data|site|runs)/|tex-[a-z]+(-full)?\.js$|-ubyte$|\.pkl|\.pt$|\.whl$"
+    )
     assert [path for path in tracked if forbidden.search(path)] == []
