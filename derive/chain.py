@@ -149,13 +149,23 @@ def gradients(network: Network, back: Backward | None = None) -> tuple[Gradient,
 def written_out(network: Network, parameter: sp.Symbol) -> dict[sp.Symbol, sp.Expr]:
     """Each forward symbol that depends on `parameter`, written out down to it.
 
-    What does not depend on the parameter (the layers below it, the other neurons of its layer)
-    stays a symbol: a constant for the derivative, which keeps each proof small.
+    What does not depend on the parameter stays a constant symbol for the derivative: the layers
+    below it, and within a sum the terms that do not involve it (o1 = w5 a_h1 + w6 a_h2 becomes
+    w5 a_h1 + rest_o1 for w1, where rest_o1 stands for w6 a_h2). So each proof stays small.
     """
     out: dict[sp.Symbol, sp.Expr] = {}
     for symbol, expr in network.equations:
-        if parameter in expr.free_symbols or not out.keys().isdisjoint(expr.free_symbols):
-            out[symbol] = expr.xreplace(out)
+        terms = sp.Add.make_args(expr)
+        involved = [
+            t
+            for t in terms
+            if parameter in t.free_symbols or not out.keys().isdisjoint(t.free_symbols)
+        ]
+        if involved:
+            rest = (
+                [sp.Symbol(f"rest_{symbol.name}", real=True)] if len(involved) < len(terms) else []
+            )
+            out[symbol] = sp.Add(*(t.xreplace(out) for t in involved), *rest)
     return out
 
 
