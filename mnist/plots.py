@@ -6,7 +6,6 @@ checkpoint.pt; mnist.train calls save_all() at the end of training.
 
 import argparse
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -16,16 +15,16 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt
 import torch
 
+from derive.output import write_atomic
+
 N_CLASSES = 10
 GALLERY = (6, 12)  # rows, columns of misclassified digits shown
 
 
 def save_figure(fig, path: Path) -> Path:
     """Save as PNG through a temp file and rename, then close the figure."""
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png"))
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 

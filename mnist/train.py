@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from derive.output import write_atomic
 from mnist import plots
 from mnist.data import DataError, Mnist, ensure_mnist, load_mnist
 from mnist.model import ARCHS, build_model, count_params
@@ -276,13 +277,6 @@ def replica_max_diff(model: nn.Module, ddp: Dist) -> float:
     gathered = [torch.empty_like(flat) for _ in range(ddp.world_size)]
     dist.all_gather(gathered, flat)
     return max((g - flat).abs().max().item() for g in gathered)
-
-
-def write_atomic(path: Path, write) -> None:
-    """Call write(temp_path), then rename over path: readers see the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def save_checkpoint(run_dir: Path, model, optimizer, scheduler, epoch: int, cfg: Config) -> None:
