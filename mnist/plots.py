@@ -1,10 +1,14 @@
 """PNG plots of a run: learning curves, confusion matrix, misclassified test digits.
 
+Beside them, results.json keeps the final test pass's confusion counts and misclassified digits
+(index, true, predicted), so the site can redraw both without the model.
+
 `python -m mnist.plots RUN_DIR [--data-dir D]` redraws them from the run's metrics.jsonl and
 checkpoint.pt; mnist.train calls save_all() at the end of training.
 """
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
@@ -19,6 +23,7 @@ from derive.output import write_atomic
 
 N_CLASSES = 10
 GALLERY = (6, 12)  # rows, columns of misclassified digits shown
+RESULTS = "results.json"  # confusion counts and misclassified digits of the final test pass
 
 
 def save_figure(fig, path: Path) -> Path:
@@ -49,8 +54,18 @@ def confusion_matrix(labels: torch.Tensor, preds: torch.Tensor) -> torch.Tensor:
     return torch.bincount(labels * N_CLASSES + preds, minlength=N_CLASSES**2).view(N_CLASSES, -1)
 
 
-def confusion_figure(labels: torch.Tensor, preds: torch.Tensor):
-    counts = confusion_matrix(labels, preds)
+def test_results(labels: torch.Tensor, preds: torch.Tensor) -> dict:
+    """What the plots need of a test pass: confusion counts, and [index, true, predicted] of each
+    misclassified digit. Small enough to keep beside metrics.jsonl (results.json)."""
+    wrong = (preds != labels).nonzero().flatten().tolist()
+    return {
+        "confusion": confusion_matrix(labels, preds).tolist(),
+        "misclassified": [[i, int(labels[i]), int(preds[i])] for i in wrong],
+    }
+
+
+def confusion_figure(counts: torch.Tensor):
+    """counts[true, predicted] as a heat map with every non-zero count written in."""
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     # Log colour scale, or the diagonal (~1000) hides every off-diagonal count (~1-10).
     image = ax.imshow((counts + 1).numpy(), cmap="Blues", norm=matplotlib.colors.LogNorm())
@@ -66,28 +81,36 @@ def confusion_figure(labels: torch.Tensor, preds: torch.Tensor):
     return fig
 
 
-def gallery_figure(images: torch.Tensor, labels: torch.Tensor, preds: torch.Tensor):
-    """The first misclassified test digits, titled true -> predicted."""
-    wrong = (preds != labels).nonzero().flatten()
+def gallery_figure(images: torch.Tensor, misclassified: list[list[int]], total: int):
+    """The first misclassified digits ([index, true, predicted] each), titled true -> predicted."""
     max_rows, cols = GALLERY
-    rows = max(1, min(max_rows, math.ceil(len(wrong) / cols)))
+    rows = max(1, min(max_rows, math.ceil(len(misclassified) / cols)))
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.3), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, i in zip(axes.flat, wrong.tolist(), strict=False):
+    for ax, (i, true, predicted) in zip(axes.flat, misclassified, strict=False):
         ax.imshow(images[i].numpy(), cmap="gray_r")
-        ax.set_title(f"{labels[i]}→{preds[i]}", fontsize=9)
-    fig.suptitle(f"Misclassified test digits: {len(wrong)} of {len(labels)} (true→predicted)")
+        ax.set_title(f"{true}→{predicted}", fontsize=9)
+    fig.suptitle(f"Misclassified test digits: {len(misclassified)} of {total} (true→predicted)")
     return fig
 
 
 def save_all(run_dir: Path, metrics: list[dict], images, labels, preds) -> list[Path]:
-    """Write curves.png, confusion.png and misclassified.png into run_dir; return their paths."""
+    """Write results.json, curves.png, confusion.png and misclassified.png into run_dir."""
     run_dir = Path(run_dir)
+    results = test_results(labels, preds)
+    text = json.dumps(results, separators=(",", ":")) + "\n"
+    write_atomic(run_dir / RESULTS, lambda tmp: tmp.write_text(text))
     return [
+        run_dir / RESULTS,
         save_figure(curves_figure(metrics), run_dir / "curves.png"),
-        save_figure(confusion_figure(labels, preds), run_dir / "confusion.png"),
-        save_figure(gallery_figure(images, labels, preds), run_dir / "misclassified.png"),
+        save_figure(
+            confusion_figure(torch.tensor(results["confusion"])), run_dir / "confusion.png"
+        ),
+        save_figure(
+            gallery_figure(images, results["misclassified"], len(labels)),
+            run_dir / "misclassified.png",
+        ),
     ]
 
 

@@ -5,7 +5,7 @@ one random affine warp per image (F.affine_grid / F.grid_sample on the batch) an
 Under torchrun each process trains on its share of every epoch's permutation, as
 DistributedSampler does, and rank 0 alone writes the run folder:
 metrics.jsonl (one JSON line per epoch; accuracies are fractions, seconds the epoch's wall
-time including the test pass), checkpoint.pt, PNG plots.
+time including the test pass), checkpoint.pt, results.json and PNG plots (mnist.plots).
 """
 
 import argparse

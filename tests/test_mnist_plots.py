@@ -16,10 +16,18 @@ def test_confusion_matrix_counts_every_pair():
     assert np.array_equal(counts.numpy(), expected)
 
 
-def test_gallery_titles_show_true_and_predicted_labels():
+def test_results_list_each_misclassified_digit():
     labels = torch.tensor([3, 1, 4, 1, 5])
     preds = torch.tensor([3, 7, 4, 2, 5])
-    fig = plots.gallery_figure(torch.zeros(5, 28, 28, dtype=torch.uint8), labels, preds)
+    results = plots.test_results(labels, preds)
+    assert results["misclassified"] == [[1, 1, 7], [3, 1, 2]]
+    assert sum(map(sum, results["confusion"])) == 5
+    assert [results["confusion"][k][k] for k in (3, 4, 5)] == [1, 1, 1]
+
+
+def test_gallery_titles_show_true_and_predicted_labels():
+    misclassified = [[1, 1, 7], [3, 1, 2]]
+    fig = plots.gallery_figure(torch.zeros(5, 28, 28, dtype=torch.uint8), misclassified, 5)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["1→7", "1→2"]
     assert "2 of 5" in fig.get_suptitle()

@@ -105,6 +105,10 @@ def test_smoke_epoch_end_to_end(data_dir, tmp_path):
     y = torch.from_numpy(labels).long()
     assert line["test_acc"] == (logits.argmax(1) == y).sum().item() / len(y)
     assert math.isclose(line["test_loss"], F.cross_entropy(logits, y).item(), rel_tol=1e-5)
+    results = json.loads((out / "results.json").read_text())
+    wrong = (logits.argmax(1) != y).nonzero().flatten().tolist()
+    assert [i for i, _, _ in results["misclassified"]] == wrong
+    assert sum(results["confusion"][k][k] for k in range(10)) == len(y) - len(wrong)
     pngs = [out / name for name in ("curves.png", "confusion.png", "misclassified.png")]
     for png in pngs:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -185,6 +185,17 @@ def test_mnist_page_is_built_from_the_reference_metrics(site_dir):
     assert "BACKPROP_MNIST_RUN=runs/mine" in re.sub(r"<[^>]+>", "", text)  # how to add a run
 
 
+def test_mnist_page_shows_the_reference_confusion_matrix(site_dir):
+    results = json.loads((ROOT / "mnist" / "reference" / "seed-1" / "results.json").read_text())
+    confusion = results["confusion"]
+    errors = sum(map(sum, confusion)) - sum(confusion[k][k] for k in range(10))
+    final = json.loads((ROOT / "mnist/reference/seed-1/metrics.jsonl").read_text().splitlines()[-1])
+    assert errors == len(results["misclassified"]) == round((1 - final["test_acc"]) * 10_000)
+    text = page_text(site_dir, "mnist/index.html")
+    assert f"misclassifies {errors} of the 10,000 test digits" in text
+    assert (site_dir / "generated" / "mnist-reference-confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+
 # Other settings ---------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from mkdocs.exceptions import PluginError
 from site_common import MNIST_RUN_ENV, PageData, Settings, markdown_table, site_path
 
 METRICS = "metrics.jsonl"
+RESULTS = "results.json"  # a run's final confusion counts and misclassified digits
 TARGET = 99.4  # percent test accuracy the model is built to reach
 RUN_PLOTS = ("confusion.png", "misclassified.png")  # drawn by mnist.plots at the end of training
 
@@ -34,6 +35,7 @@ def build(settings: Settings) -> PageData:
         "recipe": defaults_path.read_text(encoding="utf-8").strip(),
         "reference_dir": settings.shown(settings.mnist_reference),
         "reference": reference_context(reference),
+        "results": results_context(settings, defaults["data_dir"], files),
         "run": run_context(settings, files),
         "run_env": MNIST_RUN_ENV,
         "target": TARGET,
@@ -143,6 +145,41 @@ def reference_context(runs: dict[str, list[dict]]) -> dict:
         "reached": all(v >= TARGET for v in finals.values()),
         "minutes": ", ".join(f"{minutes[n]:.0f} min ({n})" for n in names),
     }
+
+
+def results_context(settings: Settings, data_dir: str, files: dict[str, bytes | Path]) -> dict:
+    """Confusion matrix and misclassified digits of the first reference run that kept its
+    results.json; the digits only when MNIST itself is on this machine (it is never committed)."""
+    found = sorted(settings.mnist_reference.glob(f"*/{RESULTS}"))
+    if not found:
+        return {}
+    try:
+        import torch
+
+        from mnist import plots
+        from mnist.data import DataError, load_split
+    except ImportError:  # the mnist extra is not installed: the architecture note says so
+        return {}
+    results = json.loads(found[0].read_text(encoding="utf-8"))
+    files[site_path("mnist-reference-confusion.png")] = png(
+        plots.confusion_figure(torch.tensor(results["confusion"]))
+    )
+    context = {
+        "name": found[0].parent.name,
+        "errors": len(results["misclassified"]),
+        "confusion": site_path("mnist-reference-confusion.png"),
+        "misclassified": "",
+        "data_dir": data_dir,
+    }
+    try:
+        test = load_split(settings.root / data_dir, "test")
+    except DataError:
+        return context
+    files[site_path("mnist-reference-misclassified.png")] = png(
+        plots.gallery_figure(test.images, results["misclassified"], len(test.labels))
+    )
+    context["misclassified"] = site_path("mnist-reference-misclassified.png")
+    return context
 
 
 def run_context(settings: Settings, files: dict[str, bytes | Path]) -> dict:
