@@ -86,8 +86,9 @@ def iteration_table(args: argparse.Namespace) -> table.Table:
 def table_command(args: argparse.Namespace) -> int:
     if args.format == "xlsx" and args.out is None:
         raise OutputError("--format xlsx writes a workbook: give --out FILE.xlsx")
-    if args.format == "xlsx" and not args.out.endswith(".xlsx"):
-        raise OutputError(f"{args.out}: --format xlsx needs a file name ending in .xlsx")
+    suffix = {"csv": ".csv", "md": ".md", "json": ".json", "xlsx": ".xlsx"}[args.format]
+    if args.out is not None and not args.out.lower().endswith(suffix):
+        raise OutputError(f"{args.out}: --format {args.format} writes a {suffix} file")
     if args.out is not None:
         check_writable(args.out)  # before the work, not after
     result = iteration_table(args)

@@ -132,9 +132,9 @@ def backward(network: Network) -> Backward:
     return Backward(network, dE_da, delta, local)
 
 
-def gradients(network: Network, back: Backward | None = None) -> tuple[Gradient, ...]:
+def gradients(network: Network) -> tuple[Gradient, ...]:
     """The chain-rule derivation of dE_total/dp for every trained parameter p, in config order."""
-    back = back or backward(network)
+    back = backward(network)
     definitions = dict(network.equations)
     found = []
     by_bias = {n.bias: n for n in network.neurons if n.bias is not None}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import math
 import zipfile
@@ -238,7 +239,10 @@ def formula_text(value: object) -> str | None:
 
 
 def read_csv(path: Path) -> Grid:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SheetError(f"{path}: cannot read: {exc.strerror}") from None
     if b"\0" in raw:
         raise SheetError(f"{path}: not a CSV file (binary data)")
     try:
@@ -249,8 +253,12 @@ def read_csv(path: Path) -> Grid:
         dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
+    try:
+        lines = list(csv.reader(io.StringIO(text, newline=""), dialect))
+    except csv.Error as exc:
+        raise SheetError(f"{path}: not a CSV file this can read: {exc}") from None
     values: dict[tuple[int, int], object] = {}
-    for row, line in enumerate(csv.reader(text.splitlines(), dialect), start=1):
+    for row, line in enumerate(lines, start=1):
         for column, field in enumerate(line, start=1):
             if field.strip():
                 values[row, column] = csv_value(field, dialect.delimiter)
@@ -483,6 +491,8 @@ class TableCheck:
     def add(self, key: str, i: int, kind: str, correct: float, text: str) -> None:
         row, column = self.table.rows[i], self.table.columns[key]
         value = self.table.grid.values.get((row, column))
+        if not (value is None or is_number(value)):
+            value = str(value)  # a date, text or inf: kept as the sheet shows it, JSON-safe
         self.issues.append(Issue(self.table, key, row, column, kind, value, float(correct), text))
 
 
@@ -554,6 +564,11 @@ def check_file(path: str | Path, config: Config, tolerance: float = DEFAULT_TOLE
         issues += run.issues
         checked += run.checked
         notes += table_notes(table, model, constants)
+    if checked == 0:
+        raise SheetError(
+            f"{path}: the table has no column to check (only inputs, targets or weights); "
+            f"add computed columns such as h1, a_h1, E_total or dE/dw1"
+        )
     findings = sorted(group(issues), key=lambda f: _order(f, tables))
     infos = tuple(TableInfo(t.grid.name, t.span, len(t.rows)) for t in tables)
     return Report(str(path), infos, tuple(findings), checked, tuple(notes))
@@ -660,11 +675,17 @@ def _code(text: str | None) -> str:
     return f"`{_md(text)}`" if text else ""
 
 
+def _finite_or_text(value: object) -> object:
+    """JSON has no inf or nan: such a number is written as text ("inf", "nan")."""
+    return str(value) if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def report_dict(report: Report) -> dict:
+    findings = [{k: _finite_or_text(v) for k, v in asdict(f).items()} for f in report.findings]
     return {
         "file": report.path,
         "tables": [asdict(t) for t in report.tables],
-        "findings": [asdict(f) for f in report.findings],
+        "findings": findings,
         "cells_checked": report.cells_checked,
         "notes": list(report.notes),
         "summary": report.summary,
@@ -674,7 +695,7 @@ def report_dict(report: Report) -> dict:
 def render(report: Report, style: str) -> str:
     """The report as text, md or json."""
     if style == "json":
-        return json.dumps(report_dict(report), indent=2) + "\n"
+        return json.dumps(report_dict(report), indent=2, allow_nan=False) + "\n"
     if style == "md":
         return render_markdown(report)
     return render_text(report)

@@ -120,6 +120,11 @@ def _network_spec(table: dict, source: str) -> NetworkSpec:
             f"integers from 1 to {MAX_WIDTH}, e.g. [2, 2, 2]"
         )
     loss = _choice(table, "loss", LOSSES, "half_sse", source)
+    if loss == "cross_entropy" and layers[-1] < 2:
+        raise ConfigError(
+            f"{source}: network.layers = {layers!r}: loss = 'cross_entropy' needs at least 2 "
+            f"outputs (a softmax over one output is always 1)"
+        )
     bias = _choice(table, "bias", BIAS_MODES, "none", source)
     activations = _activations(table, len(layers) - 1, loss, source)
     return NetworkSpec(tuple(layers), activations, loss, bias)
@@ -167,6 +172,11 @@ def _values(table: dict, spec: NetworkSpec, source: str) -> Values:
     layers = spec.layers
     inputs = _numbers(table, "inputs", layers[0], "one per input neuron", source)
     targets = _numbers(table, "targets", layers[-1], "one per output neuron", source)
+    if spec.loss == "cross_entropy" and min(targets) < 0:
+        raise ConfigError(
+            f"{source}: values.targets = {list(targets)!r}: with loss = 'cross_entropy' targets "
+            f"are probabilities, each >= 0"
+        )
     weights = _numbers(
         table, "weights", spec.n_weights, "one per connection, layer by layer", source
     )

@@ -40,6 +40,9 @@ class Evaluator:
     gradients: tuple[Gradient, ...]
     outputs: tuple[sp.Symbol, ...]  # forward symbols in equation order, then dE_total/d each param
     function: Callable
+    # What `function` computes, assignment by assignment: the forward pass, shared subterms of the
+    # closed forms, then each gradient. Other code printers (JavaScript) print the same program.
+    program: tuple[tuple[sp.Symbol, sp.Expr], ...]
 
     def __call__(self, *args) -> dict[sp.Symbol, np.ndarray]:
         shape = np.broadcast_shapes(*(np.shape(a) for a in args))
@@ -59,12 +62,14 @@ def compile_network(network: Network, derived: tuple[Gradient, ...]) -> Evaluato
     """Lambdify the forward equations, in order, then the closed forms over shared subterms."""
     forward = tuple(symbol for symbol, _ in network.equations)
     shared, closed = sp.cse([g.closed_form for g in derived], symbols=_temporaries())
+    steps = (*finite_log_equations(network.equations), *shared)
 
     def in_order(exprs):
         # lambdify's `cse` hook: assign the forward pass line by line, as the equations read.
-        return [*finite_log_equations(network.equations), *shared], exprs
+        return list(steps), exprs
 
-    outputs = forward + tuple(gradient_symbol(g.parameter) for g in derived)
+    grads = tuple(gradient_symbol(g.parameter) for g in derived)
+    outputs = forward + grads
     function = sp.lambdify(
         network.values_args,
         [*forward, *closed],
@@ -72,7 +77,8 @@ def compile_network(network: Network, derived: tuple[Gradient, ...]) -> Evaluato
         cse=in_order,
         docstring_limit=0,
     )
-    return Evaluator(network, derived, outputs, function)
+    program = (*steps, *zip(grads, closed, strict=True))
+    return Evaluator(network, derived, outputs, function, program)
 
 
 def finite_log_equations(

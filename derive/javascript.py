@@ -14,7 +14,7 @@ import sympy as sp
 from sympy.printing.jscode import JavascriptCodePrinter
 
 from derive.config import Values
-from derive.evaluate import Evaluator, finite_log_equations, values_args
+from derive.evaluate import Evaluator, gradient_symbol, values_args
 
 # The custom functions, written to stay finite where the naive formula overflows, as
 # NUMPY_FUNCTIONS does in derive/evaluate.py.
@@ -55,16 +55,6 @@ def identifier(name: str) -> str:
     return name.replace("/", "_")
 
 
-def statements(evaluator: Evaluator) -> list[tuple[sp.Symbol, sp.Expr]]:
-    """What the Evaluator computes, in its order: the forward pass, shared terms, gradients."""
-    network = evaluator.network
-    closed = [g.closed_form for g in evaluator.gradients]
-    temporaries = (sp.Symbol(f"_x{j}", real=True) for j in range(10**9))
-    shared, reduced = sp.cse(closed, symbols=temporaries)
-    gradients = list(zip(evaluator.outputs[len(network.equations) :], reduced, strict=True))
-    return [*finite_log_equations(network.equations), *shared, *gradients]
-
-
 def javascript_module(evaluator: Evaluator, values: Values, source: str = "") -> str:
     """The ES module text for this network; `values` become its defaults."""
     network = evaluator.network
@@ -72,7 +62,7 @@ def javascript_module(evaluator: Evaluator, values: Values, source: str = "") ->
     arguments = [s.name for s in network.values_args]
     body = [
         f"  const {identifier(symbol.name)} = {printer.doprint(expr)};"
-        for symbol, expr in statements(evaluator)
+        for symbol, expr in evaluator.program
     ]
     returned = ", ".join(f"{json.dumps(s.name)}: {identifier(s.name)}" for s in evaluator.outputs)
     description = {
@@ -83,7 +73,7 @@ def javascript_module(evaluator: Evaluator, values: Values, source: str = "") ->
         "biases": [s.name for s in network.biases],
         "trained": [s.name for s in network.trained],
         "forward": [s.name for s, _ in network.equations],
-        "gradients": {p.name: f"dE_total/d{p.name}" for p in network.trained},
+        "gradients": {p.name: gradient_symbol(p).name for p in network.trained},
         "loss": network.loss.name,
         "defaults": dict(zip(arguments, values_args(values), strict=True)),
     }

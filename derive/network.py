@@ -139,11 +139,3 @@ def _error(spec: NetworkSpec, target: sp.Symbol, out: sp.Symbol) -> sp.Expr:
     if spec.loss == "mse":
         return (target - out) ** 2 / spec.layers[-1]
     return -target * sp.log(out)
-
-
-def substitutions(network: Network) -> dict[sp.Symbol, sp.Expr]:
-    """Every forward symbol written out in inputs, targets, weights and biases alone."""
-    full: dict[sp.Symbol, sp.Expr] = {}
-    for symbol, expr in network.equations:
-        full[symbol] = expr.xreplace(full)
-    return full

@@ -15,7 +15,7 @@ class OutputError(ValueError):
 def check_writable(path: str | Path) -> Path:
     """The path, once its folder is known to exist and be writable; OutputError otherwise."""
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent
     if not folder.is_dir():
         raise OutputError(f"{path}: folder {folder} does not exist")
     if path.is_dir():

@@ -21,13 +21,15 @@ from openpyxl.utils import column_index_from_string, get_column_letter, quote_sh
 from sympy.printing.str import StrPrinter
 
 from derive.evaluate import finite_log_equations, gradient_symbol
-from derive.output import write_atomic
+from derive.output import OutputError, write_atomic
 from derive.table import CONSTANT, COUNTER, FORWARD, GRADIENT, LR, PARAMETER, RATE, Table
 
 SUMMARY = "Summary"
 CHART_TITLE = "Total Error at Learning Rates"
 INPUT_FILL = PatternFill("solid", fgColor="DDEBF7")
 FIRST_INPUT_ROW = 5
+MAX_COLUMNS = 16_384  # a worksheet's last column, XFD
+MAX_FORMULA = 8_192  # characters in one cell formula (Excel's limit; LibreOffice's too)
 
 
 class SpreadsheetPrinter(StrPrinter):
@@ -153,17 +155,33 @@ def input_rows(table: Table) -> list[tuple[sp.Symbol | None, str, float, str]]:
     return rows
 
 
+def column_letters(table: Table) -> dict[sp.Symbol, str]:
+    """The worksheet column of each table column: A, B, ..., Z, AA, ..."""
+    if len(table.columns) > MAX_COLUMNS:
+        raise OutputError(
+            f"the table has {len(table.columns)} columns and a worksheet at most {MAX_COLUMNS}; "
+            f"use --format csv for this network"
+        )
+    return {c.symbol: get_column_letter(k + 1) for k, c in enumerate(table.columns)}
+
+
 def expression_templates(table: Table) -> dict[sp.Symbol, str]:
     """The formula of each forward and gradient column, "{row}" standing for the row number."""
-    letters = {c.symbol: get_column_letter(k + 1) for k, c in enumerate(table.columns)}
-    here = {symbol: f"{letter}{{row}}" for symbol, letter in letters.items()}
+    here = {symbol: f"{letter}{{row}}" for symbol, letter in column_letters(table).items()}
     equations = dict(finite_log_equations(table.evaluator.network.equations))
-    closed = {gradient_symbol(g.parameter): g.closed_form for g in table.evaluator.gradients}
-    return {
-        c.symbol: spreadsheet_formula({**equations, **closed}[c.symbol], here)
+    equations |= {gradient_symbol(g.parameter): g.closed_form for g in table.evaluator.gradients}
+    templates = {
+        c.symbol: spreadsheet_formula(equations[c.symbol], here)
         for c in table.columns
         if c.kind in (FORWARD, GRADIENT)
     }
+    for symbol, template in templates.items():
+        if len(template.format(row=table.steps + 2)) > MAX_FORMULA:
+            raise OutputError(
+                f"the formula of {symbol.name} would have over {MAX_FORMULA} characters, more "
+                f"than a spreadsheet cell holds; use --format csv for this network"
+            )
+    return templates
 
 
 def row_templates(
@@ -171,7 +189,7 @@ def row_templates(
 ) -> tuple[list, list]:
     """The first row's cells and every later row's, "{row}" and "{above}" standing for the row
     numbers: the first row starts from the Summary's values, later ones update from above."""
-    letter = {c.symbol: get_column_letter(k + 1) for k, c in enumerate(table.columns)}
+    letter = column_letters(table)
     gradient = {c.parameter: letter[c.symbol] for c in table.columns if c.kind == GRADIENT}
     first, later = [], []
     for column in table.columns:

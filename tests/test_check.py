@@ -17,6 +17,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import formulas  # the independent spreadsheet engine (test extra)
 import numpy as np
 import openpyxl
 import pytest
@@ -31,8 +32,6 @@ from derive.labels import aliases, normalize
 from derive.network import build_network
 from derive.table import csv_text, iteration_table
 from derive.xlsx import write_workbook
-
-formulas = pytest.importorskip("formulas", reason="the `formulas` engine is a test dependency")
 
 CONFIG = load_config()
 LEARNING_RATES = (0.5, 1.0)
@@ -421,6 +420,8 @@ def test_absolute_floor_near_zero():
         ("empty.csv", b"", "no table found"),
         ("half.csv", b"lr,w1,w2,w3,w4,h1\n0.5,1,2,3,4,5\n", "lacks w5, w6, w7, w8"),
         ("header.csv", b"w1,w2,w3,w4,w5,w6,w7,w8\nx,,,,,,,\n", "no rows with a number"),
+        ("huge.csv", b"w1,w2\n" + b"1" * 200_000 + b"\n", "not a CSV file this can read"),
+        ("weights.csv", b"w1,w2,w3,w4,w5,w6,w7,w8\n1,2,3,4,5,6,7,8\n", "no column to check"),
     ],
 )
 def test_unreadable_file_is_one_line_and_exit_2(name, content, says, tmp_path, capsys):
@@ -518,3 +519,18 @@ def test_error_value_is_not_a_number_and_nothing_downstream(export_csv, tmp_path
     assert [(f["cell"], f["kind"], f["sheet_value"]) for f in found] == [
         (f"{get_column_letter(k + 1)}3", "not a number", "#NUM!")
     ]
+
+
+def test_json_report_is_valid_json_with_text_and_infinite_cells(tmp_path, capsys):
+    rows = csv_text(iteration_table(CONFIG, (0.5,), 2)).splitlines()
+    header = rows[0].split(",")
+    cells = rows[1].split(",")
+    cells[header.index("a_h1")] = "inf"
+    cells[header.index("E1")] = "n/a"
+    path = tmp_path / "odd.csv"
+    path.write_text("\n".join([rows[0], ",".join(cells), *rows[2:]]) + "\n")
+    code, out, _ = run_check(capsys, path, "--format", "json")
+    assert code == 1
+    report = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    values = {f["label"]: f["sheet_value"] for f in report["findings"]}
+    assert values == {"a_h1": "inf", "E1": "n/a"}

@@ -88,6 +88,17 @@ BAD_CONFIGS = {
         CLASSIC.replace("layers = [2, 2, 2]", "layers = [2, 2, 2, 2, 2]"),
         "give 2 to 4 layer sizes",
     ),
+    "cross entropy with one output": (
+        '[network]\nlayers = [2, 1]\nloss = "cross_entropy"\n[values]\ninputs = [1, 2]\n'
+        "targets = [1]\nweights = [0.1, 0.2]\n",
+        "needs at least 2 outputs",
+    ),
+    "cross entropy with a negative target": (
+        CLASSIC.replace('loss = "half_sse"', 'loss = "cross_entropy"').replace(
+            "0.01, 0.99", "-3, 4"
+        ),
+        "targets are probabilities, each >= 0",
+    ),
     "zero-width layer": (CLASSIC.replace("layers = [2, 2, 2]", "layers = [2, 0, 2]"), "layers"),
     "missing table": ("[network]\nlayers = [2, 2, 2]\n", "missing table [values]"),
 }

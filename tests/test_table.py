@@ -300,6 +300,8 @@ BAD_TABLE_ARGS = {
     "out is a folder": ["--out", "."],
     "xlsx without out": ["--format", "xlsx"],
     "xlsx to csv name": ["--format", "xlsx", "--out", "t.csv"],
+    "csv to xlsx name": ["--format", "csv", "--out", "t.xlsx"],
+    "json to md name": ["--format", "json", "--out", "t.md"],
     "missing config": ["--config", "no/such.toml"],
 }
 

@@ -23,15 +23,22 @@ class Settings:
 
     @classmethod
     def from_mkdocs(cls, config_file: str, extra: dict) -> Settings:
-        """Paths from mkdocs.yml `extra` (relative to it), overridden by the environment."""
+        """Paths from mkdocs.yml `extra` (relative to it), overridden by the environment
+        (relative to the working folder, as a shell user types them)."""
         root = Path(config_file).resolve().parent
-        derive_config = os.environ.get(CONFIG_ENV) or root / extra["derive_config"]
-        run = os.environ.get(MNIST_RUN_ENV) or extra.get("mnist_run") or None
+
+        def path(env: str, key: str) -> Path | None:
+            if os.environ.get(env):
+                return Path(os.environ[env]).resolve()
+            return (root / extra[key]).resolve() if extra.get(key) else None
+
+        derive_config = path(CONFIG_ENV, "derive_config")
+        assert derive_config is not None, "mkdocs.yml extra.derive_config is required"
         return cls(
             root=root,
-            derive_config=Path(derive_config).resolve(),
+            derive_config=derive_config,
             mnist_reference=root / extra["mnist_reference"],
-            mnist_run=Path(run).resolve() if run else None,
+            mnist_run=path(MNIST_RUN_ENV, "mnist_run"),
         )
 
     def shown(self, path: Path) -> str:

@@ -218,11 +218,11 @@ function update(chosen) {
     const value = values[slider.dataset.sliderFor];
     if (value !== undefined) slider.value = String(value);
   }
-  showRates(rates, chosen);
   if (problems.length) {
     say([...problems, "The results below are for the last valid values."], true);
     return;
   }
+  showRates(rates, chosen);
   const results = rates.map((lr) => run(values, lr, steps));
   const start = results.length ? results[0].rows[0] : run(values, 1, 0).rows[0];
   showDiagram(start);
