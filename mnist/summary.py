@@ -1,14 +1,13 @@
 """`python -m mnist.summary [--model NAME]`: layer table, parameter count, receptive field."""
 
-import argparse
-
 from torchinfo import summary
 
+from mnist.cli import OneLineParser
 from mnist.model import ARCHS, build_model, count_params, receptive_field
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Show an MNIST architecture.")
+    parser = OneLineParser(description="Show an MNIST architecture.")
     parser.add_argument("--model", default="tiny", choices=sorted(ARCHS), help="(default: tiny)")
     args = parser.parse_args(argv)
     model = build_model(args.model)

@@ -9,13 +9,12 @@ time including the test pass), checkpoint.pt, results.json and PNG plots (mnist.
 """
 
 import argparse
-import json
 import math
 import os
 import sys
 import time
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -25,32 +24,23 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from derive.output import write_atomic
+from derive.output import OutputError, check_writable, write_atomic
 from mnist import plots
-from mnist.data import DataError, Mnist, ensure_mnist, load_mnist
+from mnist.cli import DataError, OneLineParser, UsageError, fail
+from mnist.data import Mnist, ensure_mnist, load_mnist
+from mnist.metrics import METRICS, read_metrics, write_metrics
 from mnist.model import ARCHS, build_model, count_params
 
 DEFAULTS = tomllib.loads(Path(__file__).with_name("defaults.toml").read_text())
 MEAN, STD = 0.1307, 0.3081  # MNIST training-set pixel mean and std, as in pytorch/examples
 TEST_BATCH = 1000
 CHECKPOINT = "checkpoint.pt"
-METRICS = "metrics.jsonl"
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "epoch", "rng", "config")
 # Settings a resumed run must share with the run that wrote the checkpoint.
 RESUME_KEYS = (
     *("model", "epochs", "batch_size", "lr", "momentum", "weight_decay", "pct_start"),
     *("label_smoothing", "rotation", "translation", "seed", "limit", "world_size"),
 )
-
-
-class UsageError(Exception):
-    """Bad command-line input; the message names it."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad flag in one line (no usage block), still with exit code 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see --help)\n")
 
 
 @dataclass
@@ -108,6 +98,34 @@ FLAG_HELP = {
 }
 
 
+def positive(v) -> bool:
+    return v > 0
+
+
+def non_negative(v) -> bool:
+    return v >= 0
+
+
+def fraction(v) -> bool:
+    return 0 <= v < 1
+
+
+# What each numeric flag allows, as (test, wording); a float must also be finite.
+RANGES = {
+    "epochs": (positive, "> 0"),
+    "batch_size": (positive, "> 0"),
+    "lr": (positive, "> 0"),
+    "momentum": (positive, "> 0 (Nesterov momentum needs some)"),
+    "weight_decay": (non_negative, ">= 0"),
+    "pct_start": (lambda v: 0 < v < 1, "> 0 and < 1"),
+    "label_smoothing": (fraction, ">= 0 and < 1"),
+    "rotation": (non_negative, ">= 0"),
+    "translation": (non_negative, ">= 0"),
+    "threads": (non_negative, ">= 0"),
+    "limit": (non_negative, ">= 0"),
+}
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[Config, bool, bool]:
     """Config from the command line over defaults.toml, plus the --resume and --plots flags."""
     p = OneLineParser(description="Train a small MNIST network.")
@@ -143,17 +161,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, bool, bool]:
         help="write PNG plots at the end (default: %(default)s)",
     )
     a = vars(p.parse_args(argv))
-    for key in ("epochs", "batch_size", "lr"):
-        if a[key] <= 0:
-            p.error(f"--{key.replace('_', '-')} must be > 0, got {a[key]}")
-    if a["limit"] < 0:
-        p.error(f"--limit must be >= 0, got {a['limit']}")
+    for key, (allowed, wording) in RANGES.items():
+        if not (math.isfinite(a[key]) and allowed(a[key])):
+            p.error(f"--{key.replace('_', '-')} must be {wording}, got {a[key]}")
     resume, plots = a.pop("resume"), a.pop("plots")
     return Config(**a), resume, plots
 
 
 def pick_device(name: str) -> torch.device:
     """The requested device; 'auto' prefers cuda, then mps, then cpu."""
+    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not available.get(name, True):
+        raise UsageError(f"--device {name}: not available on this machine (use auto or cpu)")
     if name != "auto":
         return torch.device(name)
     if torch.cuda.is_available():
@@ -279,28 +298,73 @@ def replica_max_diff(model: nn.Module, ddp: Dist) -> float:
     return max((g - flat).abs().max().item() for g in gathered)
 
 
-def save_checkpoint(run_dir: Path, model, optimizer, scheduler, epoch: int, cfg: Config) -> None:
+def rng_states(device: torch.device, ddp: Dist) -> dict:
+    """Every process's random state, in rank order: each augments with its own stream."""
+    mine = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        mine["cuda"] = torch.cuda.get_rng_state(device)
+    if not ddp.active:
+        return {key: [state] for key, state in mine.items()}
+    gathered = [None] * ddp.world_size
+    dist.all_gather_object(gathered, mine)
+    return {key: [states[key] for states in gathered] for key in mine}
+
+
+def restore_rng(rng: dict, device: torch.device, ddp: Dist) -> None:
+    """This process's own entry of rng_states()."""
+    torch.set_rng_state(rng["torch"][ddp.rank].cpu())
+    if "cuda" in rng and device.type == "cuda":
+        torch.cuda.set_rng_state(rng["cuda"][ddp.rank].cpu(), device)
+
+
+def save_checkpoint(run_dir: Path, model, optimizer, scheduler, epoch: int, cfg: Config,
+                    rng: dict) -> None:  # fmt: skip
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "epoch": epoch,
-        "rng": {"torch": torch.get_rng_state()}
-        | ({"cuda": torch.cuda.get_rng_state_all()} if torch.cuda.is_available() else {}),
+        "rng": rng,
         "config": asdict(cfg),
     }
     write_atomic(run_dir / CHECKPOINT, lambda tmp: torch.save(state, tmp))
 
 
-def load_checkpoint(run_dir: Path, cfg: Config, device: torch.device) -> dict:
-    """The run folder's checkpoint, refused if it was made with different settings."""
-    path = run_dir / CHECKPOINT
+def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
+    """A checkpoint.pt with every key mnist.train writes; UsageError in one line otherwise."""
     if not path.is_file():
-        raise UsageError(f"--resume: no {CHECKPOINT} in {run_dir}")
+        raise UsageError(f"no {CHECKPOINT} in {path.parent}")
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # torch raises many types for a damaged file
-        raise UsageError(f"{path}: cannot be loaded ({type(err).__name__}: {err})") from None
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise UsageError(f"{path}: cannot be loaded ({type(err).__name__}: {first})") from None
+    if not isinstance(state, dict):
+        raise UsageError(f"{path}: holds a {type(state).__name__}, not a checkpoint")
+    missing = [key for key in CHECKPOINT_KEYS if key not in state]
+    config = state.get("config") if isinstance(state.get("config"), dict) else {}
+    missing += [f"config.{f.name}" for f in fields(Config) if f.name not in config]
+    rng = state.get("rng") if isinstance(state.get("rng"), dict) else {}
+    if not isinstance(rng.get("torch"), list) or len(rng["torch"]) != config.get("world_size"):
+        missing.append("rng.torch (one state per process)")
+    if missing:
+        raise UsageError(f"{path}: damaged checkpoint, missing {', '.join(missing)}")
+    return state
+
+
+def load_weights(model: nn.Module, state: dict, path: Path) -> None:
+    """The checkpoint's weights into model; a mismatch is a damaged checkpoint, in one line."""
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, TypeError) as err:
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise UsageError(f"{path}: damaged checkpoint, its model does not load ({first})") from None
+
+
+def load_checkpoint(run_dir: Path, cfg: Config, device: torch.device) -> dict:
+    """The run folder's checkpoint, refused if it was made with different settings."""
+    path = run_dir / CHECKPOINT
+    state = read_checkpoint(path, device)
     for key in RESUME_KEYS:
         if state["config"].get(key) != getattr(cfg, key):
             raise UsageError(
@@ -308,23 +372,6 @@ def load_checkpoint(run_dir: Path, cfg: Config, device: torch.device) -> dict:
                 f"this run has {key}={getattr(cfg, key)!r}"
             )
     return state
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    path = run_dir / METRICS
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
-
-
-def keep_metrics_until(run_dir: Path, epoch: int) -> None:
-    """Drop lines after `epoch` (written after the last checkpoint by a killed run)."""
-    lines = [m for m in read_metrics(run_dir) if m["epoch"] <= epoch]
-    text = "".join(json.dumps(m) + "\n" for m in lines)
-    write_atomic(run_dir / METRICS, lambda tmp: tmp.write_text(text))
-
-
-def append_metrics(run_dir: Path, line: dict) -> None:
-    with (run_dir / METRICS).open("a") as f:
-        f.write(json.dumps(line) + "\n")
 
 
 def load_data(cfg: Config, device: torch.device) -> Mnist:
@@ -347,6 +394,8 @@ def run(cfg: Config, resume: bool, make_plots: bool) -> None:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.out)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"--out {run_dir}: is a file, give a folder")
     if not resume and (run_dir / CHECKPOINT).exists():
         raise UsageError(f"{run_dir} already holds a run; use --resume or another --out")
     log = print if ddp.rank == 0 else (lambda *_: None)
@@ -363,23 +412,30 @@ def run(cfg: Config, resume: bool, make_plots: bool) -> None:
         weight_decay=cfg.weight_decay,
     )  # fmt: skip
     steps = math.ceil(math.ceil(len(mnist.train.labels) / ddp.world_size) / cfg.batch_size)
+    if cfg.pct_start * steps * cfg.epochs <= 1:  # OneCycleLR divides by (warm-up steps - 1)
+        raise UsageError(
+            f"too few steps for OneCycleLR: {steps * cfg.epochs} steps x --pct-start "
+            f"{cfg.pct_start} leaves no warm-up; raise --epochs, --limit or --pct-start, "
+            f"or lower --batch-size"
+        )
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps, pct_start=cfg.pct_start
     )
-    first_epoch = 1
+    first_epoch, history = 1, []
     if resume:
         state = load_checkpoint(run_dir, cfg, device)
-        raw_model.load_state_dict(state["model"])
+        load_weights(raw_model, state, run_dir / CHECKPOINT)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"]["torch"].cpu())
-        if "cuda" in state["rng"] and device.type == "cuda":
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
+        restore_rng(state["rng"], device, ddp)
         first_epoch = state["epoch"] + 1
+        # Lines after the checkpoint's epoch were written by a run killed before its checkpoint.
+        history = [m for m in read_metrics(run_dir / METRICS) if m["epoch"] <= state["epoch"]]
         if ddp.rank == 0:
-            keep_metrics_until(run_dir, state["epoch"])
+            write_metrics(run_dir / METRICS, history)
     elif ddp.rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
+        check_writable(run_dir / METRICS)  # before training, not after the first epoch
         (run_dir / METRICS).unlink(missing_ok=True)
     log(
         f"{cfg.model}: {count_params(raw_model)} parameters, {len(mnist.train.labels)} train / "
@@ -407,13 +463,15 @@ def run(cfg: Config, resume: bool, make_plots: bool) -> None:
             f"acc {line['train_acc']:.4%}  test loss {line['test_loss']:.4f} "
             f"acc {line['test_acc']:.2%}  ({line['seconds']:.1f} s)"
         )
+        history.append(line)
+        rng = rng_states(device, ddp)  # every process takes part in the gather
         if ddp.rank == 0:
-            append_metrics(run_dir, line)
-            save_checkpoint(run_dir, raw_model, optimizer, scheduler, epoch, cfg)
+            write_metrics(run_dir / METRICS, history)
+            save_checkpoint(run_dir, raw_model, optimizer, scheduler, epoch, cfg, rng)
     if ddp.rank == 0 and make_plots:
         if pred is None:  # resumed a finished run: nothing trained, score the final model
             _, pred = test(raw_model, mnist.test.images, mnist.test.labels)
-        written = plots.save_all(run_dir, read_metrics(run_dir), mnist.test.images.cpu(),
+        written = plots.save_all(run_dir, history, mnist.test.images.cpu(),
                                  mnist.test.labels.cpu(), pred.cpu())  # fmt: skip
         log("plots: " + ", ".join(str(p) for p in written))
     if ddp.active:
@@ -424,9 +482,10 @@ def main(argv: list[str] | None = None) -> None:
     cfg, resume, make_plots = parse_args(argv)
     try:
         run(cfg, resume, make_plots)
-    except (DataError, UsageError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+    except (DataError, UsageError, OutputError) as err:
+        fail(err)
+    except OSError as err:  # e.g. --out under a folder this user cannot write
+        fail(f"{err.filename}: {err.strerror}" if err.filename else err)
 
 
 if __name__ == "__main__":

