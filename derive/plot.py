@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib
 from matplotlib.figure import Figure
 
-from derive.output import OutputError, check_writable, write_atomic
+from derive.output import OutputError, write_atomic
 from derive.table import Table
 
 TITLE = "Total Error at Learning Rates"
@@ -58,5 +58,4 @@ def plot_bytes(table: Table, fmt: str = "png") -> bytes:
 def write_plot(table: Table, path: str | Path) -> Path:
     """Write the chart to `path` (.png or .svg) atomically."""
     fmt = plot_format(path)
-    check_writable(path)
     return write_atomic(path, lambda temp: temp.write_bytes(plot_bytes(table, fmt)))

@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -245,9 +245,11 @@ def find_divergences(
     return tuple(found)
 
 
-def _cells(table: Table, row: np.ndarray, number) -> list[str]:
+def _text_rows(table: Table, number) -> Iterator[list[str]]:
+    """Each row's cells as text: the step as an integer, every other value through `number`."""
     step = table.names.index("step")
-    return [str(int(v)) if k == step else number(v) for k, v in enumerate(row.tolist())]
+    for row in table.rows.tolist():
+        yield [str(int(v)) if k == step else number(v) for k, v in enumerate(row)]
 
 
 def csv_text(table: Table) -> str:
@@ -255,7 +257,7 @@ def csv_text(table: Table) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(table.names)
-    writer.writerows(_cells(table, row, repr) for row in table.rows)
+    writer.writerows(_text_rows(table, repr))
     return buffer.getvalue()
 
 
@@ -264,7 +266,7 @@ def markdown_text(table: Table) -> str:
     lines = [
         "| " + " | ".join(table.names) + " |",
         "|" + "---:|" * len(table.columns),
-        *("| " + " | ".join(_cells(table, row, "{:.10g}".format)) + " |" for row in table.rows),
+        *("| " + " | ".join(cells) + " |" for cells in _text_rows(table, "{:.10g}".format)),
     ]
     lines += [f"\n**{d.message}**" for d in table.divergences]
     return "\n".join(lines) + "\n"

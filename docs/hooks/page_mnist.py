@@ -26,8 +26,8 @@ RUN_PLOTS = ("confusion.png", "misclassified.png")  # drawn by mnist.plots at th
 
 
 def build(settings: Settings) -> PageData:
-    defaults_path = settings.root / "mnist" / "defaults.toml"
-    defaults = tomllib.loads(defaults_path.read_text(encoding="utf-8"))
+    recipe = (settings.root / "mnist" / "defaults.toml").read_text(encoding="utf-8")
+    defaults = tomllib.loads(recipe)
     files: dict[str, bytes | Path] = {}
     reference = read_runs(settings.mnist_reference)
     if reference:
@@ -36,7 +36,7 @@ def build(settings: Settings) -> PageData:
         "model": defaults["model"],
         "architecture": architecture(defaults["model"]),
         "dataset": dataset(),
-        "recipe": defaults_path.read_text(encoding="utf-8").strip(),
+        "recipe": recipe.strip(),
         "reference_dir": settings.shown(settings.mnist_reference),
         "reference": reference_context(reference),
         "results": results_context(settings, defaults["data_dir"], files),
