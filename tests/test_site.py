@@ -277,7 +277,10 @@ def test_mnist_page_shows_a_local_run(other_site):
 
 def test_missing_mathjax_is_one_clear_error(mkdocs_run, tmp_path):
     shutil.copy(ROOT / "mkdocs.yml", tmp_path)
-    shutil.copytree(ROOT / "docs", tmp_path / "docs", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    shutil.copytree(
+        ROOT / "sitegen", tmp_path / "sitegen", ignore=shutil.ignore_patterns("__pycache__")
+    )
     done = mkdocs_run(tmp_path / "site", cwd=tmp_path)
     assert done.returncode != 0
     assert "run `npm ci`" in done.stderr and "node_modules/mathjax" in done.stderr

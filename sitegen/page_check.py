@@ -14,15 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import sympy as sp
-from site_common import PageData, number, site_path
 
 from derive import check, xlsx
 from derive import table as iteration
 from derive.chain import Factor, Gradient
-from derive.config import Config
 from derive.evaluate import Evaluator, compile_network
 from derive.functions import sigmoid
 from derive.network import Network
+from sitegen.site_common import PageData, Site, number, site_path
 
 LEARNING_RATE = 0.5
 STEPS = 10
@@ -87,7 +86,8 @@ def wrong_evaluator(evaluator: Evaluator, mistakes: list[Mistake]) -> Evaluator:
     return compile_network(network, grads)
 
 
-def build(config: Config, evaluator: Evaluator) -> PageData:
+def build(site: Site) -> PageData:
+    config, evaluator = site.config, site.evaluator
     mistakes = mistakes_for(evaluator.network)
     wrong = iteration.iteration_table(
         config, (LEARNING_RATE,), STEPS, wrong_evaluator(evaluator, mistakes)

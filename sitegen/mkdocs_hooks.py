@@ -1,8 +1,8 @@
-"""MkDocs hooks: compute every page's equations, numbers, tables and plots while the site builds.
+"""MkDocs hooks: the only module that speaks MkDocs' plugin API.
 
-Each page in docs/ that has a builder below is a Jinja2 template; its builder returns the template's
-variables and the files it links to (images, downloads), which are added to the site in memory
-(File.generated), never written into docs/.
+Each page in docs/ named in sitegen.pages.BUILDERS is a Jinja2 template; its builder returns the
+template's variables and the files it links to (images, downloads), which are added to the site in
+memory (File.generated), never written into docs/.
 """
 
 from __future__ import annotations
@@ -10,19 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
-import page_check
-import page_explained
-import page_mnist
-import page_playground
-import page_table
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
-from site_common import PageData, Settings
 
-from derive.config import ConfigError, load_config
-from derive.evaluate import evaluator_for
+from sitegen.pages import generate
+from sitegen.site_common import PageData, Settings, SiteError
 
 MATHJAX = Path("node_modules", "mathjax", "es5", "tex-svg.js")
 MATHJAX_SITE_PATH = "javascripts/tex-svg.js"
@@ -45,24 +39,11 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     assert _settings is not None
     try:
-        derive_config = load_config(_settings.derive_config)
-    except ConfigError as exc:
-        raise PluginError(f"derive config: {exc}") from None
-    evaluator = evaluator_for(derive_config.network)
+        pages = generate(_settings)
+    except SiteError as exc:
+        raise PluginError(str(exc)) from None
     _pages.clear()
-    _pages.update(
-        {
-            "explained.md": page_explained.build(
-                derive_config, evaluator, _settings.shown(_settings.derive_config)
-            ),
-            "table.md": page_table.build(derive_config, evaluator),
-            "check.md": page_check.build(derive_config, evaluator),
-            "mnist.md": page_mnist.build(_settings),
-            "playground.md": page_playground.build(
-                derive_config, evaluator, _settings.shown(_settings.derive_config)
-            ),
-        }
-    )
+    _pages.update(pages)
     files.append(
         File.generated(config, MATHJAX_SITE_PATH, abs_src_path=str(_settings.root / MATHJAX))
     )

@@ -5,14 +5,21 @@ from __future__ import annotations
 import math
 
 import sympy as sp
-from mkdocs.exceptions import PluginError
-from site_common import PageData, latex_number, markdown_table, number, site_path
-from svg_network import network_svg
 
 from derive import latex
 from derive.chain import Gradient, PathSum
 from derive.config import Config
-from derive.evaluate import NUMPY_FUNCTIONS, Evaluator, at_values, gradient_symbol
+from derive.evaluate import NUMPY_FUNCTIONS, at_values, gradient_symbol
+from sitegen.site_common import (
+    PageData,
+    Site,
+    SiteError,
+    latex_number,
+    markdown_table,
+    number,
+    site_path,
+)
+from sitegen.svg_network import network_svg
 
 LOSS_WORDS = {
     "half_sse": r"half the squared error, summed over the outputs",
@@ -26,7 +33,8 @@ BIAS_WORDS = {
 }
 
 
-def build(config: Config, evaluator: Evaluator, source: str) -> PageData:
+def build(site: Site) -> PageData:
+    config, evaluator, source = site.config, site.evaluator, site.source
     network = evaluator.network
     numbers = {s: v for s, v in zip(network.values_args, _args(config), strict=True)}
     values = at_values(evaluator, config.values)
@@ -126,7 +134,7 @@ def gradient_section(gradient: Gradient, numbers: dict, values: dict) -> dict:
     product = math.prod(factor_values)
     # The page shows the factors and their product: they must agree with the Evaluator's number.
     if not math.isclose(product, result, rel_tol=1e-9, abs_tol=1e-15):
-        raise PluginError(
+        raise SiteError(
             f"{head}: factors multiply to {product!r} but the Evaluator gives {result!r}"
         )
     sums = [line for s in gradient.sums for line in path_sum_lines(s, numbers)]

@@ -1,4 +1,5 @@
-"""What every page builder shares: the build's settings, a page's generated data, number formats."""
+"""What every page builder shares: the build's settings and derived network, a page's generated
+data, number formats."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from derive.config import Config
+from derive.evaluate import Evaluator
 
 CONFIG_ENV = "BACKPROP_CONFIG"
 MNIST_RUN_ENV = "BACKPROP_MNIST_RUN"
@@ -46,6 +50,24 @@ class Settings:
         return (
             path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else str(path)
         )
+
+
+class SiteError(Exception):
+    """A page cannot be generated: the message is the one line the build prints."""
+
+
+@dataclass(frozen=True)
+class Site:
+    """What every page builder receives: the settings and the network derived once per build."""
+
+    settings: Settings
+    config: Config  # the derive config the pages show
+    evaluator: Evaluator  # its derivation, compiled; evaluator.network is the Network
+
+    @property
+    def source(self) -> str:
+        """The derive config's path as the pages name it."""
+        return self.settings.shown(self.settings.derive_config)
 
 
 @dataclass

@@ -13,19 +13,27 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
-from mkdocs.exceptions import PluginError
-from site_common import MNIST_RUN_ENV, PageData, Settings, markdown_table, site_path
 
 from mnist.cli import DataError
 from mnist.metrics import METRICS
 from mnist.metrics import read_metrics as read_metrics_file
+from sitegen.site_common import (
+    MNIST_RUN_ENV,
+    PageData,
+    Settings,
+    Site,
+    SiteError,
+    markdown_table,
+    site_path,
+)
 
 RESULTS = "results.json"  # a run's final confusion counts and misclassified digits
 TARGET = 99.4  # percent test accuracy the model is built to reach
 RUN_PLOTS = ("confusion.png", "misclassified.png")  # drawn by mnist.plots at the end of training
 
 
-def build(settings: Settings) -> PageData:
+def build(site: Site) -> PageData:
+    settings = site.settings
     recipe = (settings.root / "mnist" / "defaults.toml").read_text(encoding="utf-8")
     defaults = tomllib.loads(recipe)
     files: dict[str, bytes | Path] = {}
@@ -73,7 +81,7 @@ def read_metrics(path: Path) -> list[dict]:
     try:
         return read_metrics_file(path)
     except DataError as exc:
-        raise PluginError(str(exc)) from None
+        raise SiteError(str(exc)) from None
 
 
 def read_results(path: Path) -> dict:
@@ -81,16 +89,16 @@ def read_results(path: Path) -> dict:
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PluginError(f"{path}: cannot read the run's results: {exc}") from None
+        raise SiteError(f"{path}: cannot read the run's results: {exc}") from None
     confusion = results.get("confusion") if isinstance(results, dict) else None
     wrong = results.get("misclassified") if isinstance(results, dict) else None
     square = isinstance(confusion, list) and len(confusion) == 10
     if not (square and all(isinstance(r, list) and len(r) == 10 for r in confusion)):
-        raise PluginError(f"{path}: 'confusion' must be 10 rows of 10 counts")
+        raise SiteError(f"{path}: 'confusion' must be 10 rows of 10 counts")
     if not isinstance(wrong, list) or not all(
         isinstance(w, list) and len(w) == 3 and all(isinstance(v, int) for v in w) for w in wrong
     ):
-        raise PluginError(f"{path}: 'misclassified' must be a list of [index, true, predicted]")
+        raise SiteError(f"{path}: 'misclassified' must be a list of [index, true, predicted]")
     return results
 
 
@@ -228,7 +236,7 @@ def run_context(settings: Settings, files: dict[str, bytes | Path]) -> dict:
     if run is None:
         return {}
     if not (run / METRICS).is_file():
-        raise PluginError(
+        raise SiteError(
             f"{MNIST_RUN_ENV}={run}: no {METRICS} there; give the folder a "
             f"`python -m mnist.train --out FOLDER` run wrote"
         )

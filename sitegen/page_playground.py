@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from site_common import PageData, number, site_path
-from svg_network import network_svg
-
 from derive import table as iteration
-from derive.config import Config
-from derive.evaluate import Evaluator
 from derive.javascript import javascript_module
+from sitegen.site_common import PageData, Site, number, site_path
+from sitegen.svg_network import network_svg
 
 MAX_STEPS = 5000  # the page recomputes on every key press: keep a run well under a second
 WEIGHT_RANGE = 4.0  # the sliders span -4..4; the number field takes any finite value
 
 
-def build(config: Config, evaluator: Evaluator, source: str) -> PageData:
+def build(site: Site) -> PageData:
+    config, evaluator, source = site.config, site.evaluator, site.source
     network = evaluator.network
     v = config.values
     groups = [

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from site_common import PageData, markdown_table, number, site_path
 
 from derive import plot, xlsx
 from derive import table as iteration
-from derive.config import Config
-from derive.evaluate import Evaluator
+from sitegen.site_common import PageData, Site, markdown_table, number, site_path
 
 FIRST_ROWS = 5  # rows shown per learning rate on the page; the downloads hold every row
 DIGITS = 7  # significant digits on the page; the CSV keeps full precision
@@ -16,7 +14,8 @@ DIGITS = 7  # significant digits on the page; the CSV keeps full precision
 SWEEP = (5.0, 10.0, 20.0, 50.0, 100.0, 1000.0, 10_000.0, 1_000_000.0)
 
 
-def build(config: Config, evaluator: Evaluator) -> PageData:
+def build(site: Site) -> PageData:
+    config, evaluator = site.config, site.evaluator
     table = iteration.iteration_table(config, evaluator=evaluator)
     files: dict[str, bytes | str] = {
         site_path("iteration-table.csv"): iteration.csv_text(table),
