@@ -10,7 +10,7 @@ import sys
 from derive import check, latex, plot, table, xlsx
 from derive.config import ConfigError, load_config
 from derive.evaluate import at_values, evaluator_for, gradient_symbol
-from derive.output import OutputError, check_writable, write_text_atomic
+from safeio.atomic import OutputError, check_writable, write_text_atomic
 
 
 class Parser(argparse.ArgumentParser):

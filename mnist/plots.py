@@ -17,9 +17,9 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt
 import torch
 
-from derive.output import OutputError, write_atomic, write_text_atomic
 from mnist.cli import DataError, OneLineParser, UsageError, fail
 from mnist.metrics import METRICS, read_metrics
+from safeio.atomic import OutputError, write_atomic, write_text_atomic
 
 N_CLASSES = 10
 GALLERY = (6, 12)  # rows, columns of misclassified digits shown

@@ -24,12 +24,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from derive.output import OutputError, check_writable, write_atomic
 from mnist import plots
 from mnist.cli import DataError, OneLineParser, UsageError, fail
 from mnist.data import Mnist, ensure_mnist, load_mnist
 from mnist.metrics import METRICS, read_metrics, write_metrics
 from mnist.model import ARCHS, build_model, count_params
+from safeio.atomic import OutputError, check_writable, write_atomic
 
 DEFAULTS = tomllib.loads(Path(__file__).with_name("defaults.toml").read_text())
 MEAN, STD = 0.1307, 0.3081  # MNIST training-set pixel mean and std, as in pytorch/examples
