@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from derive import check, latex, plot, table, xlsx
 from derive.config import ConfigError, load_config
 from derive.evaluate import at_values, evaluator_for, gradient_symbol
 from safeio.atomic import OutputError, check_writable, write_text_atomic
+from safeio.cli import run_guarded
+
+PROGRAM = "python -m derive"
 
 
 class Parser(argparse.ArgumentParser):
@@ -129,7 +131,7 @@ def add_table_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="python -m derive", description=__doc__)
+    parser = Parser(prog=PROGRAM, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     p = commands.add_parser("show", help="print the forward equations, each chain and closed form")
@@ -173,16 +175,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return run_guarded(PROGRAM, lambda: run_command(argv))
+
+
+def run_command(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
     except (ConfigError, OutputError, table.TableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        # The reader (e.g. `head`) stopped reading: end quietly, as other command-line tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
 
 
 if __name__ == "__main__":

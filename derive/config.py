@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+from safeio.inputs import InputError, read_text
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 OUTPUT_ONLY_ACTIVATIONS = ("softmax",)
@@ -16,6 +19,16 @@ MAX_WIDTH = 64
 
 NETWORK_KEYS = ("layers", "activation", "loss", "bias")
 VALUES_KEYS = ("inputs", "targets", "weights", "biases")
+# The largest network (4 layers of 64) has 12,544 weights and biases: ~300 KB written out in full.
+MAX_CONFIG_BYTES = 1 << 20
+# A config nests two levels ([values] and its lists); Python's TOML reader recurses once per level
+# and would hit Python's recursion limit a few hundred levels down.
+MAX_NESTING = 16
+# Strings and comments (which may hold brackets), or one bracket: enough to count nesting levels.
+TOML_TOKEN = re.compile(
+    r'"""(?:[^\\]|\\.)*?"""|\'\'\'.*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[][{}]',
+    re.S,
+)
 
 
 class ConfigError(ValueError):
@@ -61,18 +74,21 @@ def load_config(path: str | Path | None = None) -> Config:
     """Load and check a config file; the classic 2-2-2 network when `path` is None."""
     path = Path(path) if path is not None else default_config_path()
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+        text = read_text(path, MAX_CONFIG_BYTES)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
     return parse_config(text, str(path))
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:
+    depth = nesting_depth(text)
+    if depth > MAX_NESTING:
+        raise ConfigError(
+            f"{source}: arrays or tables nested {depth} deep; at most {MAX_NESTING} are read"
+        )
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer of over 4,300 digits
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     _check_keys(data, "", ("network", "values"), source)
     network_table = _table(data, "network", source)
@@ -81,6 +97,19 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     _check_keys(values_table, "values.", VALUES_KEYS, source)
     network = _network_spec(network_table, source)
     return Config(network, _values(values_table, network, source), source)
+
+
+def nesting_depth(text: str) -> int:
+    """How deep brackets and braces nest in TOML text, outside its strings and comments."""
+    depth = deepest = 0
+    for match in TOML_TOKEN.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in ("]", "}"):
+            depth -= 1
+    return deepest
 
 
 def _table(data: dict, name: str, source: str) -> dict:
