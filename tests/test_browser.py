@@ -11,7 +11,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import yaml
 
+ROOT = Path(__file__).resolve().parent.parent
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 # data:, blob: and about: never touch a network; chrome:// is the browser's own new-tab page.
 LOCAL_SCHEMES = {"data", "blob", "about", "chrome"}
@@ -47,6 +49,30 @@ return {
 """
 
 
+class _NavLoader(yaml.SafeLoader):
+    """mkdocs.yml may hold !!python/name tags (emoji, superfences); the nav needs none."""
+
+
+_NavLoader.add_multi_constructor("", lambda loader, suffix, node: None)
+
+
+def nav_pages() -> list[str]:
+    """The URL path of every page in mkdocs.yml's nav ('' for the home page), in nav order."""
+    config = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_NavLoader)
+
+    def walk(items) -> list[str]:
+        found = []
+        for item in items:
+            value = next(iter(item.values())) if isinstance(item, dict) else item
+            if isinstance(value, list):
+                found += walk(value)
+            elif value.endswith(".md"):
+                found.append("" if value == "index.md" else value.removesuffix(".md") + "/")
+        return found
+
+    return walk(config["nav"])
+
+
 def site_pages(site_dir: Path) -> list[str]:
     """Every page of the site, as its URL path ('' for the home page)."""
     pages = [p.parent.relative_to(site_dir).as_posix() for p in site_dir.rglob("index.html")]
@@ -60,10 +86,11 @@ def network_events(driver) -> list[dict]:
 
 
 def test_site_has_the_expected_pages(site_dir):
-    assert site_pages(site_dir) == ["", "check/", "explained/", "mnist/", "playground/", "table/"]
+    assert site_pages(site_dir) == sorted(nav_pages())
+    assert {"", "explained/", "table/", "check/", "mnist/", "playground/"} <= set(nav_pages())
 
 
-@pytest.mark.parametrize("page", ["", "explained/", "table/", "check/", "mnist/", "playground/"])
+@pytest.mark.parametrize("page", nav_pages())
 def test_page_renders_offline(page, server, browser, screenshot):
     network_events(browser)  # drop what earlier pages logged
     browser.get_log("browser")

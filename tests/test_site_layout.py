@@ -1,0 +1,228 @@
+"""Every page of the nav in a real browser, at 1280 px and at a phone's 390 px, light and dark.
+
+Per page, width and palette: the document is no wider than the viewport; no two text labels of a
+generated SVG overlap and none is under 11 CSS px (getBBox() in the page, inline SVGs and SVG
+images alike); every table is fully visible or scrolls with a visible cue; axe-core reports no
+serious or critical violation; a screenshot goes to test-artifacts/screenshots/.
+
+One page only:  .venv/bin/python -m pytest tests/test_site_layout.py -k explained
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_browser import WAIT_FOR_MATHJAX, nav_pages
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+WIDTHS = {"wide": (1280, 900), "phone": (390, 844)}
+PALETTES = {"light": "default", "dark": "slate"}  # prefers-color-scheme -> Material's scheme
+MIN_FONT_PX = 11.0
+BLOCKING = ("serious", "critical")
+
+pytestmark = pytest.mark.browser
+
+
+# Runs in the page. Generated pictures: inline <svg> outside MathJax and the theme's icons, and
+# every <img src="*.svg"> of the article, fetched and laid out off-screen at the image's own size.
+LAYOUT = """
+const done = arguments[arguments.length - 1];
+const minFont = arguments[0];
+const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+  + (typeof el.className === 'string' && el.className
+     ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+const scrolls = (el) => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+const visible = (el) => el.getClientRects().length > 0
+  && getComputedStyle(el).visibility !== 'hidden';
+const article = document.querySelector('.md-content') || document.body;
+
+async function svgs() {
+  const found = [...article.querySelectorAll('svg')]
+    .filter((s) => !s.closest('mjx-container, .md-icon, .twemoji, button, label, a.headerlink')
+                   && !s.parentElement.closest('svg') && visible(s))
+    .map((s) => ({svg: s, where: 'inline ' + name(s.parentElement)}));
+  const holder = document.createElement('div');
+  holder.style.cssText = 'position:absolute;left:-20000px;top:0;';
+  document.body.appendChild(holder);
+  for (const img of article.querySelectorAll('img')) {
+    if (!/\\.svg(\\?|$)/.test(img.src) || !visible(img)) continue;
+    const text = await (await fetch(img.src)).text();
+    const svg = new DOMParser().parseFromString(text, 'image/svg+xml').documentElement;
+    svg.setAttribute('width', img.clientWidth);
+    svg.setAttribute('height', img.clientHeight);
+    if (!svg.getAttribute('viewBox')) continue;  // no viewBox: drawn at its own size, unscaled
+    svg.setAttribute('preserveAspectRatio', 'xMidYMid meet');
+    holder.appendChild(document.importNode(svg, true));
+    found.push({svg: holder.lastElementChild, where: 'image ' + img.src.split('/').pop()});
+  }
+  return {found, holder};
+}
+
+function box(el) {
+  // getBBox() is in the element's own user space; getCTM() maps it into the SVG's CSS pixels.
+  const b = el.getBBox(), m = el.getCTM();
+  const xs = [], ys = [];
+  for (const [x, y] of [[b.x, b.y], [b.x + b.width, b.y], [b.x, b.y + b.height],
+                        [b.x + b.width, b.y + b.height]]) {
+    xs.push(m.a * x + m.c * y + m.e); ys.push(m.b * x + m.d * y + m.f);
+  }
+  return {x0: Math.min(...xs), x1: Math.max(...xs), y0: Math.min(...ys), y1: Math.max(...ys),
+          scale: Math.sqrt(Math.abs(m.a * m.d - m.b * m.c))};
+}
+
+async function check() {
+  const problems = [];
+  const doc = document.documentElement;
+  if (doc.scrollWidth > doc.clientWidth + 1) {
+    const wide = [...document.body.querySelectorAll('*')].filter((el) => {
+      if (!visible(el) || el.getBoundingClientRect().right <= doc.clientWidth + 1) return false;
+      for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+        if (scrolls(a) || getComputedStyle(a).overflowX === 'hidden') return false;
+      }
+      return true;
+    }).slice(-4).map(name);
+    problems.push(`document ${doc.scrollWidth}px wide in a ${doc.clientWidth}px viewport: ${wide}`);
+  }
+  const {found, holder} = await svgs();
+  const pictures = [];
+  for (const {svg, where} of found) {
+    const labels = [...svg.querySelectorAll('text')]
+      .filter((t) => t.textContent.trim() && getComputedStyle(t).display !== 'none'
+                     && getComputedStyle(t).visibility !== 'hidden')
+      .map((t) => ({t, b: box(t)})).filter(({b}) => b.x1 > b.x0 && b.y1 > b.y0);
+    let smallest = Infinity;
+    for (const el of svg.querySelectorAll('text, tspan')) {
+      if (!el.textContent.trim() || getComputedStyle(el).display === 'none') continue;
+      const size = parseFloat(getComputedStyle(el).fontSize) * box(el).scale;
+      if (size < smallest) smallest = size;
+      if (size < minFont - 0.05) {
+        problems.push(`${where}: "${el.textContent.trim()}" is ${size.toFixed(1)} CSS px`);
+        break;
+      }
+    }
+    for (let i = 0; i < labels.length; i++) {
+      for (let j = i + 1; j < labels.length; j++) {
+        const a = labels[i].b, b = labels[j].b;
+        const dx = Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0);
+        const dy = Math.min(a.y1, b.y1) - Math.max(a.y0, b.y0);
+        if (dx > 0.5 && dy > 0.5) {
+          problems.push(`${where}: labels "${labels[i].t.textContent.trim()}" and `
+                        + `"${labels[j].t.textContent.trim()}" overlap `
+                        + `(${dx.toFixed(1)} x ${dy.toFixed(1)} px)`);
+        }
+      }
+    }
+    pictures.push({where, labels: labels.length, smallest});
+  }
+  holder.remove();
+  const tables = [...article.querySelectorAll('table')].filter(visible);
+  for (const table of tables) {
+    let scroller = null;
+    for (let a = table.parentElement; a && a !== article; a = a.parentElement) {
+      if (scrolls(a)) { scroller = a; break; }
+    }
+    const label = (table.querySelector('th') || table).textContent.trim().slice(0, 30);
+    const right = table.getBoundingClientRect().right;
+    if (scroller && scroller.scrollWidth > scroller.clientWidth + 1) {
+      const cue = scroller.closest('.scroll-cued');
+      const shown = cue && [...cue.querySelectorAll('.scroll-cue')].some(visible);
+      if (!shown) problems.push(`table "${label}" scrolls sideways with no visible cue`);
+    } else if (right > (scroller || article).getBoundingClientRect().right + 1
+               || right > doc.clientWidth + 1) {
+      problems.push(`table "${label}" is cut at the right`);
+    }
+  }
+  return {problems, pictures, tables: tables.length,
+          scheme: document.body.getAttribute('data-md-color-scheme'),
+          width: window.innerWidth};
+}
+check().then(done, (e) => done({problems: ['layout script failed: ' + e], pictures: []}));
+"""
+
+AXE_RUN = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ['violations']}).then(
+  (r) => done(r.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' '))}))),
+  (e) => done([{id: 'axe failed', impact: 'critical', help: String(e), nodes: []}]));
+"""
+
+
+def forget_palette(browser, server: str) -> None:
+    """Drop the site's stored palette choice, so the page follows the emulated OS again."""
+    browser.execute_cdp_cmd(
+        "Storage.clearDataForOrigin", {"origin": server, "storageTypes": "local_storage"}
+    )
+
+
+@pytest.fixture
+def viewport(browser, server):
+    """viewport(width, height, palette): emulate that screen and OS colour scheme; undone after."""
+
+    def apply(width: int, height: int, palette: str) -> None:
+        browser.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+        )
+        forget_palette(browser, server)
+        scheme = "dark" if palette == "dark" else "light"
+        browser.execute_cdp_cmd(
+            "Emulation.setEmulatedMedia",
+            {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+        )
+
+    yield apply
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+    forget_palette(browser, server)
+
+
+def shoot(browser, path: Path) -> None:
+    """The whole page, not only the window."""
+    import base64
+
+    size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+    shot = browser.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+    )
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+@pytest.mark.parametrize("palette", PALETTES)
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", nav_pages())
+def test_page_layout_and_accessibility(page, width, palette, server, browser, viewport):
+    viewport(*WIDTHS[width], palette)
+    browser.get(f"{server}/{page}")
+    assert browser.execute_async_script(WAIT_FOR_MATHJAX) in ("typeset", "no math")
+    state = browser.execute_async_script(LAYOUT, MIN_FONT_PX)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shoot(browser, SHOTS / f"{page.strip('/') or 'home'}-{width}-{palette}.png")
+    assert state["scheme"] == PALETTES[palette], "the palette did not follow the OS preference"
+    assert state["width"] == WIDTHS[width][0]
+
+    browser.execute_script(AXE.read_text(encoding="utf-8"))
+    violations = browser.execute_async_script(AXE_RUN)
+    blocking = [v for v in violations if v["impact"] in BLOCKING]
+    problems = state["problems"] + [
+        f"axe {v['impact']} {v['id']}: {v['help']} at {v['nodes']}" for v in blocking
+    ]
+    assert not problems, "\n".join(problems) + "\npictures: " + json.dumps(state["pictures"])
+
+
+def test_palette_toggle_switches_light_and_dark(server, browser, viewport):
+    viewport(1280, 900, "light")
+    browser.get(f"{server}/")
+    scheme = 'return document.body.getAttribute("data-md-color-scheme")'
+    assert browser.execute_script(scheme) == "default"
+    browser.find_element(
+        "css selector", "form[data-md-component=palette] label:not([hidden])"
+    ).click()
+    assert browser.execute_script(scheme) == "slate"
+    browser.get(f"{server}/explained/")  # the choice is kept from page to page
+    assert browser.execute_script(scheme) == "slate"
