@@ -1,38 +1,107 @@
-"""The Playground: the derivation printed as JavaScript, and the form that drives it."""
+"""The Playground: each network's derivation printed as JavaScript, and the shape the page draws.
+
+The page offers the build's network and Matt Mazur's variant with fixed and with trained biases;
+each is derived from its own config and printed to its own module, generated/playground/NAME.js.
+The page's script builds the form, runs gradient descent and lays out the diagram from the
+description below (neurons by column, edges by weight), so this module draws nothing itself.
+"""
 
 from __future__ import annotations
 
-from derive import table as iteration
-from derive.javascript import javascript_module
-from sitegen.site_common import PageData, Site, number, site_path
-from sitegen.svg_network import network_svg
+import json
+from pathlib import Path
 
-MAX_STEPS = 5000  # the page recomputes on every key press: keep a run well under a second
+from derive import table as iteration
+from derive.config import ConfigError, default_config_path, load_config
+from derive.evaluate import Evaluator, evaluator_for
+from derive.javascript import javascript_module
+from derive.network import Network
+from sitegen.site_common import PageData, Site, SiteError, site_path
+
+MAX_STEPS = 5000  # every run is recomputed on each edit: 6 rates x 5,000 steps stay under a frame
 WEIGHT_RANGE = 4.0  # the sliders span -4..4; the number field takes any finite value
+CONFIGS = default_config_path().parent
+# The networks offered besides the build's own: config file -> the name the switch shows.
+VARIANTS = {
+    CONFIGS / "mazur.toml": "Mazur: biases fixed",
+    CONFIGS / "mazur_trained_biases.toml": "Mazur: biases trained",
+}
 
 
 def build(site: Site) -> PageData:
-    config, evaluator, source = site.config, site.evaluator, site.source
-    network = evaluator.network
-    v = config.values
-    groups = [
-        ("Inputs", zip(network.inputs, v.inputs, strict=True), False),
-        ("Targets", zip(network.targets, v.targets, strict=True), False),
-        ("Weights", zip(network.weight_symbols, v.weights, strict=True), True),
-        ("Biases", zip(network.biases, v.biases, strict=True), True),
-    ]
+    own = site.settings.derive_config
+    networks = [(own, site.config, site.evaluator, f"{own.stem} (this site's network)")]
+    for path, title in VARIANTS.items():
+        if path.resolve() != own.resolve():
+            config = _load(path)
+            networks.append((path, config, evaluator_for(config.network), title))
+    described, files = [], {}
+    for path, config, evaluator, title in networks:
+        key = _unique(path.stem, {d["key"] for d in described})
+        module = site_path(f"playground/{key}.js")
+        shown = site.settings.shown(path)
+        files[module] = javascript_module(evaluator, config.values, shown)
+        described.append(describe(evaluator, key, title, shown, f"../{module}"))
     context = {
-        "source": source,
-        "groups": [
-            {"title": title, "slider": slider, "fields": [(s.name, number(x)) for s, x in pairs]}
-            for title, pairs, slider in groups
-        ],
-        "rates": [number(lr) for lr in iteration.LEARNING_RATES],
+        "source": site.source,
+        "networks": _script_json(described),
+        "rates": [float(lr) for lr in iteration.LEARNING_RATES],
         "steps": iteration.STEPS,
         "max_steps": MAX_STEPS,
         "range": WEIGHT_RANGE,
-        # The same drawing as on Backpropagation explained, inline so the page can write on it.
-        "diagram": network_svg(network).removesuffix("\n"),
+        "variants": [site.settings.shown(p) for p in VARIANTS],
     }
-    module = javascript_module(evaluator, config.values, source)
-    return PageData(context, {site_path("derived.js"): module})
+    return PageData(context, files)
+
+
+def _load(path: Path):
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise SiteError(f"playground network: {exc}") from None
+
+
+def _unique(key: str, taken: set[str]) -> str:
+    return key if key not in taken else _unique(f"{key}-2", taken)
+
+
+def describe(evaluator: Evaluator, key: str, title: str, source: str, module: str) -> dict:
+    """What the page needs to draw and name the network: columns of neurons (inputs first),
+    edges by weight, each output's error, and where the printed module lies."""
+    network: Network = evaluator.network
+    neuron_of = {n.out: n.name for n in network.neurons} | {s: s.name for s in network.inputs}
+    columns = [[{"name": s.name, "value": s.name, "activation": None} for s in network.inputs]]
+    columns += [
+        [
+            {
+                "name": n.name,
+                "value": n.out.name,
+                "net": n.net.name,
+                "activation": n.activation,
+                "bias": n.bias.name if n.bias is not None else None,
+            }
+            for n in layer
+        ]
+        for layer in network.layers
+    ]
+    return {
+        "key": key,
+        "title": title,
+        "source": source,
+        "module": module,
+        "bias": network.spec.bias,
+        "columns": columns,
+        "edges": [
+            {"weight": w.symbol.name, "from": neuron_of[w.source], "to": w.dest.name}
+            for w in network.weights
+        ],
+        "errors": [
+            {"name": e.name, "output": n.name, "target": t.name}
+            for e, n, t in zip(network.errors, network.outputs, network.targets, strict=True)
+        ],
+    }
+
+
+def _script_json(value) -> str:
+    """JSON safe inside an HTML <script> element (no "</" can end it early)."""
+    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")

@@ -1,257 +1,289 @@
-// The Playground: reads the form, runs gradient descent with the generated `evaluate` (printed
-// from the SymPy derivation at build time), and shows the diagram, values, chart and first rows.
-// The form's state lives in the URL hash, so a configuration can be shared as a link.
-import { network, evaluate } from "../generated/derived.js";
+// The Playground: builds the form for the chosen network, runs gradient descent for every
+// learning rate with that network's `evaluate` (printed from the SymPy derivation at build time),
+// and shows the chosen step of the chosen rate on the diagram, the chart, the table and the list.
+// The page's state lives in the URL hash, so a configuration can be shared as a link.
+import { buildForm, check, loadFields, readForm } from "./playground/form.js";
+import { Chart } from "./playground/chart.js";
+import { Diagram } from "./playground/diagram.js";
+import { long, short } from "./playground/numbers.js";
+import { saturated, train } from "./playground/train.js";
 
-const form = document.getElementById("pg-form");
-const message = document.getElementById("pg-message");
-const maxSteps = Number(document.getElementById("pg-playground").dataset.maxSteps);
-const TABLE_ROWS = 6;
-const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"];
-const SVG = "http://www.w3.org/2000/svg";
+const root = document.getElementById("pg-playground");
+const $ = (id) => document.getElementById(id);
+const shapes = JSON.parse($("pg-networks").textContent);
+const settings = {
+  maxSteps: Number(root.dataset.maxSteps),
+  steps: Number(root.dataset.steps),
+  range: Number(root.dataset.range),
+  rates: root.dataset.rates.split(",").map(Number),
+};
+const STATE_KEYS = new Set(["net", "show", "step", "log"]);
+const TABLE_AROUND = 3; // rows shown before and after the chosen step
+const models = {};
+const timings = (window.playgroundTimings = []); // ms per recomputation, read by the tests
+const state = { shape: null, model: null, fields: [], runs: [], steps: 0, step: 0, playing: false, notices: [] };
+const chart = new Chart($("pg-chart"), $("pg-legend"));
 
-const fields = [...form.querySelectorAll("input[data-kind]")];
-const showSelect = document.getElementById("pg-show");
-
-// Reading the form ---------------------------------------------------------------------------
-
-// A number the way a reader types it: "0.5", "-1e-3", ".2"; null when it is not a finite number.
-function parseNumber(text) {
-  const trimmed = text.trim();
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(trimmed)) return null;
-  const value = Number(trimmed);
-  return Number.isFinite(value) ? value : null;
+function element(tag, attributes = {}, text) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
 }
 
-// {values, rates, steps, problems}: every field checked, one problem line per bad field.
-function readForm() {
-  const values = {};
-  const rates = [];
-  let steps = null;
-  const problems = [];
-  for (const field of fields) {
-    const value = parseNumber(field.value);
-    const label = form.querySelector(`label[for="${field.id}"]`).textContent;
-    let bad = value === null;
-    if (bad) {
-      problems.push(`${label}: "${field.value}" is not a finite number.`);
-    } else if (field.dataset.kind === "value") {
-      values[field.name] = value;
-    } else if (field.dataset.kind === "rate") {
-      bad = !(value > 0);
-      if (bad) problems.push(`${label}: ${field.value} must be above 0.`);
-      else rates.push(value);
-    } else {
-      bad = !(Number.isInteger(value) && value >= 1 && value <= maxSteps);
-      if (bad) problems.push(`${label}: ${field.value} must be a whole number from 1 to ${maxSteps}.`);
-      else steps = value;
-    }
-    field.setAttribute("aria-invalid", bad ? "true" : "false");
+async function model(shape) {
+  models[shape.key] ??= await import(shape.module);
+  return models[shape.key];
+}
+
+// Switching networks --------------------------------------------------------------------------
+
+async function useNetwork(shape, carried = {}) {
+  state.shape = shape;
+  state.model = await model(shape);
+  state.fields = buildForm($("pg-fields"), state.model.network, settings);
+  for (const input of state.fields) {
+    if (input.dataset.kind !== "value" && carried[input.name] !== undefined) input.value = carried[input.name];
   }
-  return { values, rates: [...new Set(rates)], steps, problems };
-}
-
-// Gradient descent ---------------------------------------------------------------------------
-
-// One run from `values`: every step's parameters and outputs, until the last step or the first
-// step with a value that is not a finite number (then `diverged` names the step and values).
-function run(values, lr, steps) {
-  const params = { ...values };
-  const rows = [];
-  for (let step = 0; step <= steps; step += 1) {
-    const out = evaluate(...network.arguments.map((name) => params[name]));
-    const row = { step, ...params, ...out };
-    rows.push(row);
-    const bad = Object.keys(row).filter((name) => !Number.isFinite(row[name]));
-    if (bad.length) return { lr, rows, diverged: { step, names: bad } };
-    // p <- p - lr * dE_total/dp, every trained parameter from the same forward pass.
-    for (const name of network.trained) {
-      params[name] = params[name] - lr * out[network.gradients[name]];
-    }
+  for (const slider of $("pg-fields").querySelectorAll("input[data-slider-for]")) {
+    slider.addEventListener("input", () => {
+      $(`pg-${slider.dataset.sliderFor}`).value = slider.value;
+      edited();
+    });
   }
-  return { lr, rows, diverged: null };
+  state.diagram = new Diagram($("pg-diagram"), shape, state.model.network);
+  state.diagram.draw($("pg-diagram").clientWidth);
 }
 
-// Showing it ---------------------------------------------------------------------------------
+// Computing -------------------------------------------------------------------------------------
 
-function short(value, digits = 4) {
-  return Number.isFinite(value) ? String(Number(value.toPrecision(digits))) : String(value);
-}
-
-function showDiagram(row) {
-  for (const node of document.querySelectorAll("#pg-diagram [data-symbol]")) {
-    const name = node.dataset.symbol;
-    const gradient = network.gradients[name];
-    if (gradient !== undefined) {
-      node.textContent = short(row[gradient], 3);
-    } else {
-      node.textContent = short(row[name]);
-    }
-  }
-}
-
-function cell(tag, text, attributes = {}) {
-  const element = document.createElement(tag);
-  element.textContent = text;
-  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
-  return element;
-}
-
-// Every forward value and gradient at the form's values; data-value holds the exact number.
-function showValues(row) {
-  const table = document.getElementById("pg-values");
-  table.replaceChildren();
-  const names = [...network.forward, ...Object.values(network.gradients)];
-  const head = document.createElement("tr");
-  const body = document.createElement("tr");
-  for (const name of names) {
-    head.append(cell("th", name, { scope: "col" }));
-    body.append(cell("td", short(row[name], 9), { "data-name": name, "data-value": String(row[name]) }));
-  }
-  table.append(head, body);
-}
-
-function showTable(result) {
-  const holder = document.getElementById("pg-table");
-  holder.replaceChildren();
-  if (!result) return;
-  const names = ["step", ...network.trained, network.loss, ...Object.values(network.gradients)];
-  const table = document.createElement("table");
-  table.id = "pg-rows";
-  const head = document.createElement("tr");
-  for (const name of names) head.append(cell("th", name, { scope: "col" }));
-  table.append(head);
-  for (const row of result.rows.slice(0, TABLE_ROWS)) {
-    const line = document.createElement("tr");
-    for (const name of names) {
-      const text = name === "step" ? String(row.step) : short(row[name], 7);
-      line.append(cell("td", text, { "data-name": name, "data-value": String(row[name]) }));
-    }
-    table.append(line);
-  }
-  holder.append(table);
-}
-
-function svgElement(tag, attributes, text) {
-  const element = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
-
-// E_total against step, one line per learning rate, scaled to the finite values.
-function showChart(results, steps) {
-  const width = 640;
-  const height = 320;
-  const pad = { left: 64, right: 16, top: 16, bottom: 40 };
-  const finite = results.flatMap((r) => r.rows.map((row) => row[network.loss])).filter(Number.isFinite);
-  if (!finite.length) {
-    document.getElementById("pg-chart").replaceChildren(cell("p", "No finite error to draw."));
-    return;
-  }
-  const top = Math.max(...finite);
-  const bottom = Math.min(0, ...finite);
-  const x = (step) => pad.left + (step / steps) * (width - pad.left - pad.right);
-  const y = (e) => height - pad.bottom - ((e - bottom) / (top - bottom || 1)) * (height - pad.top - pad.bottom);
-  const chart = svgElement("svg", {
-    viewBox: `0 0 ${width} ${height}`, role: "img",
-    "aria-label": "Total error per step, one line per learning rate",
-  });
-  chart.append(
-    svgElement("line", { x1: pad.left, y1: y(bottom), x2: width - pad.right, y2: y(bottom), class: "axis" }),
-    svgElement("line", { x1: pad.left, y1: y(bottom), x2: pad.left, y2: pad.top, class: "axis" }),
-    svgElement("text", { x: pad.left - 6, y: y(top) + 4, "text-anchor": "end" }, short(top, 3)),
-    svgElement("text", { x: pad.left - 6, y: y(bottom) + 4, "text-anchor": "end" }, short(bottom, 3)),
-    svgElement("text", { x: pad.left, y: height - 20, "text-anchor": "middle" }, "0"),
-    svgElement("text", { x: x(steps), y: height - 20, "text-anchor": "middle" }, String(steps)),
-    svgElement("text", { x: (width + pad.left) / 2, y: height - 4, "text-anchor": "middle" }, "step"),
-    svgElement("text", { x: 14, y: height / 2, transform: `rotate(-90 14 ${height / 2})`, "text-anchor": "middle" }, network.loss),
-  );
-  results.forEach((result, k) => {
-    const colour = COLOURS[k % COLOURS.length];
-    const points = result.rows
-      .filter((row) => Number.isFinite(row[network.loss]))
-      .map((row) => `${x(row.step).toFixed(1)},${y(row[network.loss]).toFixed(1)}`);
-    chart.append(svgElement("polyline", { points: points.join(" "), fill: "none", stroke: colour, "stroke-width": 2 }));
-    const legendY = pad.top + 14 + 18 * k;
-    chart.append(
-      svgElement("line", { x1: width - 150, y1: legendY - 4, x2: width - 126, y2: legendY - 4, stroke: colour, "stroke-width": 2 }),
-      svgElement("text", { x: width - 120, y: legendY }, `lr ${result.lr}${result.diverged ? " (diverged)" : ""}`),
-    );
-  });
-  document.getElementById("pg-chart").replaceChildren(chart);
-}
-
-function showRates(rates, chosen) {
-  const previous = chosen ?? showSelect.value;
-  showSelect.replaceChildren(...rates.map((lr) => cell("option", String(lr), { value: String(lr) })));
-  if (rates.map(String).includes(previous)) showSelect.value = previous;
-}
-
-function say(lines, alarm) {
-  message.replaceChildren(...lines.map((line) => cell("p", line)));
-  message.classList.toggle("pg-alarm", alarm);
-}
-
-// The URL hash ---------------------------------------------------------------------------------
-
-function saveHash() {
-  const state = new URLSearchParams();
-  for (const field of fields) state.set(field.name, field.value.trim());
-  state.set("show", showSelect.value);
-  history.replaceState(null, "", `#${state}`);
-}
-
-function loadHash() {
-  const state = new URLSearchParams(location.hash.slice(1));
-  for (const field of fields) {
-    if (state.has(field.name)) field.value = state.get(field.name);
-  }
-  return state.get("show");
-}
-
-// Wiring ---------------------------------------------------------------------------------------
-
-function update(chosen) {
-  const { values, rates, steps, problems } = readForm();
-  for (const slider of sliders) {
+function recompute() {
+  const started = performance.now();
+  const { values, rates, steps, problems } = readForm(state.fields, settings.maxSteps);
+  for (const slider of $("pg-fields").querySelectorAll("input[data-slider-for]")) {
     const value = values[slider.dataset.sliderFor];
     if (value !== undefined) slider.value = String(value);
   }
   if (problems.length) {
-    say([...problems, "The results below are for the last valid values."], true);
+    say([...problems, "The results show the last valid values."], "alarm");
     return;
   }
-  showRates(rates, chosen);
-  const results = rates.map((lr) => run(values, lr, steps));
-  const start = results.length ? results[0].rows[0] : run(values, 1, 0).rows[0];
-  showDiagram(start);
-  showValues(start);
-  showChart(results, steps);
-  showTable(results.find((r) => String(r.lr) === showSelect.value));
-  const diverged = results.filter((r) => r.diverged).map((r) => {
-    const names = r.diverged.names.slice(0, 4).join(", ") + (r.diverged.names.length > 4 ? ", ..." : "");
-    return `lr ${r.lr} diverged at step ${r.diverged.step}: ${names} not finite; the run stops there.`;
-  });
-  say(diverged.length ? diverged : [`${results.length} runs of ${steps} steps, every value finite.`], diverged.length > 0);
-  saveHash();
+  state.runs = rates.map((lr) => train(state.model, values, lr, steps));
+  state.steps = steps;
+  const previous = $("pg-show").value;
+  $("pg-show").replaceChildren(...rates.map((lr) => element("option", { value: String(lr) }, String(lr))));
+  if (rates.map(String).includes(previous)) $("pg-show").value = previous;
+  $("pg-step").max = String(steps);
+  state.step = Math.min(state.step, steps);
+  chart.draw(state.runs, steps, $("pg-log").checked, state.model.network.loss);
+  report();
+  showStep();
+  timings.push(performance.now() - started);
 }
 
-const sliders = [...form.querySelectorAll("input[data-slider-for]")];
-for (const slider of sliders) {
-  slider.addEventListener("input", () => {
-    document.getElementById(`pg-${slider.dataset.sliderFor}`).value = slider.value;
-    update();
+function chosen() {
+  return state.runs.find((run) => String(run.lr) === $("pg-show").value) ?? state.runs[0];
+}
+
+// Every run's status: not finite, stalled by saturation, or fine; and what a link left out.
+function report() {
+  const lines = state.notices.map((text) => ({ text, kind: "warn" }));
+  for (const run of state.runs) {
+    if (run.diverged) {
+      const names = run.diverged.names.slice(0, 4).join(", ") + (run.diverged.names.length > 4 ? ", ..." : "");
+      lines.push({ text: `lr ${run.lr} diverged at step ${run.diverged.step}: ${names} not finite; the run stops there.`, kind: "alarm" });
+    } else if (run.stalled) {
+      const { step, error, gradient } = run.stalled;
+      const flat = saturated(state.shape, run.row(step)).map((n) => `${n.name} (${n.value} = ${short(run.value(step, n.value))})`);
+      lines.push({
+        text: `lr ${run.lr} is saturated from step ${step}: the gradients have vanished (largest ${short(gradient)}) `
+          + `while E_total = ${short(error)} is still far from 0`
+          + (flat.length ? `; ${flat.join(", ")} sit on the flat ends of the sigmoid` : "")
+          + ". Training has stalled there, not converged.",
+        kind: "warn",
+      });
+    }
+  }
+  if (lines.length === state.notices.length) {
+    lines.push({ text: `${state.runs.length} runs of ${state.steps} steps: every value finite, no run stalled.`, kind: "ok" });
+  }
+  say(lines.map((l) => l.text), lines.some((l) => l.kind === "alarm") ? "alarm" : lines.some((l) => l.kind === "warn") ? "warn" : "ok");
+}
+
+function say(lines, kind) {
+  const message = $("pg-message");
+  message.replaceChildren(...lines.map((line) => element("p", {}, line)));
+  message.dataset.kind = kind;
+}
+
+// Showing the chosen step -------------------------------------------------------------------------
+
+function showStep() {
+  const run = chosen();
+  if (!run) return;
+  const step = Math.min(state.step, run.length - 1);
+  const row = run.row(step);
+  const loss = state.model.network.loss;
+  $("pg-step").value = String(state.step);
+  $("pg-step-out").textContent = String(state.step);
+  $("pg-total").textContent = long(row[loss]);
+  $("pg-total").dataset.value = String(row[loss]);
+  $("pg-where").textContent = `at step ${step} of lr ${run.lr}` + (step < state.step ? ` (the run stopped at step ${step})` : "");
+  state.diagram.show(row);
+  chart.mark(run, state.runs.indexOf(run), step);
+  chart.showLegend(state.runs, run);
+  showTable(run, step);
+  showValues(row);
+}
+
+function cell(tag, name, value, text) {
+  return element(tag, { "data-name": name, "data-value": String(value) }, text);
+}
+
+function showTable(run, step) {
+  const network = state.model.network;
+  const names = [...network.trained, network.loss, ...run.gradients];
+  const table = element("table", { id: "pg-rows" });
+  const head = table.appendChild(element("tr"));
+  head.append(element("th", { scope: "col" }, "step"));
+  for (const name of names) head.append(element("th", { scope: "col" }, name.replace("E_total/", "E/")));
+  const first = Math.max(0, Math.min(step - TABLE_AROUND, run.length - 1 - 2 * TABLE_AROUND));
+  for (let s = first; s < Math.min(run.length, first + 2 * TABLE_AROUND + 1); s += 1) {
+    const line = table.appendChild(element("tr", s === step ? { class: "pg-current", "aria-current": "true" } : {}));
+    line.append(cell("th", "step", s, String(s)));
+    for (const name of names) line.append(cell("td", name, run.value(s, name), long(run.value(s, name), 7)));
+  }
+  $("pg-table").replaceChildren(table);
+  const holder = $("pg-table");
+  $("pg-cue").hidden = holder.scrollWidth <= holder.clientWidth + 1;
+}
+
+function showValues(row) {
+  const network = state.model.network;
+  const names = [...network.forward, ...network.trained.map((p) => network.gradients[p])];
+  $("pg-values").replaceChildren(...names.map((name) => {
+    const item = element("div");
+    item.append(element("dt", {}, name), cell("dd", name, row[name], long(row[name])));
+    return item;
+  }));
+}
+
+// Playing -----------------------------------------------------------------------------------------
+
+function setPlaying(playing) {
+  state.playing = playing;
+  $("pg-play").textContent = playing ? "Pause" : "Play";
+  $("pg-play").setAttribute("aria-pressed", String(playing));
+  if (playing) requestAnimationFrame(tick);
+  else saveHash();
+}
+
+function tick() {
+  if (!state.playing) return;
+  state.step = Math.min(state.steps, state.step + Math.max(1, Math.ceil(state.steps / 250)));
+  showStep();
+  if (state.step >= state.steps) setPlaying(false);
+  else requestAnimationFrame(tick);
+}
+
+// The URL hash ------------------------------------------------------------------------------------
+
+function saveHash() {
+  const hash = new URLSearchParams({ net: state.shape.key });
+  for (const input of state.fields) hash.set(input.name, input.value.trim());
+  hash.set("show", $("pg-show").value);
+  hash.set("step", String(state.step));
+  if ($("pg-log").checked) hash.set("log", "1");
+  history.replaceState(null, "", `#${hash}`);
+}
+
+// Open the state of a link: whatever it holds that is not valid is named, and the config's
+// values are used for it instead.
+async function openHash() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const ignored = [];
+  const key = hash.get("net");
+  const shape = shapes.find((s) => s.key === key) ?? shapes[0];
+  if (key !== null && shape.key !== key) ignored.push(`net (no network named "${key}")`);
+  const carried = {};
+  for (const input of state.fields) carried[input.name] = input.value;
+  await useNetwork(shape, hash.toString() ? {} : carried);
+  ignored.push(...loadFields(state.fields, hash, settings.maxSteps, STATE_KEYS));
+  $("pg-log").checked = hash.get("log") === "1";
+  state.step = 0;
+  state.notices = ignored.length
+    ? [`From the link, ignored ${ignored.join(" and ")}; the config's values are used instead.`]
+    : [];
+  recompute();
+  const show = hash.get("show");
+  if (show !== null) {
+    if (state.runs.some((run) => String(run.lr) === show)) $("pg-show").value = show;
+    else state.notices.push(`The link's learning rate to show, ${show}, is not one of the rates; showing ${$("pg-show").value}.`);
+  }
+  const step = hash.get("step");
+  if (step !== null) {
+    const { value, problem } = check("steps", step, state.steps);
+    if (step === "0") state.step = 0;
+    else if (problem) state.notices.push(`The link's step ${step} is not a step of this run; showing step 0.`);
+    else state.step = value;
+  }
+  report();
+  showStep();
+}
+
+// Wiring ------------------------------------------------------------------------------------------
+
+let pending = false;
+function edited() {
+  state.notices = [];
+  if (pending) return;
+  pending = true;
+  requestAnimationFrame(() => {
+    pending = false;
+    recompute();
+    saveHash();
   });
 }
-form.addEventListener("input", (event) => {
-  if (!event.target.dataset.sliderFor) update();
+
+$("pg-net").replaceChildren(...shapes.map((s) => element("option", { value: s.key }, s.title)));
+$("pg-net").addEventListener("change", async () => {
+  const carried = Object.fromEntries(state.fields.map((input) => [input.name, input.value]));
+  setPlaying(false);
+  await useNetwork(shapes.find((s) => s.key === $("pg-net").value), carried);
+  state.step = 0;
+  edited();
 });
-showSelect.addEventListener("change", () => update());
-document.getElementById("pg-reset").addEventListener("click", () => {
-  for (const field of fields) field.value = field.dataset.default;
-  update(null);
+$("pg-form").addEventListener("input", (event) => {
+  if (!event.target.dataset.sliderFor) edited();
 });
-window.addEventListener("hashchange", () => update(loadHash()));
-update(loadHash());
-document.getElementById("pg-playground").dataset.ready = "true";
+$("pg-show").addEventListener("change", () => { showStep(); saveHash(); });
+$("pg-step").addEventListener("input", () => { state.step = Number($("pg-step").value); showStep(); });
+$("pg-step").addEventListener("change", saveHash);
+$("pg-log").addEventListener("change", () => {
+  chart.draw(state.runs, state.steps, $("pg-log").checked, state.model.network.loss);
+  showStep();
+  saveHash();
+});
+$("pg-play").addEventListener("click", () => {
+  if (!state.playing && state.step >= state.steps) state.step = 0;
+  setPlaying(!state.playing);
+});
+$("pg-reset").addEventListener("click", () => {
+  for (const input of state.fields) input.value = input.dataset.default;
+  edited();
+});
+window.addEventListener("hashchange", async () => {
+  await openHash();
+  $("pg-net").value = state.shape.key;
+});
+new ResizeObserver(() => {
+  if (!state.diagram || !state.runs.length) return;
+  state.diagram.draw($("pg-diagram").clientWidth);
+  chart.draw(state.runs, state.steps, $("pg-log").checked, state.model.network.loss);
+  showStep();
+}).observe($("pg-diagram"));
+
+await openHash();
+$("pg-net").value = state.shape.key;
+saveHash();
+root.dataset.ready = "true";

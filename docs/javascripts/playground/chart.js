@@ -1,0 +1,138 @@
+// E_total against step, one line per learning rate, with real ticks on both axes, a linear or
+// logarithmic error axis, a marker at the chosen step and the legend outside the plot (in HTML).
+import { short } from "./numbers.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const PAD = { left: 58, right: 14, top: 12, bottom: 42 };
+
+function svg(tag, attributes = {}, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// About `count` round ticks (1, 2 or 5 times a power of ten) from low to high.
+export function ticks(low, high, count) {
+  const rough = (high - low) / count || 1;
+  const power = 10 ** Math.floor(Math.log10(rough));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= rough);
+  const first = Math.ceil(low / step - 1e-9);
+  const out = [];
+  for (let k = first; k * step <= high + step * 1e-9; k += 1) out.push(Number((k * step).toPrecision(12)));
+  return out;
+}
+
+// A run's (step, E_total) points, at most two per pixel column (its lowest and highest), in order.
+function points(run, loss, perPixel) {
+  const out = [];
+  for (let start = 0; start < run.length; start += perPixel) {
+    const end = Math.min(run.length, start + perPixel);
+    let low = start;
+    let high = start;
+    for (let s = start + 1; s < end; s += 1) {
+      const e = run.value(s, loss);
+      if (e < run.value(low, loss)) low = s;
+      if (e > run.value(high, loss)) high = s;
+    }
+    for (const s of low < high ? [low, high] : high < low ? [high, low] : [low]) out.push([s, run.value(s, loss)]);
+  }
+  return out;
+}
+
+export class Chart {
+  constructor(holder, legend) {
+    this.holder = holder;
+    this.legend = legend;
+  }
+
+  draw(runs, steps, log, loss) {
+    const width = Math.max(280, this.holder.clientWidth);
+    const height = width < 560 ? 240 : 300;
+    const plotWidth = width - PAD.left - PAD.right;
+    this.loss = loss;
+    const errors = runs.flatMap((run) => Array.from({ length: run.length }, (_, s) => run.value(s, loss)));
+    const shown = errors.filter((e) => Number.isFinite(e) && (!log || e > 0));
+    if (!shown.length) {
+      this.holder.replaceChildren(Object.assign(document.createElement("p"), { textContent: "No finite error to draw." }));
+      this.marker = null;
+      return;
+    }
+    let low = log ? Math.floor(Math.log10(Math.min(...shown))) : 0;
+    let high = log ? Math.ceil(Math.log10(Math.max(...shown))) : Math.max(...shown);
+    if (high <= low) high = low + 1;
+    const value = log ? (e) => Math.log10(e) : (e) => e;
+    this.x = (s) => PAD.left + (s / steps) * plotWidth;
+    this.y = (e) => height - PAD.bottom - ((value(e) - low) / (high - low)) * (height - PAD.top - PAD.bottom);
+    const root = svg("svg", {
+      width, height, viewBox: `0 0 ${width} ${height}`, class: "pg-plot", role: "img",
+      "aria-label": `Total error per step${log ? " (logarithmic axis)" : ""}, one line per learning rate`,
+    });
+    const grid = root.appendChild(svg("g", { class: "pg-grid" }));
+    const yTicks = log ? ticks(low, high, 6).filter(Number.isInteger) : ticks(0, high, 5);
+    for (const tick of yTicks) {
+      const y = this.y(log ? 10 ** tick : tick);
+      grid.append(svg("line", { x1: PAD.left, x2: width - PAD.right, y1: y, y2: y }));
+      root.append(svg("text", { x: PAD.left - 6, y: y + 4, "text-anchor": "end" }, log ? `1e${tick}`.replace("-", "−") : short(tick)));
+    }
+    for (const tick of ticks(0, steps, Math.max(2, Math.floor(plotWidth / 90)))) {
+      const x = this.x(tick);
+      grid.append(svg("line", { x1: x, x2: x, y1: PAD.top, y2: height - PAD.bottom }));
+      root.append(svg("text", { x, y: height - PAD.bottom + 16, "text-anchor": "middle" }, String(tick)));
+    }
+    root.append(
+      svg("line", { x1: PAD.left, x2: width - PAD.right, y1: height - PAD.bottom, y2: height - PAD.bottom, class: "pg-axis" }),
+      svg("line", { x1: PAD.left, x2: PAD.left, y1: PAD.top, y2: height - PAD.bottom, class: "pg-axis" }),
+      svg("text", { x: PAD.left + plotWidth / 2, y: height - 6, "text-anchor": "middle" }, "step"),
+      this.axisName(16, (height - PAD.bottom + PAD.top) / 2, log),
+    );
+    const perPixel = Math.max(1, Math.floor(steps / plotWidth));
+    runs.forEach((run, k) => {
+      const line = points(run, loss, perPixel)
+        .filter(([, e]) => Number.isFinite(e) && (!log || e > 0))
+        .map(([s, e]) => `${this.x(s).toFixed(1)},${this.y(e).toFixed(1)}`);
+      root.append(svg("polyline", { points: line.join(" "), class: `pg-line pg-c${k}` }));
+    });
+    this.cursor = root.appendChild(svg("line", { y1: PAD.top, y2: height - PAD.bottom, class: "pg-cursor" }));
+    this.marker = root.appendChild(svg("circle", { r: 5, class: "pg-marker" }));
+    this.log = log;
+    this.holder.replaceChildren(root);
+  }
+
+  // "E_total" (with its subscript) along the error axis.
+  axisName(x, y, log) {
+    const name = svg("text", { x, y, "text-anchor": "middle", transform: `rotate(-90 ${x} ${y})` }, "E");
+    name.append(svg("tspan", { "baseline-shift": "sub", class: "pg-sub" }, "total"));
+    if (log) name.append(svg("tspan", {}, " (log)"));
+    return name;
+  }
+
+  // Follow `step` of `run` (its colour index `k`).
+  mark(run, k, step) {
+    if (!this.marker || !run) return;
+    const s = Math.min(step, run.length - 1);
+    const e = run.value(s, this.loss);
+    const x = this.x(s);
+    this.cursor.setAttribute("x1", x);
+    this.cursor.setAttribute("x2", x);
+    const visible = Number.isFinite(e) && (!this.log || e > 0);
+    this.marker.setAttribute("cx", x);
+    this.marker.setAttribute("cy", visible ? this.y(e) : -10);
+    this.marker.setAttribute("class", `pg-marker pg-c${k}`);
+  }
+
+  // The legend: each rate's colour, and what happened to its run.
+  showLegend(runs, chosen) {
+    this.legend.replaceChildren(...runs.map((run, k) => {
+      const item = document.createElement("li");
+      if (run === chosen) item.setAttribute("aria-current", "true");
+      const swatch = item.appendChild(document.createElement("span"));
+      swatch.className = `pg-swatch pg-c${k}`;
+      swatch.setAttribute("aria-hidden", "true");
+      const note = run.diverged ? `, not finite from step ${run.diverged.step}`
+        : run.stalled ? `, stalled from step ${run.stalled.step}` : "";
+      item.append(`lr ${run.lr}${note}`);
+      return item;
+    }));
+  }
+}

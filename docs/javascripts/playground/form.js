@@ -1,0 +1,103 @@
+// The form: one text field per input, target, weight, bias, learning rate and the step count,
+// built for the chosen network; checking what a reader (or a shared link) typed into it.
+import { parseNumber } from "./numbers.js";
+
+const GROUPS = [
+  ["inputs", "Inputs", false],
+  ["targets", "Targets", false],
+  ["weights", "Weights", true],
+  ["biases", "Biases", true],
+];
+
+function element(tag, attributes = {}, text) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function field(name, label, kind, value, slider, range) {
+  const row = element("div", { class: "pg-field" });
+  row.append(element("label", { for: `pg-${name}` }, label));
+  row.append(element("input", {
+    id: `pg-${name}`, name, type: "text", inputmode: kind === "steps" ? "numeric" : "decimal",
+    value: String(value), "data-kind": kind, "data-default": String(value),
+  }));
+  if (slider) {
+    // The text field is the keyboard's way in; the slider is for the mouse and touch.
+    row.append(element("input", {
+      type: "range", min: -range, max: range, step: 0.01, value: String(value),
+      "data-slider-for": name, "aria-label": `${name} slider`, tabindex: -1,
+    }));
+  }
+  return row;
+}
+
+// Fieldsets for `network` (the printed module's description) into `holder`; the text fields.
+export function buildForm(holder, network, settings) {
+  const sets = [];
+  for (const [key, title, slider] of GROUPS) {
+    if (!network[key].length) continue;
+    const set = element("fieldset");
+    const trained = key === "biases" ? (network.trained.includes(network.biases[0]) ? ", trained" : ", fixed") : "";
+    set.append(element("legend", {}, title + trained));
+    for (const name of network[key]) {
+      set.append(field(name, name, "value", network.defaults[name], slider, settings.range));
+    }
+    sets.push(set);
+  }
+  const descent = element("fieldset");
+  descent.append(element("legend", {}, "Gradient descent"));
+  settings.rates.forEach((lr, k) => {
+    descent.append(field(`lr${k + 1}`, `lr ${k + 1}`, "rate", lr, false));
+  });
+  descent.append(field("steps", `steps (1–${settings.maxSteps})`, "steps", settings.steps, false));
+  sets.push(descent);
+  holder.replaceChildren(...sets);
+  return [...holder.querySelectorAll("input[data-kind]")];
+}
+
+// {value} when `text` is allowed in a field of this kind, else {problem}: why not.
+export function check(kind, text, maxSteps) {
+  const value = parseNumber(text);
+  if (value === null) return { problem: `"${text}" is not a finite number` };
+  if (kind === "rate" && !(value > 0)) return { problem: `${text} must be above 0` };
+  if (kind === "steps" && !(Number.isInteger(value) && value >= 1 && value <= maxSteps)) {
+    return { problem: `${text} must be a whole number from 1 to ${maxSteps}` };
+  }
+  return { value };
+}
+
+// {values, rates, steps, problems}: every field checked, one problem line per bad field.
+export function readForm(fields, maxSteps) {
+  const values = {};
+  const rates = [];
+  let steps = null;
+  const problems = [];
+  for (const input of fields) {
+    const { value, problem } = check(input.dataset.kind, input.value, maxSteps);
+    input.setAttribute("aria-invalid", problem ? "true" : "false");
+    if (problem) problems.push(`${input.labels[0].textContent}: ${problem}.`);
+    else if (input.dataset.kind === "value") values[input.name] = value;
+    else if (input.dataset.kind === "rate") rates.push(value);
+    else steps = value;
+  }
+  return { values, rates: [...new Set(rates)], steps, problems };
+}
+
+// Fill the fields from a shared link's state; the names it could not use, each with the reason.
+export function loadFields(fields, state, maxSteps, known) {
+  const ignored = [];
+  const byName = new Map(fields.map((input) => [input.name, input]));
+  for (const [name, text] of state) {
+    const input = byName.get(name);
+    if (!input) {
+      if (!known.has(name)) ignored.push(`${name} (not a field of this network)`);
+      continue;
+    }
+    const { problem } = check(input.dataset.kind, text, maxSteps);
+    if (problem) ignored.push(`${name} (${problem})`);
+    else input.value = text;
+  }
+  return ignored;
+}
