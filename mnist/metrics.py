@@ -9,9 +9,11 @@ from pathlib import Path
 
 from mnist.cli import DataError
 from safeio.atomic import write_text_atomic
+from safeio.inputs import InputError, read_text
 
 METRICS = "metrics.jsonl"
 METRIC_KEYS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
+MAX_BYTES = 4 * 1024 * 1024  # a line is ~200 bytes; training stops at 1,000 epochs
 
 
 def parse_line(path: Path, number: int, line: str) -> dict:
@@ -20,6 +22,8 @@ def parse_line(path: Path, number: int, line: str) -> dict:
         metrics = json.loads(line)
     except json.JSONDecodeError as err:
         raise DataError(f"{path}: line {number} is not JSON ({err.msg}); partly written?") from None
+    except RecursionError:
+        raise DataError(f"{path}: line {number} is nested too deeply to be metrics") from None
     if not isinstance(metrics, dict):
         raise DataError(f"{path}: line {number} is not a JSON object")
     missing = [key for key in METRIC_KEYS if key not in metrics]
@@ -36,10 +40,9 @@ def parse_line(path: Path, number: int, line: str) -> dict:
 def read_metrics(path: Path) -> list[dict]:
     """One dict per epoch from a metrics.jsonl; a missing or broken file is a DataError."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or err
-        raise DataError(f"{path}: cannot be read ({reason})") from None
+        text = read_text(path, MAX_BYTES)
+    except InputError as err:
+        raise DataError(str(err)) from None
     lines = enumerate(text.splitlines(), 1)
     return [parse_line(path, number, line) for number, line in lines if line.strip()]
 

@@ -17,9 +17,13 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt
 import torch
 
-from mnist.cli import DataError, OneLineParser, UsageError, fail
+from mnist.checkpoint import CHECKPOINT, read_checkpoint
+from mnist.cli import OneLineParser, command, say
+from mnist.config import Config
+from mnist.data import load_data
+from mnist.evaluate import prepare_model, test
 from mnist.metrics import METRICS, read_metrics
-from safeio.atomic import OutputError, write_atomic, write_text_atomic
+from safeio.atomic import write_atomic, write_text_atomic
 
 N_CLASSES = 10
 GALLERY = (6, 12)  # rows, columns of misclassified digits shown
@@ -114,38 +118,23 @@ def save_all(run_dir: Path, metrics: list[dict], images, labels, preds) -> list[
     ]
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
-    # Imported here: mnist.train imports this module for save_all().
-    from mnist.train import (
-        CHECKPOINT,
-        Config,
-        load_data,
-        load_weights,
-        prepare_model,
-        read_checkpoint,
-        test,
-    )
-
     parser = OneLineParser(description="Redraw a run's plots from its checkpoint.")
     parser.add_argument(
         "run_dir", type=Path, help="run folder with metrics.jsonl and checkpoint.pt"
     )
     parser.add_argument("--data-dir", help="MNIST folder (default: the one the run used)")
     args = parser.parse_args(argv)
-    try:
-        state = read_checkpoint(args.run_dir / CHECKPOINT)
-        cfg = Config(**state["config"])
-        cfg.data_dir = args.data_dir or cfg.data_dir
-        metrics = read_metrics(args.run_dir / METRICS)
-        mnist = load_data(cfg, torch.device("cpu"))
-        model = prepare_model(cfg.model, torch.device("cpu"))
-        load_weights(model, state, args.run_dir / CHECKPOINT)
-        _, preds = test(model, mnist.test.images, mnist.test.labels)
-        written = save_all(args.run_dir, metrics, mnist.test.images, mnist.test.labels, preds)
-    except (DataError, UsageError, OutputError) as err:
-        fail(err)
-    for p in written:
-        print(p)
+    state = read_checkpoint(args.run_dir / CHECKPOINT)
+    cfg = Config(**state["config"])
+    metrics = read_metrics(args.run_dir / METRICS)
+    mnist = load_data(Path(args.data_dir or cfg.data_dir), cfg.limit, torch.device("cpu"))
+    model = prepare_model(cfg.model, torch.device("cpu"))
+    model.load_state_dict(state["model"])
+    _, preds = test(model, mnist.test.images, mnist.test.labels)
+    for path in save_all(args.run_dir, metrics, mnist.test.images, mnist.test.labels, preds):
+        say(path)
 
 
 if __name__ == "__main__":

@@ -2,24 +2,28 @@
 
 from torchinfo import summary
 
-from mnist.cli import OneLineParser
+from mnist.cli import OneLineParser, command, say
+from mnist.config import DEFAULTS
 from mnist.model import ARCHS, build_model, count_params, receptive_field
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(description="Show an MNIST architecture.")
-    parser.add_argument("--model", default="tiny", choices=sorted(ARCHS), help="(default: tiny)")
+    parser.add_argument(
+        "--model", default=DEFAULTS["model"], choices=sorted(ARCHS), help="(default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     model = build_model(args.model)
     table = summary(
         model, input_size=(1, 1, 28, 28), col_names=("output_size", "kernel_size", "num_params"),
         verbose=0,
     )  # fmt: skip
-    print(table)
+    say(table)
     budget = ARCHS[args.model].max_params
-    print(f"{args.model}: {count_params(model):,} parameters (budget {budget:,})")
+    say(f"{args.model}: {count_params(model):,} parameters (budget {budget:,})")
     rf = receptive_field(model)
-    print(f"receptive field of the last conv layer: {rf}x{rf} pixels")
+    say(f"receptive field of the last conv layer: {rf}x{rf} pixels")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,201 @@
+"""A run's checkpoint.pt: weights, optimizer and scheduler state, the epoch, every process's random
+state and the settings.
+
+Written atomically after every epoch; read without unpickling code (weights_only) and checked field
+by field (types, shapes, ranges, finiteness) against a freshly built run before anything is used,
+so a damaged or tampered file is refused in one line instead of training on garbage.
+"""
+
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from mnist.cli import UsageError
+from mnist.config import FIELDS, SAME_ON_RESUME, Config, check_settings
+from mnist.distributed import Dist
+from mnist.model import build_model
+from safeio.atomic import write_atomic
+
+CHECKPOINT = "checkpoint.pt"
+KEYS = ("model", "optimizer", "scheduler", "epoch", "rng", "config")
+# What moves as training goes on; every other optimizer and scheduler entry follows from the
+# settings, so it must equal the freshly built one's.
+OPTIMIZER_PROGRESS = ("lr", "momentum")
+SCHEDULER_PROGRESS = ("last_epoch", "_step_count", "_is_initial", "_get_lr_called_within_step",
+                      "_last_lr")  # fmt: skip
+
+
+def rng_states(device: torch.device, ddp: Dist) -> dict:
+    """Every process's random state, in rank order: each augments with its own stream."""
+    mine = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        mine["cuda"] = torch.cuda.get_rng_state(device)
+    if not ddp.active:
+        return {key: [state] for key, state in mine.items()}
+    gathered = [None] * ddp.world_size
+    torch.distributed.all_gather_object(gathered, mine)
+    return {key: [states[key] for states in gathered] for key in mine}
+
+
+def restore_rng(rng: dict, device: torch.device, ddp: Dist) -> None:
+    """This process's own entry of rng_states()."""
+    torch.set_rng_state(rng["torch"][ddp.rank].cpu())
+    if "cuda" in rng and device.type == "cuda":
+        torch.cuda.set_rng_state(rng["cuda"][ddp.rank].cpu(), device)
+
+
+def save_checkpoint(run_dir: Path, model: nn.Module, optimizer, scheduler, epoch: int,
+                    cfg: Config, rng: dict) -> None:  # fmt: skip
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "epoch": epoch,
+        "rng": rng,
+        "config": asdict(cfg),
+    }
+    write_atomic(run_dir / CHECKPOINT, lambda tmp: torch.save(state, tmp))
+
+
+def kind(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a {str(value.dtype).removeprefix('torch.')} tensor of shape {list(value.shape)}"
+    return f"{value!r}" if isinstance(value, int | float | str | None) else type(value).__name__
+
+
+def unlike(reference, value, where: str) -> str | None:
+    """Where and how `value` differs in structure from `reference` (same keys, lengths, types,
+    tensor dtypes and shapes, finite numbers), or None."""
+    if isinstance(reference, torch.Tensor):
+        same = isinstance(value, torch.Tensor) and value.dtype == reference.dtype
+        if not (same and value.shape == reference.shape):
+            return f"{where} is {kind(value)}, expected {kind(reference)}"
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            return f"{where} holds NaN or infinite values"
+        return None
+    if isinstance(reference, dict):
+        if not isinstance(value, dict):
+            return f"{where} is {kind(value)}, expected a dict"
+        extra, missing = set(value) - set(reference), set(reference) - set(value)
+        if extra or missing:
+            extra, missing = sorted(map(str, extra))[:3], sorted(map(str, missing))[:3]
+            return f"{where} has unexpected keys {extra} and lacks {missing}"
+        found = (unlike(reference[k], value[k], f"{where}.{k}") for k in reference)
+        return next((p for p in found if p), None)
+    if isinstance(reference, list | tuple):
+        if type(value) is not type(reference) or len(value) != len(reference):
+            expected = f"a {type(reference).__name__} of {len(reference)}"
+            return f"{where} is {kind(value)}, expected {expected}"
+        pairs = enumerate(zip(reference, value, strict=True))
+        found = (unlike(r, v, f"{where}[{i}]") for i, (r, v) in pairs)
+        return next((p for p in found if p), None)
+    number = isinstance(reference, float) and isinstance(value, int | float)
+    if type(value) is not type(reference) and not (number and not isinstance(value, bool)):
+        return f"{where} is {kind(value)}, expected {type(reference).__name__}"
+    if number and not abs(value) < float("inf"):
+        return f"{where} is {value!r}, expected a finite number"
+    return None
+
+
+def damaged(path: Path, problem: str) -> UsageError:
+    return UsageError(f"{path}: damaged checkpoint, {problem}")
+
+
+def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
+    """A checkpoint.pt whose settings, epoch, weights and random states are all valid;
+    UsageError in one line otherwise. Its "config" is a dict (Config(**state["config"]))."""
+    if not path.is_file():
+        raise UsageError(f"no {CHECKPOINT} in {path.parent}")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # torch raises many types for a damaged file
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise UsageError(f"{path}: cannot be loaded ({type(err).__name__}: {first})") from None
+    if not isinstance(state, dict):
+        raise UsageError(f"{path}: holds a {type(state).__name__}, not a checkpoint")
+    missing = [key for key in KEYS if key not in state]
+    config = state.get("config") if isinstance(state.get("config"), dict) else {}
+    missing += [f"config.{name}" for name in FIELDS if name not in config]
+    rng = state.get("rng") if isinstance(state.get("rng"), dict) else {}
+    if not isinstance(rng.get("torch"), list) or len(rng["torch"]) != config.get("world_size"):
+        missing.append("rng.torch (one state per process)")
+    if missing:
+        raise damaged(path, f"missing {', '.join(missing)}")
+    check_settings(config, f"{path}: config", complete=True)
+    epoch = state["epoch"]
+    if type(epoch) is not int or not 1 <= epoch <= config["epochs"]:
+        raise damaged(path, f"epoch is {epoch!r}, expected a whole number 1..{config['epochs']}")
+    with torch.random.fork_rng(devices=[]):  # building a model draws its initial weights
+        reference = build_model(config["model"]).state_dict()
+    problem = unlike(reference, state["model"], "model")
+    expected = {"torch": torch.get_rng_state()}
+    if "cuda" in rng and torch.cuda.is_available():  # restored only on a GPU
+        expected["cuda"] = torch.cuda.get_rng_state()
+    per_process = {key: [value] * len(rng["torch"]) for key, value in expected.items()}
+    problem = problem or unlike(per_process, {key: rng.get(key) for key in expected}, "rng")
+    if problem:
+        raise damaged(path, problem)
+    return state
+
+
+def settings_differ(path: Path, saved: dict, cfg: Config) -> None:
+    """UsageError naming the first setting a resumed run must share but does not."""
+    for key in SAME_ON_RESUME:
+        mine = getattr(cfg, key)
+        if saved[key] != mine:
+            raise UsageError(
+                f"{path}: was made with {key}={saved[key]!r}, this run has {key}={mine!r}"
+            )
+
+
+def static_differs(fresh: dict, saved: dict, where: str, progress: tuple[str, ...]) -> str | None:
+    """The first entry that follows from the settings but differs from the freshly built one."""
+    for key, value in fresh.items():
+        if key not in progress and saved[key] != value:
+            return f"{where}.{key} is {saved[key]!r}, these settings give {value!r}"
+    return None
+
+
+def training_state_problem(state: dict, model: nn.Module, optimizer, scheduler,
+                           steps_per_epoch: int) -> str | None:  # fmt: skip
+    """What is wrong with the checkpoint's optimizer or scheduler for this freshly built run."""
+    fresh_optimizer, fresh_scheduler = optimizer.state_dict(), scheduler.state_dict()
+    buffers = {i: {"momentum_buffer": p.detach()} for i, p in enumerate(model.parameters())}
+    reference = {"state": buffers, "param_groups": fresh_optimizer["param_groups"]}
+    problem = unlike(reference, state["optimizer"], "optimizer")
+    problem = problem or unlike(fresh_scheduler, state["scheduler"], "scheduler")
+    if problem:
+        return problem
+    for i, (fresh, saved) in enumerate(
+        zip(fresh_optimizer["param_groups"], state["optimizer"]["param_groups"], strict=True)
+    ):
+        where = f"optimizer.param_groups[{i}]"
+        problem = problem or static_differs(fresh, saved, where, OPTIMIZER_PROGRESS)
+        if not (0 <= saved["lr"] <= fresh["max_lr"] and 0 <= saved["momentum"] < 1):
+            problem = problem or f"{where} has lr {saved['lr']!r}, momentum {saved['momentum']!r}"
+    sched = state["scheduler"]
+    problem = problem or static_differs(fresh_scheduler, sched, "scheduler", SCHEDULER_PROGRESS)
+    steps = state["epoch"] * steps_per_epoch
+    if not problem and (sched["last_epoch"], sched["_step_count"]) != (steps, steps + 1):
+        problem = (
+            f"scheduler is at step {sched['last_epoch']}, epoch {state['epoch']} ends at {steps}"
+        )
+    return problem
+
+
+def resume(path: Path, cfg: Config, model: nn.Module, optimizer, scheduler,
+           steps_per_epoch: int, device: torch.device, ddp: Dist) -> int:  # fmt: skip
+    """Load a checkpoint made with cfg's settings into the freshly built run, once every part of
+    it is checked; the epoch it ended."""
+    state = read_checkpoint(path, device)
+    settings_differ(path, state["config"], cfg)
+    problem = training_state_problem(state, model, optimizer, scheduler, steps_per_epoch)
+    if problem:
+        raise damaged(path, problem)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    restore_rng(state["rng"], device, ddp)
+    return state["epoch"]

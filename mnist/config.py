@@ -1,0 +1,247 @@
+"""The settings of a training run, in one place.
+
+Each field of `Config` carries its default (read from mnist/defaults.toml, the data of the
+defaults), its help text and its allowed range; the command-line flags, their checks, the checks of
+a preset or a checkpoint's settings and the comments of defaults.toml are all made from them.
+`python -m mnist.config` rewrites defaults.toml's comments from the help texts (values unchanged).
+"""
+
+import argparse
+import math
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from mnist.cli import OneLineParser, UsageError, command, say
+from mnist.model import ARCHS
+from safeio.atomic import write_text_atomic
+from safeio.inputs import InputError, read_text
+
+DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
+PRESETS_DIR = Path(__file__).with_name("presets")
+MAX_TOML_BYTES = 64 * 1024  # a settings file is a few hundred bytes
+DEFAULTS = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
+COMMENT_COLUMN = 24  # where defaults.toml's comments start
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """An allowed interval; an open end excludes its value."""
+
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+
+    def allows(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        low = f"> {self.low}" if self.low_open else f">= {self.low}"
+        return f"{low} and {'<' if self.high_open else '<='} {self.high}"
+
+
+def setting(default, text: str, bounds: Bounds | None = None, *, choices=None, flag: bool = True,
+            same_on_resume: bool = True):  # fmt: skip
+    """A Config field: default, help text, allowed values; same_on_resume: a resumed run must
+    have the value the checkpoint was made with; flag: set from the command line."""
+    meta = {"help": text, "bounds": bounds, "choices": choices, "flag": flag}
+    return field(default=default, metadata=meta | {"same_on_resume": same_on_resume})
+
+
+@dataclass
+class Config:
+    model: str = setting(DEFAULTS["model"], "architecture name from mnist.model.ARCHS",
+                         choices=tuple(sorted(ARCHS)))  # fmt: skip
+    epochs: int = setting(
+        DEFAULTS["epochs"], "training epochs; the OneCycle schedule spans all of them",
+        Bounds(0, 1000, low_open=True),
+    )  # fmt: skip
+    batch_size: int = setting(
+        DEFAULTS["batch_size"], "images per step on each process", Bounds(0, 65536, low_open=True)
+    )
+    lr: float = setting(
+        DEFAULTS["lr"], "peak learning rate of OneCycleLR (it starts at lr/25, ends near 0)",
+        Bounds(0, 10, low_open=True),
+    )  # fmt: skip
+    momentum: float = setting(
+        DEFAULTS["momentum"], "SGD momentum (Nesterov)", Bounds(0, 1, True, True)
+    )
+    weight_decay: float = setting(
+        DEFAULTS["weight_decay"], "L2 penalty on all parameters", Bounds(0, 1)
+    )
+    pct_start: float = setting(
+        DEFAULTS["pct_start"], "fraction of the steps spent warming up to the peak learning rate",
+        Bounds(0, 1, True, True),
+    )  # fmt: skip
+    label_smoothing: float = setting(
+        DEFAULTS["label_smoothing"], "cross-entropy label smoothing", Bounds(0, 1, high_open=True)
+    )
+    rotation: float = setting(
+        DEFAULTS["rotation"], "augmentation: random rotation, uniform in +-degrees", Bounds(0, 180)
+    )
+    translation: float = setting(
+        DEFAULTS["translation"], "augmentation: random shift, uniform in +-pixels along each axis",
+        Bounds(0, 14),
+    )  # fmt: skip
+    seed: int = setting(
+        DEFAULTS["seed"], "seeds model init, data order and augmentation", Bounds(0, 2**32 - 1)
+    )
+    limit: int = setting(
+        DEFAULTS["limit"], "train and test on the first N images only; 0: all", Bounds(0, 10**9)
+    )
+    data_dir: str = setting(
+        DEFAULTS["data_dir"], "holds MNIST/raw/*-ubyte (fetched by python -m mnist.data)",
+        same_on_resume=False,
+    )  # fmt: skip
+    out: str = setting(DEFAULTS["out"], "run folder: metrics.jsonl, checkpoint.pt, PNG plots",
+                       same_on_resume=False)  # fmt: skip
+    threads: int = setting(
+        DEFAULTS["threads"], "torch CPU threads; 0 keeps torch's default", Bounds(0, 1024),
+        same_on_resume=False,
+    )  # fmt: skip
+    device: str = setting(DEFAULTS["device"], "auto: cuda, then mps, then cpu",
+                          choices=("auto", "cuda", "mps", "cpu"), same_on_resume=False)  # fmt: skip
+    compile: bool = setting(
+        DEFAULTS["compile"], "torch.compile the training model (needs a C++ compiler on CPU)",
+        same_on_resume=False,
+    )  # fmt: skip
+    world_size: int = setting(1, "processes, set by torchrun", Bounds(1, 65536), flag=False)
+
+
+FIELDS = {f.name: f for f in fields(Config)}
+FLAGS = {name: f for name, f in FIELDS.items() if f.metadata["flag"]}
+SAME_ON_RESUME = tuple(name for name, f in FIELDS.items() if f.metadata["same_on_resume"])
+
+
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def problem(name: str, value) -> str | None:
+    """Why `value` is not allowed for the setting `name`, or None if it is."""
+    f = FIELDS[name]
+    kind, meta = f.type, f.metadata
+    ok_type = type(value) is kind or (kind is float and type(value) is int)
+    if not ok_type:
+        return (
+            f"must be {'a number' if kind is float else f'of type {kind.__name__}'}, got {value!r}"
+        )
+    if meta["choices"] and value not in meta["choices"]:
+        return f"must be one of {', '.join(meta['choices'])}, got {value!r}"
+    bounds = meta["bounds"]
+    if bounds and not (math.isfinite(value) and bounds.allows(value)):
+        return f"must be {bounds}, got {value!r}"
+    return None
+
+
+def check_settings(values: dict, where: str, *, complete: bool = False) -> None:
+    """UsageError naming `where` and the key for an unknown key, a bad value or (complete) a
+    missing one."""
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        raise UsageError(f"{where}: unknown setting(s) {', '.join(unknown)}")
+    missing = [name for name in FIELDS if name not in values]
+    if complete and missing:
+        raise UsageError(f"{where}: missing setting(s) {', '.join(missing)}")
+    for name, value in values.items():
+        why = problem(name, value)
+        if why:
+            raise UsageError(f"{where}: {name} {why}")
+
+
+def presets() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+
+
+def read_toml(path: Path) -> dict:
+    """A small settings file as a dict; UsageError in one line if it cannot be read or parsed."""
+    try:
+        return tomllib.loads(read_text(path, MAX_TOML_BYTES))
+    except InputError as err:
+        raise UsageError(str(err)) from None
+    except (tomllib.TOMLDecodeError, RecursionError) as err:
+        raise UsageError(f"{path}: not valid TOML ({str(err).splitlines()[0]})") from None
+
+
+def load_preset(name: str | None) -> dict:
+    """The settings of mnist/presets/NAME.toml, each checked; {} for no preset."""
+    if name is None:
+        return {}
+    path = PRESETS_DIR / f"{name}.toml"
+    values = read_toml(path)
+    check_settings(values, str(path))
+    not_flags = sorted(set(values) - set(FLAGS))
+    if not_flags:
+        raise UsageError(f"{path}: {', '.join(not_flags)} cannot be preset")
+    return values
+
+
+def parser() -> OneLineParser:
+    p = OneLineParser(description="Train a small MNIST network.")
+    for name, f in FLAGS.items():
+        meta = f.metadata
+        kind = {"action": argparse.BooleanOptionalAction} if f.type is bool else {"type": f.type}
+        allowed = f"; {meta['bounds']}" if meta["bounds"] else ""
+        p.add_argument(
+            flag_name(name), **kind, default=argparse.SUPPRESS, choices=meta["choices"],
+            help=f"{meta['help']} (default: {f.default}{allowed})",
+        )  # fmt: skip
+    p.add_argument("--preset", choices=presets(), help="settings from mnist/presets/NAME.toml, "
+                   "over the defaults; flags win over both")  # fmt: skip
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True,
+                   help="write PNG plots at the end (default: %(default)s)")  # fmt: skip
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[Config, bool, bool]:
+    """Config from the flags over the --preset over defaults.toml; plus --resume and --plots."""
+    p = parser()
+    given = vars(p.parse_args(argv))
+    resume, plots, preset = given.pop("resume"), given.pop("plots"), given.pop("preset")
+    for name, value in given.items():
+        why = problem(name, value)
+        if why:
+            p.error(f"{flag_name(name)} {why}")
+    return Config(**load_preset(preset) | given), resume, plots
+
+
+def toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def defaults_toml(values: dict = DEFAULTS) -> str:
+    """defaults.toml with these values, one line per flag commented with its help text."""
+    lines = [
+        "# Defaults of `python -m mnist.train`; every key is also a command-line flag",
+        "# (--batch-size, ...). A --preset NAME (mnist/presets/NAME.toml) goes over them, and the",
+        "# flags over both.",
+        "# The comments come from mnist/config.py: rewrite them with `python -m mnist.config`.",
+        "",
+    ]
+    for name, f in FLAGS.items():
+        meta = f.metadata
+        allowed = f" ({meta['bounds']})" if meta["bounds"] else ""
+        setting_line = f"{name} = {toml_value(values[name])}"
+        lines.append(f"{setting_line:<{COMMENT_COLUMN - 1}} # {meta['help']}{allowed}")
+    return "\n".join(lines) + "\n"
+
+
+@command
+def main(argv: list[str] | None = None) -> None:
+    p = OneLineParser(description="Rewrite mnist/defaults.toml's comments from mnist/config.py.")
+    p.parse_args(argv)
+    current = read_toml(DEFAULTS_FILE)
+    check_settings(current, str(DEFAULTS_FILE))
+    say(write_text_atomic(DEFAULTS_FILE, defaults_toml(current)))
+
+
+if __name__ == "__main__":
+    main()
