@@ -1,19 +1,19 @@
-"""Symbolic gradients against sympy.diff, torch autograd (float64) and finite differences."""
+"""Symbolic gradients against sympy.diff and finite differences (torch autograd: in
+test_torch_reference.py, so that these run without torch)."""
 
 from __future__ import annotations
-
-import zlib
 
 import numpy as np
 import pytest
 import sympy as sp
-import torch
 
 from derive.chain import gradients, proof_residual
 from derive.config import NetworkSpec, Values, load_config
 from derive.evaluate import evaluator_for, gradient_symbol, values_args
 from derive.functions import lemmas
 from derive.network import build_network
+
+pytestmark = pytest.mark.core
 
 SHAPES = [(2, 2, 2), (3, 4, 2), (2, 3, 3, 2), (1, 2, 2, 3)]
 ACTIVATIONS = ["sigmoid", "tanh", "relu", "linear"]
@@ -41,36 +41,6 @@ def random_values(spec: NetworkSpec, seed: int) -> Values:
     )
 
 
-def torch_loss(spec: NetworkSpec, values: Values, params: torch.Tensor) -> torch.Tensor:
-    """The same network written directly in torch: weights row-major (destination, source)."""
-    n_w = spec.n_weights
-    a = torch.tensor(values.inputs, dtype=torch.float64)
-    weights, biases = params[:n_w], params[n_w:]
-    w_at = b_at = 0
-    for size_in, size_out, activation in zip(
-        spec.layers, spec.layers[1:], spec.activations, strict=False
-    ):
-        w = weights[w_at : w_at + size_in * size_out].reshape(size_out, size_in)
-        w_at += size_in * size_out
-        z = w @ a
-        if spec.bias != "none":
-            z = z + biases[b_at : b_at + size_out]
-            b_at += size_out
-        a = {
-            "sigmoid": torch.sigmoid,
-            "tanh": torch.tanh,
-            "relu": torch.relu,
-            "linear": lambda x: x,
-            "softmax": lambda x: x,  # the loss takes log_softmax of the logits
-        }[activation](z)
-    t = torch.tensor(values.targets, dtype=torch.float64)
-    if spec.loss == "half_sse":
-        return 0.5 * ((t - a) ** 2).sum()
-    if spec.loss == "mse":
-        return ((t - a) ** 2).mean()
-    return -(t * torch.log_softmax(a, dim=0)).sum()
-
-
 def derived(spec: NetworkSpec, values: Values) -> tuple[float, np.ndarray]:
     evaluator = evaluator_for(spec)
     result = evaluator(*values_args(values))
@@ -94,19 +64,6 @@ CASES = [
     for loss in LOSSES
     for bias in ("none", "fixed")
 ]
-
-
-@pytest.mark.parametrize(("layers", "activation", "loss", "bias"), CASES)
-def test_gradients_match_torch_autograd(layers, activation, loss, bias):
-    spec = make_spec(layers, activation, loss, bias)
-    values = random_values(spec, seed=zlib.crc32(repr((layers, activation, loss, bias)).encode()))
-    params = torch.tensor(all_params(values), dtype=torch.float64, requires_grad=True)
-    expected_loss = torch_loss(spec, values, params)
-    expected_loss.backward()
-    n_trained = spec.n_weights + (spec.n_biases if bias == "trained" else 0)
-    loss_value, grads = derived(spec, values)
-    assert loss_value == pytest.approx(expected_loss.item(), rel=1e-10, abs=1e-15)
-    np.testing.assert_allclose(grads, params.grad.numpy()[:n_trained], rtol=1e-10, atol=1e-15)
 
 
 @pytest.mark.parametrize(("layers", "activation", "loss", "bias"), CASES)

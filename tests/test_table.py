@@ -1,5 +1,6 @@
-"""derive table: the classic numbers, agreement with `derive gradients` and torch autograd on every
-row, exact CSV/JSON round trips, divergence reports, and one-line errors for bad input."""
+"""derive table: the classic numbers, agreement with `derive gradients` on every row (torch
+autograd: test_torch_reference.py), exact CSV/JSON round trips, divergence reports, and one-line
+errors for bad input."""
 
 import csv
 import io
@@ -11,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from derive import xlsx
 from derive.__main__ import main
@@ -26,6 +26,8 @@ from derive.table import (
     markdown_text,
     table_columns,
 )
+
+pytestmark = pytest.mark.core
 
 CONFIGS = Path(__file__).parent / "configs"
 SHAPES = [None, *sorted(CONFIGS.glob("table_*.toml"))]
@@ -120,73 +122,6 @@ def test_every_row_agrees_with_derive_gradients(path, tmp_path, capsys):
             assert row[names.index(f"dE/d{parameter}")] == pytest.approx(
                 value, rel=1e-12, abs=1e-300
             )
-
-
-TORCH_ACTIVATIONS = {
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "linear": lambda z: z,
-}
-
-
-def torch_descent(config: Config, lr: float, steps: int) -> tuple[list, list]:
-    """E_total and the flat parameters at every step, from torch autograd and plain SGD."""
-    spec, values = config.network, config.values
-    x = torch.tensor(values.inputs, dtype=torch.float64)
-    t = torch.tensor(values.targets, dtype=torch.float64)
-    weights = torch.tensor(values.weights, dtype=torch.float64)
-    biases = torch.tensor(values.biases or [0.0] * spec.n_biases, dtype=torch.float64)
-    trained = [weights, biases] if spec.bias == "trained" else [weights]
-    for p in trained:
-        p.requires_grad_(True)
-    losses, params = [], []
-    for _ in range(steps + 1):
-        a, w_at, b_at = x, 0, 0
-        for size_in, size_out, activation in zip(
-            spec.layers, spec.layers[1:], spec.activations, strict=False
-        ):
-            # Weights run destination by destination, source by source: row-major (out, in).
-            w = weights[w_at : w_at + size_in * size_out].reshape(size_out, size_in)
-            z = w @ a
-            w_at += size_in * size_out
-            if spec.bias != "none":
-                z = z + biases[b_at : b_at + size_out]
-                b_at += size_out
-            a = (
-                torch.log_softmax(z, 0)
-                if activation == "softmax"
-                else TORCH_ACTIVATIONS[activation](z)
-            )
-        if spec.loss == "half_sse":
-            loss = 0.5 * ((t - a) ** 2).sum()
-        elif spec.loss == "mse":
-            loss = ((t - a) ** 2).mean()
-        else:
-            loss = -(t * a).sum()  # a is log-softmax here
-        losses.append(loss.item())
-        params.append(torch.cat([p.detach() for p in trained]).tolist())
-        for p in trained:
-            p.grad = None
-        loss.backward()
-        with torch.no_grad():
-            for p in trained:
-                p -= lr * p.grad
-    return losses, params
-
-
-@pytest.mark.parametrize("path", STABLE_SHAPES, ids=shape_id)
-def test_descent_matches_torch_autograd(path):
-    config = load_config(path)
-    lrs, steps = [0.3, 1.5], 20
-    table = iteration_table(config, lrs, steps)
-    trained = [table.names.index(p.name) for p in table.evaluator.network.trained]
-    for k, lr in enumerate(lrs):
-        losses, params = torch_descent(config, lr, steps)
-        np.testing.assert_allclose(
-            table.values[k, :, table.names.index("E_total")], losses, rtol=1e-10, atol=1e-15
-        )
-        np.testing.assert_allclose(table.values[k][:, trained], params, rtol=1e-10, atol=1e-14)
 
 
 def parse_csv(text: str) -> tuple[list[str], np.ndarray]:
