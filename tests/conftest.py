@@ -94,10 +94,39 @@ def screenshot(browser):
 
 
 def skip_or_fail_in_ci(reason: str) -> None:
-    """Skip where a browser is missing on a developer's machine; CI (.ci/run) installs one."""
+    """Skip where a tool is missing on a developer's machine; CI (.ci/run) installs it."""
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; .ci/run should have installed it")
     pytest.skip(reason)
+
+
+def fail_skips_in_ci(report):
+    """In CI (the CI variable set, as .ci/run and CI services set it) a skip is a failure: a check
+    that did not run is not a check that passed."""
+    if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, which must run every test: {reason}"
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    return fail_skips_in_ci((yield))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    return fail_skips_in_ci((yield))
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    """The Node.js executable (npm ci needs it too); a missing one skips, or fails in CI."""
+    path = shutil.which("node")
+    if path is None:
+        skip_or_fail_in_ci("needs Node.js (the project's npm ci needs it too)")
+    return path
 
 
 @pytest.fixture(scope="session")

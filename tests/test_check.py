@@ -33,6 +33,8 @@ from derive.network import build_network
 from derive.table import csv_text, iteration_table
 from derive.xlsx import write_workbook
 
+pytestmark = pytest.mark.core
+
 CONFIG = load_config()
 LEARNING_RATES = (0.5, 1.0)
 STEPS = 3

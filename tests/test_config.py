@@ -11,6 +11,8 @@ import pytest
 from derive.__main__ import main
 from derive.config import default_config_path
 
+pytestmark = pytest.mark.core
+
 CLASSIC = default_config_path().read_text()
 
 

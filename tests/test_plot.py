@@ -11,6 +11,8 @@ from derive.config import load_config
 from derive.plot import TITLE, error_figure, plot_bytes
 from derive.table import iteration_table
 
+pytestmark = pytest.mark.core
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DIVERGES = Path(__file__).parent / "configs" / "table_linear_diverges.toml"
 

@@ -20,6 +20,8 @@ from derive.functions import linear, logsumexp, relu, sigmoid, step
 from derive.table import csv_text, iteration_table
 from derive.xlsx import CHART_TITLE, SUMMARY, sheet_title, spreadsheet_formula, write_workbook
 
+pytestmark = pytest.mark.core
+
 CONFIGS = Path(__file__).parent / "configs"
 SHAPES = {
     "classic": None,
