@@ -1,8 +1,10 @@
 """The chain rule step by step: for every trained parameter its factors, path sums, closed form.
 
-Closed forms are built from the backward "delta" terms (dE_total/d net of each neuron), each made
-once and reused, so deriving grows about linearly with the number of weights. `proof_residual`
-checks a closed form against `sympy.diff` of E_total written out in the parameters.
+A closed form is written out in the forward symbols: a first-layer weight's carries a sum over
+every path to the outputs, so their total size grows far faster than the weights. They are for
+reading and proof only (the numbers come from the backward program, derive/backward.py), and
+made only for networks of at most CLOSED_FORM_MAX_PARAMETERS trained parameters.
+`proof_residual` checks a closed form against `sympy.diff` of E_total written out in the parameter.
 """
 
 from __future__ import annotations
@@ -14,6 +16,19 @@ from functools import cached_property
 import sympy as sp
 
 from derive.network import Network, Neuron
+
+# Closed forms are made for networks up to this many trained parameters (10-8-2 with biases has
+# 106; 8-8-8 has 144 and takes about half a second); past it they are too long to read.
+CLOSED_FORM_MAX_PARAMETERS = 150
+
+
+class TooLarge(ValueError):
+    """A network too large for closed forms; the message is one line."""
+
+
+def closed_forms_made(network: Network) -> bool:
+    """Whether `gradients` writes out closed forms for this network (see the limit above)."""
+    return len(network.trained) <= CLOSED_FORM_MAX_PARAMETERS
 
 
 @dataclass(frozen=True)
@@ -133,7 +148,13 @@ def backward(network: Network) -> Backward:
 
 
 def gradients(network: Network) -> tuple[Gradient, ...]:
-    """The chain-rule derivation of dE_total/dp for every trained parameter p, in config order."""
+    """The chain-rule derivation of dE_total/dp for every trained parameter p, in config order;
+    TooLarge past CLOSED_FORM_MAX_PARAMETERS."""
+    if not closed_forms_made(network):
+        raise TooLarge(
+            f"{len(network.trained)} trained parameters: closed forms are written out for at most "
+            f"{CLOSED_FORM_MAX_PARAMETERS}"
+        )
     back = backward(network)
     definitions = dict(network.equations)
     found = []

@@ -1,17 +1,21 @@
-"""Numbers from the derived expressions: one lambdified NumPy function for the forward pass and
-every gradient, vectorised (pass arrays to evaluate many parameter sets at once)."""
+"""Numbers from the derived expressions: the backward program (derive/backward.py) printed as one
+NumPy function for the forward pass, the deltas and every gradient, vectorised (pass arrays to
+evaluate many parameter sets at once)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
 
+from derive.backward import Program, Step, backward_program, finite_log_equations
 from derive.chain import Gradient, gradients
 from derive.config import NetworkSpec, Values
-from derive.network import Network, build_network
+from derive.network import Network, build_network, gradient_symbol
 
 
 def _sigmoid(x):
@@ -37,61 +41,115 @@ class Evaluator:
     """`function(*network.values_args)` returns one array per symbol in `outputs`."""
 
     network: Network
-    gradients: tuple[Gradient, ...]
-    outputs: tuple[sp.Symbol, ...]  # forward symbols in equation order, then dE_total/d each param
+    # Forward symbols in equation order, dE_total/dp for each trained parameter, then the
+    # program's other assignments (the deltas, and for a softmax output the shared sum s_o).
+    outputs: tuple[sp.Symbol, ...]
     function: Callable
-    # What `function` computes, assignment by assignment: the forward pass, shared subterms of the
-    # closed forms, then each gradient. Other code printers (JavaScript) print the same program.
-    program: tuple[tuple[sp.Symbol, sp.Expr], ...]
+    # What `function` computes, assignment by assignment. The JavaScript and spreadsheet printers
+    # print the same assignments.
+    program: tuple[Step, ...]
+    closed_forms: tuple[Gradient, ...] | None = None  # given when compiled from closed forms
 
     def __call__(self, *args) -> dict[sp.Symbol, np.ndarray]:
-        shape = np.broadcast_shapes(*(np.shape(a) for a in args))
-        results = self.function(*args)
+        # NumPy numbers, not Python floats: an overflow then gives inf (reported by the callers)
+        # where Python's ** and math functions would raise OverflowError.
+        args = [np.asarray(a, dtype=float) for a in args]
+        shape = np.broadcast_shapes(*(a.shape for a in args))
+        with np.errstate(all="ignore"):
+            results = self.function(*args)
         # A constant expression comes back as a scalar: broadcast it to the inputs' shape.
         return {
             s: np.broadcast_to(np.asarray(r, dtype=float), shape)
             for s, r in zip(self.outputs, results, strict=True)
         }
 
+    @cached_property
+    def gradients(self) -> tuple[Gradient, ...]:
+        """The closed-form derivations, for display and proof (chain.gradients; small nets only)."""
+        return self.closed_forms if self.closed_forms is not None else gradients(self.network)
 
-def gradient_symbol(parameter: sp.Symbol) -> sp.Symbol:
-    return sp.Symbol(f"dE_total/d{parameter.name}", real=True)
+    @property
+    def gradient_outputs(self) -> tuple[sp.Symbol, ...]:
+        return tuple(gradient_symbol(p) for p in self.network.trained)
+
+
+class ProductSums:
+    """Printer mixin: a product of symbols, or a sum of them, printed directly.
+
+    Most of the program is delta_m w_mn sums and delta x input products; SymPy's general Mul and
+    Add printers (signs, powers, ordering) would take most of the time at 64x64x64x64."""
+
+    def _print_Mul(self, expr: sp.Mul, *args) -> str:
+        if all(a.is_Symbol for a in expr.args):
+            return "*".join(self._print(a) for a in expr.args)
+        return super()._print_Mul(expr, *args)
+
+    def _print_Add(self, expr: sp.Add, *args) -> str:
+        if all(a.is_Symbol or (a.is_Mul and all(b.is_Symbol for b in a.args)) for a in expr.args):
+            return "(" + " + ".join(self._print(a) for a in expr.args) + ")"
+        return super()._print_Add(expr, *args)
+
+
+class ProgramPrinter(ProductSums, NumPyPrinter):
+    """NumPy code whose variables are the symbols' names (dE_total/dw1 -> dE_total_dw1) and whose
+    unknown functions are the network's own (NUMPY_FUNCTIONS)."""
+
+    def __init__(self):
+        super().__init__({"allow_unknown_functions": True, "order": "none"})
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return identifier(expr.name)
+
+
+def identifier(name: str) -> str:
+    """A variable name for a symbol name, in Python and JavaScript: dE_total/dw1 -> dE_total_dw1."""
+    return name.replace("/", "_")
+
+
+def numpy_source(
+    arguments: tuple[sp.Symbol, ...], steps: tuple[Step, ...], outputs: tuple[sp.Symbol, ...]
+) -> str:
+    """A Python function `program(*arguments)` that runs the steps and returns the outputs."""
+    printer = ProgramPrinter()
+    lines = [f"def program({', '.join(identifier(a.name) for a in arguments)}):"]
+    # _print, not doprint: doprint walks each expression again looking for what it cannot print.
+    lines += [f"    {identifier(s.name)} = {printer._print(e)}" for s, e in steps]
+    lines.append(f"    return ({', '.join(identifier(s.name) for s in outputs)},)")
+    return "\n".join(lines) + "\n"
+
+
+def compile_steps(
+    arguments: tuple[sp.Symbol, ...], steps: tuple[Step, ...], outputs: tuple[sp.Symbol, ...]
+) -> Callable:
+    namespace = {"numpy": np, **NUMPY_FUNCTIONS}
+    source = numpy_source(arguments, steps, outputs)
+    exec(compile(source, "<derived program>", "exec"), namespace)  # our own printed code
+    return namespace["program"]
+
+
+def compile_program(network: Network, program: Program) -> Evaluator:
+    """The backward program as one NumPy function."""
+    named = {*program.forward, *program.gradients}
+    rest = tuple(s for s, _ in program.steps if s not in named)
+    outputs = program.forward + program.gradients + rest
+    function = compile_steps(program.arguments, program.steps, outputs)
+    return Evaluator(network, outputs, function, program.steps)
 
 
 def compile_network(network: Network, derived: tuple[Gradient, ...]) -> Evaluator:
-    """Lambdify the forward equations, in order, then the closed forms over shared subterms."""
-    forward = tuple(symbol for symbol, _ in network.equations)
-    shared, closed = sp.cse([g.closed_form for g in derived], symbols=_temporaries())
-    steps = (*finite_log_equations(network.equations), *shared)
-
-    def in_order(exprs):
-        # lambdify's `cse` hook: assign the forward pass line by line, as the equations read.
-        return list(steps), exprs
-
+    """The forward equations, in order, then the given closed forms (for derivations changed by
+    hand, such as a sheet's planted mistakes); shared subterms computed once."""
+    forward = tuple(finite_log_equations(network.equations))
     grads = tuple(gradient_symbol(g.parameter) for g in derived)
-    outputs = forward + grads
-    function = sp.lambdify(
-        network.values_args,
-        [*forward, *closed],
-        modules=[NUMPY_FUNCTIONS, "numpy"],
-        cse=in_order,
-        docstring_limit=0,
+    names = (f"_x{j}" for j in range(10**9))
+    shared, closed = sp.cse(
+        [g.closed_form for g in derived], symbols=(sp.Symbol(n, real=True) for n in names)
     )
-    program = (*steps, *zip(grads, closed, strict=True))
-    return Evaluator(network, derived, outputs, function, program)
-
-
-def finite_log_equations(
-    equations: tuple[tuple[sp.Symbol, sp.Expr], ...],
-) -> list[tuple[sp.Symbol, sp.Expr]]:
-    """The equations with ln(a) of an output a = exp(z) (softmax) computed as z: -t ln(a) stays
-    finite when a underflows to 0, where ln(0) would give -inf and 0 * -inf nan."""
-    logs = {sp.log(s): e.args[0] for s, e in equations if isinstance(e, sp.exp)}
-    return [(s, e.xreplace(logs)) for s, e in equations]
-
-
-def _temporaries():
-    return (sp.Symbol(f"_x{j}", real=True) for j in range(10**9))
+    steps = (*forward, *shared, *zip(grads, closed, strict=True))
+    outputs = tuple(s for s, _ in forward) + grads
+    function = compile_steps(network.values_args, steps, outputs)
+    program = (*forward, *((gradient_symbol(g.parameter), g.closed_form) for g in derived))
+    return Evaluator(network, outputs, function, program, derived)
 
 
 def values_args(values: Values) -> tuple[float, ...]:
@@ -105,6 +163,6 @@ def at_values(evaluator: Evaluator, values: Values) -> dict[str, float]:
 
 
 def evaluator_for(spec: NetworkSpec) -> Evaluator:
-    """Build, derive and compile the network `spec` describes."""
+    """Build the network `spec` describes and compile its backward program."""
     network = build_network(spec)
-    return compile_network(network, gradients(network))
+    return compile_program(network, backward_program(network))

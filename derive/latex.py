@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from derive.backward import Step
 from derive.chain import Factor, Gradient, PathSum
+from derive.explain import Derivation
 from derive.network import Network
 
 
@@ -81,7 +83,22 @@ def gradient_lines(gradient: Gradient, style: Style) -> list[str]:
     ]
 
 
-def document(network: Network, gradients: tuple[Gradient, ...], style: Style) -> str:
-    """The whole derivation as text, a blank line between sections (what `derive show` prints)."""
-    sections = [forward_lines(network, style), *(gradient_lines(g, style) for g in gradients)]
-    return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
+def assignment_lines(steps: tuple[Step, ...], style: Style) -> list[str]:
+    return [style.expr(s) + style.equals + style.expr(e) for s, e in steps]
+
+
+def document(derivation: Derivation, style: Style) -> str:
+    """The whole derivation as text, a blank line between sections (what `derive show` prints):
+    forward equations, the delta recursion and gradient rules, then each chain; past the size
+    limit a note first says which chains are shown."""
+    sections = [
+        [derivation.note] if derivation.note else [],
+        forward_lines(derivation.network, style),
+        assignment_lines(derivation.deltas, style),
+        [
+            style.derivative(derivation.network.loss, p) + style.equals + style.expr(e)
+            for p, e in derivation.gradient_rules
+        ],
+        *(gradient_lines(g, style) for g in derivation.chains),
+    ]
+    return "\n\n".join("\n".join(lines) for lines in sections if lines) + "\n"

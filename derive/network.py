@@ -139,3 +139,8 @@ def _error(spec: NetworkSpec, target: sp.Symbol, out: sp.Symbol) -> sp.Expr:
     if spec.loss == "mse":
         return (target - out) ** 2 / spec.layers[-1]
     return -target * sp.log(out)
+
+
+def gradient_symbol(parameter: sp.Symbol) -> sp.Symbol:
+    """dE_total/dw1: the symbol of the loss's gradient by a parameter."""
+    return sp.Symbol(f"dE_total/d{parameter.name}", real=True)

@@ -2,24 +2,25 @@
 
 Each learning rate starts from the config's values; at every step all trained parameters update
 together from the same forward pass, p <- p - lr * dE_total/dp. The numbers come from the one
-lambdified function of derive/evaluate.py, called once per step on arrays holding every learning
-rate at once.
+backward program of derive/backward.py, printed as a Python loop over the steps
+(derive/descent.py) and run once per learning rate.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
+import orjson
 import sympy as sp
 
 from derive.config import Config
+from derive.descent import compile_descent, run_descent
 from derive.evaluate import Evaluator, evaluator_for, gradient_symbol, values_args
 from derive.network import Network
 
@@ -166,68 +167,40 @@ def iteration_table(
     evaluator = evaluator or evaluator_for(config.network)
     columns = table_columns(evaluator.network)
     check_settings(learning_rates, steps, len(columns))
-    outputs, history = descend(evaluator, config, np.array(learning_rates), steps)
-    values = assemble(evaluator, columns, learning_rates, outputs, history, config)
+    values = assemble(evaluator, columns, learning_rates, steps, config)
     divergences = find_divergences(columns, learning_rates, values)
     return Table(config, evaluator, columns, learning_rates, steps, values, divergences)
-
-
-def descend(
-    evaluator: Evaluator, config: Config, lr: np.ndarray, steps: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Evaluator outputs (steps + 1, outputs, lr) and trained parameters (steps + 1, params, lr)."""
-    network = evaluator.network
-    args = network.values_args
-    trained = network.trained
-    start = args.index(trained[0])
-    # The trained parameters sit together in the argument list: weights, then trained biases.
-    assert args[start : start + len(trained)] == trained
-    numbers = values_args(config.values)
-    head, tail = numbers[:start], numbers[start + len(trained) :]
-    outputs = np.empty((steps + 1, len(evaluator.outputs), lr.size))
-    history = np.empty((steps + 1, len(trained), lr.size))
-    history[0] = np.array(numbers[start : start + len(trained)])[:, None]
-    function = evaluator.function
-    gradients = slice(len(network.equations), None)
-    # A diverging run overflows to inf and nan by design; find_divergences reports it instead.
-    with np.errstate(all="ignore"):
-        for step in range(steps + 1):
-            params = history[step]
-            out = outputs[step]
-            # Row by row: a constant output comes back as a scalar and broadcasts.
-            for row, result in zip(out, function(*head, *params, *tail), strict=True):
-                row[...] = result
-            if step < steps:
-                np.subtract(params, lr * out[gradients], out=history[step + 1])
-    return outputs, history
 
 
 def assemble(
     evaluator: Evaluator,
     columns: tuple[Column, ...],
     learning_rates: tuple[float, ...],
-    outputs: np.ndarray,
-    history: np.ndarray,
+    steps: int,
     config: Config,
 ) -> np.ndarray:
-    """The (learning rates, steps + 1, columns) table from the descent's arrays."""
+    """The (learning rates, steps + 1, columns) table: one run of the printed descent per rate.
+
+    A diverging run overflows to inf and nan by design; find_divergences reports it."""
     network = evaluator.network
-    fixed = dict(zip(network.values_args, values_args(config.values), strict=True))
-    output_index = {s: j for j, s in enumerate(evaluator.outputs)}
-    trained_index = {s: j for j, s in enumerate(network.trained)}
-    steps = outputs.shape[0] - 1
+    numbers = values_args(config.values)
+    fixed = dict(zip(network.values_args, numbers, strict=True))
+    # Each run's rows: the trained parameters, then every output of the evaluator.
+    position = {s: j for j, s in enumerate((*network.trained, *evaluator.outputs))}
+    width = len(position)
+    descend = compile_descent(evaluator)
     values = np.empty((len(learning_rates), steps + 1, len(columns)))
-    for k, column in enumerate(columns):
-        if column.kind == RATE:
-            values[:, :, k] = np.array(learning_rates)[:, None]
-        elif column.kind == COUNTER:
-            values[:, :, k] = np.arange(steps + 1)
-        elif column.kind == CONSTANT:
-            values[:, :, k] = fixed[column.symbol]
-        elif column.kind == PARAMETER:
-            values[:, :, k] = history[:, trained_index[column.symbol], :].T
-        else:
-            values[:, :, k] = outputs[:, output_index[column.symbol], :].T
+    for j, lr in enumerate(learning_rates):
+        run = run_descent(descend, width, lr, steps, numbers)
+        for k, column in enumerate(columns):
+            if column.kind == RATE:
+                values[j, :, k] = lr
+            elif column.kind == COUNTER:
+                values[j, :, k] = np.arange(steps + 1)
+            elif column.kind == CONSTANT:
+                values[j, :, k] = fixed[column.symbol]
+            else:
+                values[j, :, k] = run[:, position[column.symbol]]
     return values
 
 
@@ -245,20 +218,48 @@ def find_divergences(
     return tuple(found)
 
 
-def _text_rows(table: Table, number) -> Iterator[list[str]]:
-    """Each row's cells as text: the step as an integer, every other value through `number`."""
-    step = table.names.index("step")
-    for row in table.rows.tolist():
-        yield [str(int(v)) if k == step else number(v) for k, v in enumerate(row)]
+def _text_rows(table: Table, number: Callable[[float], str]) -> Iterator[tuple[str, ...]]:
+    """Each row's cells as text: the step as an integer, every other value through `number`.
+
+    Column by column (map runs in C), and a value that repeats down a column (a learning rate,
+    an input) is formatted once per run: formatting is most of the time of a long table."""
+    repeated = {RATE, CONSTANT}
+    columns = []
+    for k, column in enumerate(table.columns):
+        block = table.values[:, :, k]
+        if column.kind == COUNTER:
+            cells = list(map(str, block.astype(np.int64).ravel().tolist()))
+        elif column.kind in repeated:
+            cells = [
+                text for run in block[:, 0].tolist() for text in [number(run)] * block.shape[1]
+            ]
+        else:
+            cells = list(map(number, block.ravel().tolist()))
+        columns.append(cells)
+    return zip(*columns, strict=True)
 
 
 def csv_text(table: Table) -> str:
-    """Header, then one line per row; numbers as Python's repr, which float() reads back exactly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(table.names)
-    writer.writerows(_text_rows(table, repr))
-    return buffer.getvalue()
+    """Header, then one line per row: lr, step, then every value in its shortest exact form
+    (the digits of Python's repr; float() reads each back exactly).
+
+    The numbers are formatted by orjson (in C): a 100,000-step table has 20 million of them,
+    which repr formats at under a microsecond each, too slow. A row with a value that is not
+    finite (a diverged run) is written with repr instead, which orjson writes as null. Names and
+    numbers hold no comma, quote or newline, so no cell needs quoting."""
+    assert table.names[:2] == ("lr", "step"), "lr and step come first"
+    rows = table.rows
+    text = orjson.dumps(np.ascontiguousarray(rows[:, 2:]), option=orjson.OPT_SERIALIZE_NUMPY)
+    # [[a,b],[c,d]] -> one bytes object per row: b"a,b", b"c,d"
+    lines = text[2:-2].split(b"],[")
+    for k in np.flatnonzero(~np.isfinite(rows[:, 2:]).all(axis=1)).tolist():
+        lines[k] = ",".join(map(repr, rows[k, 2:].tolist())).encode()
+    # Each row is: newline and lr, ",step,", the values; the pieces joined in one pass.
+    steps = [f",{k},".encode() for k in range(table.steps + 1)]
+    heads = [h for lr in table.learning_rates for h in [b"\n" + repr(lr).encode()] * len(steps)]
+    pieces = zip(heads, steps * len(table.learning_rates), lines, strict=True)
+    body = b"".join(chain.from_iterable(pieces))
+    return ",".join(table.names) + body.decode("ascii") + "\n"
 
 
 def markdown_text(table: Table) -> str:

@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import sympy as sp
 from openpyxl.chart import LineChart, Reference, Series
@@ -20,7 +21,6 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import column_index_from_string, get_column_letter, quote_sheetname
 from sympy.printing.str import StrPrinter
 
-from derive.evaluate import finite_log_equations, gradient_symbol
 from derive.table import CONSTANT, COUNTER, FORWARD, GRADIENT, LR, PARAMETER, RATE, Table
 from safeio.atomic import OutputError, write_atomic
 
@@ -30,6 +30,7 @@ INPUT_FILL = PatternFill("solid", fgColor="DDEBF7")
 FIRST_INPUT_ROW = 5
 MAX_COLUMNS = 16_384  # a worksheet's last column, XFD
 MAX_FORMULA = 8_192  # characters in one cell formula (Excel's limit; LibreOffice's too)
+MAX_CELLS = 2_000_000  # formula cells in a workbook; openpyxl writes about 50,000 a second
 
 
 class SpreadsheetPrinter(StrPrinter):
@@ -155,25 +156,48 @@ def input_rows(table: Table) -> list[tuple[sp.Symbol | None, str, float, str]]:
     return rows
 
 
-def column_letters(table: Table) -> dict[sp.Symbol, str]:
-    """The worksheet column of each table column: A, B, ..., Z, AA, ..."""
-    if len(table.columns) > MAX_COLUMNS:
+def helper_symbols(table: Table) -> tuple[sp.Symbol, ...]:
+    """The program's assignments that are not table columns: the deltas (and a softmax's shared
+    sum). They get columns after the table's, so each formula refers to them and stays short."""
+    shown = {c.symbol for c in table.columns}
+    return tuple(s for s, _ in table.evaluator.program if s not in shown)
+
+
+def sheet_names(table: Table) -> tuple[str, ...]:
+    """The header of a learning rate sheet: the table's columns, then the helper columns."""
+    return table.names + tuple(s.name for s in helper_symbols(table))
+
+
+def check_size(table: Table) -> None:
+    """OutputError, before any work, for a sheet wider or a workbook larger than allowed."""
+    width = len(sheet_names(table))
+    if width > MAX_COLUMNS:
         raise OutputError(
-            f"the table has {len(table.columns)} columns and a worksheet at most {MAX_COLUMNS}; "
+            f"a sheet would have {width} columns and a worksheet holds at most {MAX_COLUMNS}; "
             f"use --format csv for this network"
         )
-    return {c.symbol: get_column_letter(k + 1) for k, c in enumerate(table.columns)}
+    cells = width * (table.steps + 1) * len(table.learning_rates)
+    if cells > MAX_CELLS:
+        raise OutputError(
+            f"the workbook would have {cells:,} formula cells, more than {MAX_CELLS:,} (about a "
+            f"minute to write); use fewer steps or learning rates, or --format csv"
+        )
+
+
+def column_letters(table: Table) -> dict[sp.Symbol, str]:
+    """The worksheet column of each table column, then of each helper: A, B, ..., Z, AA, ..."""
+    symbols = (*(c.symbol for c in table.columns), *helper_symbols(table))
+    return {s: get_column_letter(k + 1) for k, s in enumerate(symbols)}
 
 
 def expression_templates(table: Table) -> dict[sp.Symbol, str]:
-    """The formula of each forward and gradient column, "{row}" standing for the row number."""
+    """The formula of each forward, gradient and helper column, "{row}" for the row number:
+    the evaluator's program, one assignment per column."""
     here = {symbol: f"{letter}{{row}}" for symbol, letter in column_letters(table).items()}
-    equations = dict(finite_log_equations(table.evaluator.network.equations))
-    equations |= {gradient_symbol(g.parameter): g.closed_form for g in table.evaluator.gradients}
+    equations = dict(table.evaluator.program)
+    computed = [c.symbol for c in table.columns if c.kind in (FORWARD, GRADIENT)]
     templates = {
-        c.symbol: spreadsheet_formula(equations[c.symbol], here)
-        for c in table.columns
-        if c.kind in (FORWARD, GRADIENT)
+        s: spreadsheet_formula(equations[s], here) for s in (*computed, *helper_symbols(table))
     }
     for symbol, template in templates.items():
         if len(template.format(row=table.steps + 2)) > MAX_FORMULA:
@@ -182,6 +206,19 @@ def expression_templates(table: Table) -> dict[sp.Symbol, str]:
                 f"than a spreadsheet cell holds; use --format csv for this network"
             )
     return templates
+
+
+def sheet_values(table: Table, run: int) -> np.ndarray:
+    """One learning rate's numbers, (steps + 1, sheet columns): the table's, then the helpers'
+    from the evaluator at each row's values."""
+    values = table.values[run]
+    helpers = helper_symbols(table)
+    if not helpers:
+        return values
+    names = table.names
+    args = [values[:, names.index(s.name)] for s in table.evaluator.network.values_args]
+    computed = table.evaluator(*args)
+    return np.column_stack([values, *(computed[s] for s in helpers)])
 
 
 def row_templates(
@@ -211,6 +248,9 @@ def row_templates(
         else:
             first.append(expressions[symbol])
             later.append(expressions[symbol])
+    for symbol in helper_symbols(table):
+        first.append(expressions[symbol])
+        later.append(expressions[symbol])
     return first, later
 
 
@@ -220,13 +260,15 @@ def workbook(table: Table) -> tuple[openpyxl.Workbook, int]:
     book = openpyxl.Workbook()
     summary = book.active
     summary.title = SUMMARY
+    check_size(table)
     inputs, lr_cells = write_summary(summary, table)
     expressions = expression_templates(table)
+    names = sheet_names(table)
     sheets, formulas = [], 0
     for lr, lr_cell in zip(table.learning_rates, lr_cells, strict=True):
         sheet = book.create_sheet(sheet_title(lr))
         first, later = row_templates(table, expressions, inputs, lr_cell)
-        sheet.append(table.names)
+        sheet.append(names)
         sheet.append([t.format(row=2) if isinstance(t, str) else t for t in first])
         for row in range(3, table.steps + 3):
             sheet.append([t.format(row=row, above=row - 1) for t in later])
@@ -319,7 +361,7 @@ def workbook_bytes(table: Table) -> bytes:
     raw = io.BytesIO()
     book.save(raw)
     parts = {
-        sheet.path.lstrip("/"): table.values[k]
+        sheet.path.lstrip("/"): sheet_values(table, k)
         for k, sheet in enumerate(book.worksheets[1:])  # sheet.path is set by save()
     }
     out = io.BytesIO()

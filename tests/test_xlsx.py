@@ -73,25 +73,52 @@ def test_independent_engine_recomputes_the_csv(written):
         np.testing.assert_allclose(got, expected[k], rtol=1e-9, atol=0)
 
 
+def header(path: Path, lr: float) -> list[str]:
+    return [c.value for c in openpyxl.load_workbook(path)[sheet_title(lr)][1]]
+
+
 def test_every_table_cell_is_a_live_formula(written):
     table, path = written
     book = openpyxl.load_workbook(path)
+    deltas = [f"delta_{n.name}" for n in table.evaluator.network.neurons]
     for lr in table.learning_rates:
         sheet = book[sheet_title(lr)]
-        assert [c.value for c in sheet[1]] == list(table.names)
+        names = [c.value for c in sheet[1]]
+        # The table's columns, then one delta per neuron (and a softmax's shared sum s_o).
+        assert names[: len(table.names)] == list(table.names)
+        assert sorted(set(names[len(table.names) :]) - {"s_o"}) == sorted(deltas)
         body = [c for row in sheet.iter_rows(min_row=2) for c in row]
-        assert len(body) == (table.steps + 1) * len(table.columns)
+        assert len(body) == (table.steps + 1) * len(names)
         # The one plain number: step 0.
         assert [c.coordinate for c in body if c.data_type != "f"] == ["B2"]
         assert sheet["B2"].value == 0
 
 
-def test_cached_values_are_the_table(written):
+def test_cached_values_are_what_an_engine_computes(written):
+    """Viewers without a calculation engine show the cache: it must be what the formulas give."""
     table, path = written
+    cells = recompute(path)
     book = openpyxl.load_workbook(path, data_only=True)
-    for k, lr in enumerate(table.learning_rates):
-        rows = list(book[sheet_title(lr)].iter_rows(min_row=2, values_only=True))
-        np.testing.assert_array_equal(np.array(rows, dtype=float), table.values[k])
+    for lr in table.learning_rates:
+        cached = np.array(
+            list(book[sheet_title(lr)].iter_rows(min_row=2, values_only=True)), dtype=float
+        )
+        np.testing.assert_allclose(
+            sheet_values(cells, lr, cached.shape), cached, rtol=1e-9, atol=1e-300
+        )
+
+
+def test_gradient_formulas_use_the_delta_columns(written):
+    """dE/dw = delta of its neuron x the activation it multiplies: one product per cell."""
+    table, path = written
+    book = openpyxl.load_workbook(path)
+    names = header(path, table.learning_rates[0])
+    letter = {n: openpyxl.utils.get_column_letter(k + 1) for k, n in enumerate(names)}
+    sheet = book[sheet_title(table.learning_rates[0])]
+    for w in table.evaluator.network.weights:
+        formula = sheet[f"{letter['dE/d' + w.symbol.name]}3"].value
+        expected = {f"{letter['delta_' + w.dest.name]}3", f"{letter[w.source.name]}3"}
+        assert set(formula.lstrip("=").split("*")) == expected
 
 
 def test_summary_chart_plots_each_learning_rate(written):
