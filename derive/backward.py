@@ -17,7 +17,7 @@ from functools import cache
 
 import sympy as sp
 
-from derive.functions import activate
+from derive.functions import activate, logsumexp
 from derive.network import Network, Neuron, gradient_symbol
 
 Step = tuple[sp.Symbol, sp.Expr]
@@ -30,6 +30,7 @@ class Program:
     arguments: tuple[sp.Symbol, ...]
     steps: tuple[Step, ...]
     forward: tuple[sp.Symbol, ...]  # the network's forward symbols, in equation order
+    n_forward: int  # steps[:n_forward] is the forward pass (with lse_o for a softmax), the rest δ's
     deltas: tuple[sp.Symbol, ...]  # one per neuron, output layer first
     gradients: tuple[sp.Symbol, ...]  # dE_total/dp, one per trained parameter, in config order
 
@@ -47,6 +48,22 @@ def delta_symbol(neuron: Neuron) -> sp.Symbol:
 def softmax_sum_symbol(network: Network) -> sp.Symbol:
     """s_o = sum over outputs k of dE_total/da_ok x a_ok, shared by every softmax delta."""
     return sp.Symbol(f"s_{network.outputs[0].name.rstrip('0123456789')}", real=True)
+
+
+def shared_logsumexp(steps: list[Step]) -> list[Step]:
+    """A softmax layer's logsumexp as one assignment (lse_o), before the first step that uses
+    it: every a_ok = exp(o_k - lse_o) then costs one exp, not a sum over the layer."""
+    found = sorted(set().union(*(e.atoms(logsumexp) for _, e in steps)), key=str)
+    for lse in found:
+        name = lse.args[0].name.rstrip("0123456789")
+        symbol = sp.Symbol(f"lse_{name}", real=True)
+        first = next(k for k, (_, e) in enumerate(steps) if e.has(lse))
+        steps = [
+            *steps[:first],
+            (symbol, lse),
+            *((s, e.xreplace({lse: symbol})) for s, e in steps[first:]),
+        ]
+    return steps
 
 
 def finite_log_equations(equations: tuple[Step, ...]) -> list[Step]:
@@ -112,7 +129,9 @@ def hidden_delta(neuron: Neuron, above: list[tuple[Neuron, sp.Symbol]]) -> sp.Ex
 def backward_program(network: Network) -> Program:
     """The forward pass, the deltas from the output layer down, then every gradient."""
     forward = finite_log_equations(network.equations)
-    steps = [*forward, *output_deltas(network)]
+    steps = [*shared_logsumexp(forward)]  # a new list: `forward` stays the forward pass
+    n_forward = len(steps)
+    steps += output_deltas(network)
     into: dict[sp.Symbol, list[tuple[Neuron, sp.Symbol]]] = {}
     for w in network.weights:
         into.setdefault(w.source, []).append((w.dest, w.symbol))
@@ -134,6 +153,7 @@ def backward_program(network: Network) -> Program:
         network.values_args,
         tuple(steps),
         tuple(s for s, _ in forward),
+        n_forward,
         deltas,
         tuple(s for s, _ in gradients),
     )

@@ -43,9 +43,9 @@ class Derivation:
 def derivation(network: Network, program: Program | None = None) -> Derivation:
     """Everything for small networks; past CLOSED_FORM_MAX_PARAMETERS, a sample of chains."""
     program = program or backward_program(network)
-    named = set(program.forward)
     gradient_names = set(program.gradients)
-    deltas = tuple((s, e) for s, e in program.steps if s not in named | gradient_names)
+    backward = program.steps[program.n_forward :]
+    deltas = tuple((s, e) for s, e in backward if s not in gradient_names)
     rule = {s: e for s, e in program.steps if s in gradient_names}
     rules = tuple((p, rule[g]) for p, g in zip(network.trained, program.gradients, strict=True))
     if closed_forms_made(network):

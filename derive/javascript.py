@@ -1,9 +1,19 @@
-"""The derived network as a JavaScript module: the Evaluator's forward equations and closed forms,
-printed by SymPy's JavaScript code printer, so a web page recomputes everything with no server.
+"""The derived network as a JavaScript module: the Evaluator's program (the forward pass, the
+deltas and every gradient, derive/backward.py) printed by SymPy's JavaScript code printer, so a
+web page recomputes everything with no server.
 
-The module exports `network` (names, in the order `evaluate` takes and returns them) and
-`evaluate(i1, i2, t1, t2, w1, ...)`, which returns {name: number} for every forward quantity and
-every gradient, keyed like the Evaluator's outputs ("h1", "a_h1", ..., "E_total", "dE_total/dw1").
+The module exports:
+- `network`: names. `arguments` (inputs, targets, weights, biases: what `descend` takes),
+  `outputs` (forward symbols, gradients "dE_total/dw1", then deltas: what it computes),
+  `rowWidth` = arguments + outputs, `trainedIndex` (each trained parameter's position in
+  `arguments`), `gradientIndex` (its gradient's position in `outputs`), and as before `inputs`,
+  `targets`, `weights`, `biases`, `trained`, `forward`, `gradients` ({w1: "dE_total/dw1"}),
+  `loss`, `defaults`.
+- `descend(args, lr, steps, rows)`: gradient descent from `args` (a Float64Array in `arguments`
+  order), p <- p - lr dE_total/dp; row k of `rows` (a Float64Array of (steps + 1) x rowWidth)
+  gets step k's arguments, then its outputs. Returns the number of rows written: steps + 1, or
+  fewer when a row holds a value that is not finite (that row is the last). Allocates nothing.
+- `evaluate(i1, i2, t1, t2, w1, ...)`: {name: number} for every output at one set of values.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ import sympy as sp
 from sympy.printing.jscode import JavascriptCodePrinter
 
 from derive.config import Values
-from derive.evaluate import Evaluator, gradient_symbol, values_args
+from derive.evaluate import Evaluator, ProductSums, gradient_symbol, identifier, values_args
 
 # The custom functions, written to stay finite where the naive formula overflows, as
 # NUMPY_FUNCTIONS does in derive/evaluate.py.
@@ -30,15 +40,35 @@ function step(x) { return x > 0 ? 1 : 0; }  // NaN gives 0, as NumPy's where() d
 function linear(x) { return x; }
 // ln(e^x1 + ... + e^xn), shifted by the largest x so no exponential overflows.
 function logsumexp(...xs) {
-  const top = Math.max(...xs);
+  let top = -Infinity;
+  for (const x of xs) top = x > top ? x : (x <= top ? top : NaN);
   if (!Number.isFinite(top)) return top;
-  return top + Math.log(xs.reduce((sum, x) => sum + Math.exp(x - top), 0));
+  let sum = 0;
+  for (const x of xs) sum += Math.exp(x - top);
+  return top + Math.log(sum);
+}
+// Whether rows[at .. at + width) holds only finite numbers.
+function finiteRow(rows, at, width) {
+  for (let j = at; j < at + width; j += 1) if (!Number.isFinite(rows[j])) return false;
+  return true;
+}
+"""
+
+EVALUATE = """\
+export function evaluate(...values) {
+  const rows = new Float64Array(network.rowWidth);
+  descend(Float64Array.from(values), 0, 0, rows);
+  const at = network.arguments.length;
+  return Object.fromEntries(network.outputs.map((name, k) => [name, rows[at + k]]));
 }
 """
 
 
-class JavaScriptPrinter(JavascriptCodePrinter):
+class JavaScriptPrinter(ProductSums, JavascriptCodePrinter):
     """SymPy's JavaScript printer, plus the network's own functions (defined in PRELUDE)."""
+
+    def __init__(self):
+        super().__init__({"order": "none"})
 
     def _print_custom(self, expr: sp.Function) -> str:
         args = ", ".join(self._print(a) for a in expr.args)
@@ -50,23 +80,54 @@ class JavaScriptPrinter(JavascriptCodePrinter):
         return identifier(expr.name)
 
 
-def identifier(name: str) -> str:
-    """A JavaScript variable name for a symbol name: dE_total/dw1 -> dE_total_dw1."""
-    return name.replace("/", "_")
-
-
-def javascript_module(evaluator: Evaluator, values: Values, source: str = "") -> str:
-    """The ES module text for this network; `values` become its defaults."""
+def descend_function(evaluator: Evaluator) -> str:
+    """The program in a loop over the steps, each value written to `rows` as it is computed."""
     network = evaluator.network
     printer = JavaScriptPrinter()
-    arguments = [s.name for s in network.values_args]
-    body = [
-        f"  const {identifier(symbol.name)} = {printer.doprint(expr)};"
-        for symbol, expr in evaluator.program
+    trained = set(network.trained)
+    arguments = [identifier(s.name) for s in network.values_args]
+    width = len(arguments) + len(evaluator.outputs)
+    column = {s: len(arguments) + k for k, s in enumerate(evaluator.outputs)}
+    lines = [
+        # Underscored names: a symbol (or the function `step`) cannot take them.
+        "export function descend(_args, _lr, _steps, _rows) {",
+        *(
+            f"  {'let' if s in trained else 'const'} {name} = _args[{k}];"
+            for k, (s, name) in enumerate(zip(network.values_args, arguments, strict=True))
+        ),
+        f"  for (let _n = 0, _at = 0; _n <= _steps; _n += 1, _at += {width}) {{",
+        *(f"    _rows[_at + {k}] = {name};" for k, name in enumerate(arguments)),
     ]
-    returned = ", ".join(f"{json.dumps(s.name)}: {identifier(s.name)}" for s in evaluator.outputs)
-    description = {
+    for symbol, expr in evaluator.program:
+        name = identifier(symbol.name)
+        lines.append(f"    const {name} = {printer._print(expr)};")
+        if symbol in column:
+            lines.append(f"    _rows[_at + {column[symbol]}] = {name};")
+    # A sum of every value is finite exactly when each value is (or it overflowed: then look).
+    total = " + ".join([*arguments, *(identifier(s.name) for s in evaluator.outputs)])
+    lines += [
+        f"    if (!Number.isFinite({total}) && !finiteRow(_rows, _at, {width})) return _n + 1;",
+        *(
+            f"    {identifier(p.name)} -= _lr * {identifier(gradient_symbol(p).name)};"
+            for p in network.trained
+        ),
+        "  }",
+        "  return _steps + 1;",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def description(evaluator: Evaluator, values: Values) -> dict:
+    network = evaluator.network
+    arguments = [s.name for s in network.values_args]
+    outputs = [s.name for s in evaluator.outputs]
+    return {
         "arguments": arguments,
+        "outputs": outputs,
+        "rowWidth": len(arguments) + len(outputs),
+        "trainedIndex": [arguments.index(p.name) for p in network.trained],
+        "gradientIndex": [outputs.index(gradient_symbol(p).name) for p in network.trained],
         "inputs": [s.name for s in network.inputs],
         "targets": [s.name for s in network.targets],
         "weights": [s.name for s in network.weight_symbols],
@@ -77,12 +138,16 @@ def javascript_module(evaluator: Evaluator, values: Values, source: str = "") ->
         "loss": network.loss.name,
         "defaults": dict(zip(arguments, values_args(values), strict=True)),
     }
+
+
+def javascript_module(evaluator: Evaluator, values: Values, source: str = "") -> str:
+    """The ES module text for this network; `values` become its defaults."""
     return (
         f"// Generated by derive/javascript.py from the SymPy derivation of {source or 'a config'}."
         "\n// Do not edit: every site build prints it again.\n\n"
         + PRELUDE
-        + f"\nexport const network = {json.dumps(description, indent=2)};\n\n"
-        + f"export function evaluate({', '.join(map(identifier, arguments))}) {{\n"
-        + "\n".join(body)
-        + f"\n  return {{{returned}}};\n}}\n"
+        + f"\nexport const network = {json.dumps(description(evaluator, values))};\n\n"
+        + descend_function(evaluator)
+        + "\n"
+        + EVALUATE
     )

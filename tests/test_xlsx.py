@@ -84,9 +84,9 @@ def test_every_table_cell_is_a_live_formula(written):
     for lr in table.learning_rates:
         sheet = book[sheet_title(lr)]
         names = [c.value for c in sheet[1]]
-        # The table's columns, then one delta per neuron (and a softmax's shared sum s_o).
+        # The table's columns, then one delta per neuron (and a softmax's shared lse_o, s_o).
         assert names[: len(table.names)] == list(table.names)
-        assert sorted(set(names[len(table.names) :]) - {"s_o"}) == sorted(deltas)
+        assert sorted(set(names[len(table.names) :]) - {"lse_o", "s_o"}) == sorted(deltas)
         body = [c for row in sheet.iter_rows(min_row=2) for c in row]
         assert len(body) == (table.steps + 1) * len(names)
         # The one plain number: step 0.
