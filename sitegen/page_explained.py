@@ -1,15 +1,28 @@
-"""Backpropagation explained: the diagram, forward equations and every gradient's derivation."""
+"""Backpropagation explained: the forward pass with numbers, then the deltas layer by layer from
+the output down, every parameter's chain, the closed forms, the gradients and one update step."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import sympy as sp
 
-from derive import latex
-from derive.chain import Gradient, PathSum
-from derive.config import Config
-from derive.evaluate import NUMPY_FUNCTIONS, at_values, gradient_symbol
+from derive import table as iteration
+from derive.chain import Backward, Factor, Gradient, backward
+from derive.config import Config, ConfigError, load_config
+from derive.evaluate import at_values, evaluator_for, gradient_symbol
+from derive.network import Network, Neuron
+from sitegen.backprop_steps import (
+    Numbers,
+    aligned,
+    chain_ordered,
+    check_chain_ordered,
+    neuron_step,
+    parameter_step,
+    partial,
+    tex,
+)
 from sitegen.site_common import (
     PageData,
     Site,
@@ -31,26 +44,47 @@ BIAS_WORDS = {
     "fixed": "a fixed bias on every neuron",
     "trained": "a trained bias on every neuron",
 }
+# Up to this many trained parameters the page prints every chain and closed form (the classic
+# net has 8, 10-8-2 with biases 106); past it, every delta and the chains of a sample.
+EVERY_CHAIN_MAX = 24
+SAMPLE_PER_LAYER = 3  # parameters of the first neuron of each layer shown for a larger network
+UPDATE_LR = 1.0  # the learning rate of the worked update step (one of the table's rates)
+MAZUR = Path("derive", "configs", "mazur.toml")  # Matt Mazur's variant, with fixed biases
 
 
 def build(site: Site) -> PageData:
-    config, evaluator, source = site.config, site.evaluator, site.source
+    config, evaluator = site.config, site.evaluator
     network = evaluator.network
-    numbers = {s: v for s, v in zip(network.values_args, _args(config), strict=True)}
     values = at_values(evaluator, config.values)
-    numbers.update({s: values[s.name] for s, _ in network.equations})
-    diagram = network_svg(network)
+    numbers = Numbers(
+        {s: v for s, v in zip(network.values_args, _args(config), strict=True)}
+        | {s: values[s.name] for s, _ in network.equations}
+    )
+    back = backward(network)
+    every = len(network.trained) <= EVERY_CHAIN_MAX
+    layers, shown = layer_sections(back, numbers, values, every)
     context = {
-        "source": source,
+        "source": site.source,
         "shape": describe(config),
         "diagram": site_path("network.svg"),
         "values_table": values_table(config, network),
         "forward": forward_block(network, numbers),
-        "loss": rf"\({latex.latex_expr(network.loss)}\)",
-        "gradients": [gradient_section(g, numbers, values) for g in evaluator.gradients],
-        "update": update_rule(network.loss, network.trained[0]),
+        "loss": rf"\({tex(network.loss)}\)",
+        "loss_tex": tex(network.loss),
+        "layers": layers,
+        "every": every,
+        "shown": len(shown),
+        "trained": len(network.trained),
+        "closed_forms": closed_forms(shown) if every else "",
+        "gradients_table": gradients_table(network, values),
+        "update": update_step(site, values),
+        "mazur": mazur_note(site.settings.root / MAZUR),
     }
-    return PageData(context, {site_path("network.svg"): diagram})
+    files = {
+        site_path("network.svg"): network_svg(network),
+        site_path(MAZUR.name): site.settings.root / MAZUR,
+    }
+    return PageData(context, files)
 
 
 def _args(config: Config) -> tuple[float, ...]:
@@ -59,7 +93,7 @@ def _args(config: Config) -> tuple[float, ...]:
 
 
 def describe(config: Config) -> str:
-    """The network in words: '2 inputs, one hidden layer of 2 sigmoid neurons, ...'."""
+    """The network in words: '2 inputs, a hidden layer of 2 sigmoid neurons, ...'."""
     spec = config.network
     hidden = spec.layers[1:-1]
     layers = ", ".join(
@@ -67,14 +101,13 @@ def describe(config: Config) -> str:
         for n, act in zip(hidden, spec.activations, strict=False)
     )
     outputs = f"{spec.layers[-1]} {spec.activations[-1]} outputs"
-    loss = LOSS_WORDS[spec.loss]
     return (
         f"{spec.layers[0]} inputs, {layers + ', ' if layers else ''}{outputs}, "
-        f"{BIAS_WORDS[spec.bias]}; the loss is {loss}"
+        f"{BIAS_WORDS[spec.bias]}; the loss is {LOSS_WORDS[spec.loss]}"
     )
 
 
-def values_table(config: Config, network) -> str:
+def values_table(config: Config, network: Network) -> str:
     """The config's starting numbers, one row per kind."""
     v = config.values
     kinds = [
@@ -84,106 +117,126 @@ def values_table(config: Config, network) -> str:
         ("biases", network.biases, v.biases),
     ]
     rows = [
-        [
-            kind,
-            ", ".join(
-                rf"\({latex.latex_expr(s)} = {number(x)}\)" for s, x in zip(ss, xs, strict=True)
-            ),
-        ]
+        [kind, ", ".join(rf"\({tex(s)} = {number(x)}\)" for s, x in zip(ss, xs, strict=True))]
         for kind, ss, xs in kinds
         if ss
     ]
     return markdown_table(["", "initial values"], rows, align="--")
 
 
-def forward_block(network, numbers: dict) -> str:
+def forward_block(network: Network, numbers: Numbers) -> str:
     """The forward pass, one aligned line per equation, each with its value."""
-    lines = [
-        rf"{latex.latex_expr(s)} &= {latex.latex_expr(e)} = {latex_number(numbers[s])}"
-        for s, e in network.equations
-    ]
+    return aligned(
+        [rf"{tex(s)} &= {tex(e)} = {latex_number(numbers.values[s])}" for s, e in network.equations]
+    )
+
+
+def gradient_of(back: Backward, parameter: sp.Symbol) -> tuple[Gradient, Neuron]:
+    """The chain of one parameter: E_total down to its neuron's net input, then d net/dp."""
+    network = back.network
+    neuron = next(
+        w.dest for w in network.weights if w.symbol == parameter
+    ) if parameter in network.weight_symbols else next(
+        n for n in network.neurons if n.bias == parameter
+    )  # fmt: skip
+    net = dict(network.equations)[neuron.net]
+    last = Factor(neuron.net, parameter, sp.diff(net, parameter))
+    return Gradient(parameter, (*back.path_to_net(neuron), last), back.sums_for(neuron)), neuron
+
+
+def layer_sections(back: Backward, numbers: Numbers, values: dict, every: bool):
+    """Output layer first: each neuron's delta, then its parameters' chains; (sections, shown)."""
+    network = back.network
+    by_neuron: dict[str, list[sp.Symbol]] = {}
+    for p in network.trained:
+        by_neuron.setdefault(gradient_of(back, p)[1].name, []).append(p)
+    deltas: dict[str, float] = {}
+    sections, shown = [], []
+    depth = len(network.layers)
+    for k, layer in enumerate(reversed(network.layers)):
+        neurons = []
+        for j, neuron in enumerate(layer):
+            step = neuron_step(back, neuron, numbers, deltas)
+            deltas[neuron.name] = step.value
+            chosen = by_neuron.get(neuron.name, [])
+            if not every:
+                chosen = chosen[:SAMPLE_PER_LAYER] if j == 0 else []
+            params = []
+            for p in chosen:
+                gradient, _ = gradient_of(back, p)
+                result = values[gradient_symbol(p).name]
+                params.append(parameter_step(gradient, neuron, numbers, result))
+                shown.append(gradient)
+            neurons.append({"step": step, "params": params})
+        title = "The output layer" if k == 0 else f"Hidden layer {depth - k}"
+        sections.append({"title": title, "first": k == 0, "neurons": neurons})
+    return sections, shown
+
+
+def closed_forms(shown: list[Gradient]) -> str:
+    lines = []
+    for gradient in shown:
+        expr = chain_ordered(gradient)
+        check_chain_ordered(gradient, expr)
+        lines.append(rf"{partial(gradient.chain[0].of, gradient.parameter)} &= {tex(expr)}")
     return aligned(lines)
 
 
-def aligned(lines: list[str]) -> str:
-    return r"\[\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}\]"
+def gradients_table(network: Network, values: dict) -> str:
+    rows = []
+    for p in network.trained:
+        rows.append([rf"\({tex(p)}\)", number(values[p.name]) if p.name in values else "",
+                     number(values[gradient_symbol(p).name])])  # fmt: skip
+    return markdown_table(["parameter", "value", rf"\({partial(network.loss, sp.Symbol('p'))}\)"],
+                          rows)  # fmt: skip
 
 
-def split_first_equals(line: str) -> str:
-    """'a = b = c' -> 'a &= b = c', for an aligned block."""
-    head, _, rest = line.partition(latex.LATEX.equals)
-    return f"{head} &= {rest}"
-
-
-def value_of(expr: sp.Expr, numbers: dict) -> float:
-    """An expression in the forward symbols at this build's numbers, with the Evaluator's NumPy."""
-    symbols = sorted(expr.free_symbols, key=str)
-    function = sp.lambdify(symbols, expr, modules=[NUMPY_FUNCTIONS, "numpy"])
-    return float(function(*(numbers[s] for s in symbols)))
-
-
-def gradient_section(gradient: Gradient, numbers: dict, values: dict) -> dict:
-    """One parameter's derivation as LaTeX blocks, and its number from the Evaluator."""
-    style = latex.LATEX
-    loss = gradient.chain[0].of
-    head = latex.latex_derivative(loss, gradient.parameter)
-    expanded = {(s.of, s.by): s for s in gradient.sums}
-    plain = tuple(f for f in gradient.chain if (f.of, f.by) not in expanded)
-    factor_values = [value_of(f.value, numbers) for f in gradient.chain]
-    result = values[gradient_symbol(gradient.parameter).name]
-    product = math.prod(factor_values)
-    # The page shows the factors and their product: they must agree with the Evaluator's number.
-    if not math.isclose(product, result, rel_tol=1e-9, abs_tol=1e-15):
-        raise SiteError(
-            f"{head}: factors multiply to {product!r} but the Evaluator gives {result!r}"
+def update_step(site: Site, values: dict) -> dict:
+    """One gradient-descent step at UPDATE_LR: each new parameter and E_total after it, as
+    `derive table` computes them (its step 1), checked against w - lr * gradient here."""
+    network = site.evaluator.network
+    table = iteration.iteration_table(site.config, (UPDATE_LR,), 1, site.evaluator)
+    start = dict(zip(network.values_args, _args(site.config), strict=True))
+    lines, rows = [], []
+    for p in network.trained:
+        gradient = values[gradient_symbol(p).name]
+        new = float(table.column(p.name)[0, 1])
+        if not math.isclose(new, start[p] - UPDATE_LR * gradient, rel_tol=1e-12, abs_tol=1e-15):
+            raise SiteError(f"update step: {p} after one step is {new!r} in derive table")
+        lines.append(
+            rf"{tex(p)}^{{+}} &= {tex(p)} - \eta\,{partial(network.loss, p)} = "
+            rf"{latex_number(start[p])} - {latex_number(UPDATE_LR)} \cdot "
+            rf"{latex_number(gradient)} = {latex_number(new)}"
         )
-    sums = [line for s in gradient.sums for line in path_sum_lines(s, numbers)]
+        rows.append([rf"\({tex(p)}\)", number(start[p]), number(gradient), number(new)])
+    before = float(table.column(network.loss.name)[0, 0])
+    after = float(table.column(network.loss.name)[0, 1])
     return {
-        "name": gradient.parameter.name,
-        "symbol": latex.latex_expr(gradient.parameter),
-        "role": role(gradient),
-        "chain": rf"\[{head} = {latex.product(gradient.chain, style)}\]",
-        "factors": aligned(
-            [
-                split_first_equals(line) + " = " + latex_number(value_of(f.value, numbers))
-                for line, f in zip(latex.factor_lines(plain, style), plain, strict=True)
-            ]
-        ),
-        "sums": aligned(sums) if sums else "",
-        "closed_form": rf"\[{head} = {latex.latex_expr(gradient.closed_form)}\]",
-        "at_values": rf"\[{head} = "
-        + r" \cdot ".join(latex_number(v) for v in factor_values)
-        + rf" = {latex_number(result)}\]",
-        "value": result,
+        "lr": number(UPDATE_LR),
+        "rule": rf"\(p \leftarrow p - \eta\,{partial(network.loss, sp.Symbol('p'))}\)",
+        "block": aligned(lines),
+        "before": number(before, 10),
+        "after": number(after, 10),
+        "change": number(after - before, 6),
     }
 
 
-def path_sum_lines(path_sum: PathSum, numbers: dict) -> list[str]:
-    """A path sum as aligned lines: the paths' products, their closed form, their numbers."""
-    products = " + ".join(latex.product(path, latex.LATEX) for path in path_sum.paths)
-    numeric = " + ".join(
-        r" \cdot ".join(latex_number(value_of(f.value, numbers)) for f in path)
-        for path in path_sum.paths
+def mazur_note(path: Path) -> dict:
+    """E_total and dE/dw5 of Matt Mazur's variant (fixed biases), derived here from its config."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        raise SiteError(f"Mazur's config: {exc}") from None
+    evaluator = evaluator_for(config.network)
+    values = at_values(evaluator, config.values)
+    first_output_weight = next(
+        w.symbol for w in evaluator.network.weights if w.dest in evaluator.network.outputs
     )
-    return [
-        rf"{latex.latex_derivative(path_sum.of, path_sum.by)} &= {products}",
-        rf"&= {latex.latex_expr(path_sum.value)}",
-        rf"&= {numeric}",
-        rf"&= {latex_number(value_of(path_sum.value, numbers))}",
-    ]
-
-
-def role(gradient: Gradient) -> str:
-    """Which connection the parameter sits on, in words: 'i1 → h1' or 'bias of h1'."""
-    last = gradient.chain[-1]  # d net / d parameter
-    neuron = last.of.name
-    if last.value == 1:
-        return f"bias of {neuron}"
-    source = str(last.value).removeprefix("a_")  # a_h1 -> the neuron h1 it comes from
-    return f"{source} → {neuron}"
-
-
-def update_rule(loss: sp.Symbol, parameter: sp.Symbol) -> str:
-    """The gradient-descent step for one parameter, with the learning rate eta."""
-    p = latex.latex_expr(parameter)
-    return rf"\({p} \leftarrow {p} - \eta\,{latex.latex_derivative(loss, parameter)}\)"
+    return {
+        "config": MAZUR.as_posix(),
+        "download": site_path(MAZUR.name),
+        "E": number(values[evaluator.network.loss.name]),
+        "weight": first_output_weight.name,
+        "gradient": number(values[gradient_symbol(first_output_weight).name]),
+        "biases": ", ".join(number(b) for b in dict.fromkeys(config.values.biases)),
+    }

@@ -90,13 +90,13 @@ def number(value: float, digits: int = 9) -> str:
     return f"{value:.{digits}g}"
 
 
-def latex_number(value: float, digits: int = 9) -> str:
-    """A float as LaTeX: 1.5e-05 becomes 1.5 \\times 10^{-5}; negatives in parentheses."""
+def latex_number(value: float, digits: int = 9, factor: bool = True) -> str:
+    """A float as LaTeX: 1.5e-05 becomes 1.5 \\times 10^{-5}; a negative factor in parentheses."""
     text = number(value, digits)
     if "e" in text:
         mantissa, exponent = text.split("e")
         text = rf"{mantissa} \times 10^{{{int(exponent)}}}"
-    return rf"\left({text}\right)" if value < 0 else text
+    return rf"\left({text}\right)" if value < 0 and factor else text
 
 
 def markdown_table(header: list[str], rows: list[list[str]], align: str = "-:") -> str:

@@ -7,11 +7,14 @@ initial weights and a local MNIST run, to see every number, table and plot follo
 
 from __future__ import annotations
 
+import csv
 import html
 import io
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +29,8 @@ PAGES = ("index.html", "explained/index.html", "table/index.html", "check/index.
 NAV_TITLES = ("Home", "Backpropagation explained", "The table", "Check your sheet", "MNIST",
               "Playground")  # fmt: skip
 GENERATED = ("network.svg", "iteration-table.csv", "iteration-table.xlsx", "learning-rates.png",
-             "sheet-with-mistakes.xlsx", "mnist-reference.png", "derived.js")  # fmt: skip
+             "sheet-with-mistakes.xlsx", "mnist-reference.png", "playground/classic.js",
+             "mazur.toml")  # fmt: skip
 
 CLASSIC = {
     "inputs": [0.05, 0.1],
@@ -54,59 +58,96 @@ def latex_float(text: str) -> float:
     return float(mantissa) * 10 ** int(exponent or 0)
 
 
-def torch_reference(values: dict) -> dict[str, float]:
-    """The 2-2-2 sigmoid network with half squared error, in float64 torch with autograd."""
+def torch_reference(values: dict, lr: float = 0.0) -> dict[str, float]:
+    """The 2-2-2 sigmoid network with half squared error, in float64 torch with autograd: the
+    forward values, each weight's gradient, each neuron's delta (dE/d net input) and, for lr > 0,
+    each weight and E_total after one torch.optim.SGD step."""
     x = torch.tensor(values["inputs"], dtype=torch.float64)
     t = torch.tensor(values["targets"], dtype=torch.float64)
     w = torch.tensor(values["weights"], dtype=torch.float64, requires_grad=True)
-    # w1 = i1->h1, w2 = i2->h1, w3 = i1->h2, ...: rows are destinations, columns sources.
-    hidden_w, output_w = w[:4].reshape(2, 2), w[4:].reshape(2, 2)
-    h = hidden_w @ x
-    a_h = torch.sigmoid(h)
-    o = output_w @ a_h
-    a_o = torch.sigmoid(o)
-    errors = 0.5 * (t - a_o) ** 2
-    total = errors.sum()
+
+    def forward():
+        # w1 = i1->h1, w2 = i2->h1, w3 = i1->h2, ...: rows are destinations, columns sources.
+        h = w[:4].reshape(2, 2) @ x
+        a_h = torch.sigmoid(h)
+        o = w[4:].reshape(2, 2) @ a_h
+        a_o = torch.sigmoid(o)
+        errors = 0.5 * (t - a_o) ** 2
+        return h, a_h, o, a_o, errors, errors.sum()
+
+    h, a_h, o, a_o, errors, total = forward()
+    h.retain_grad()
+    o.retain_grad()
     total.backward()
     named = {"h_{1}": h[0], "h_{2}": h[1], "a_{h1}": a_h[0], "a_{h2}": a_h[1], "o_{1}": o[0],
              "o_{2}": o[1], "a_{o1}": a_o[0], "a_{o2}": a_o[1], "E_{1}": errors[0],
-             "E_{2}": errors[1], "E_{total}": total}  # fmt: skip
+             "E_{2}": errors[1], r"E_{\text{total}}": total}  # fmt: skip
     result = {name: float(v.detach()) for name, v in named.items()}
     result.update({f"w{k + 1}": float(g) for k, g in enumerate(w.grad)})
+    result.update({"delta_h1": float(h.grad[0]), "delta_h2": float(h.grad[1]),
+                   "delta_o1": float(o.grad[0]), "delta_o2": float(o.grad[1])})  # fmt: skip
+    if lr:
+        torch.optim.SGD([w], lr=lr).step()
+        with torch.no_grad():
+            result["E_after"] = float(forward()[-1])
+        result.update({f"w{k + 1}_after": float(v) for k, v in enumerate(w.detach())})
     return result
 
 
-def explained_numbers(site: Path) -> tuple[dict[str, float], dict[str, tuple[list[float], float]]]:
-    """The forward values and, per weight, (factor values, gradient) from the explained page."""
-    blocks = display_math(page_text(site, "explained/index.html"))
-    forward = next(b for b in blocks if "E_{total} &= " in b)
+def aligned_lines(block: str) -> list[str]:
+    return block.removeprefix(r"\begin{aligned}").removesuffix(r"\end{aligned}").split(r" \\ ")
+
+
+def explained_numbers(site: Path) -> dict:
+    """From the explained page: forward values, per weight (factor values, gradient), per neuron
+    (factor values, delta), the update step's new weights and E_total after it."""
+    text = page_text(site, "explained/index.html")
+    blocks = display_math(text)
+    forward = next(b for b in blocks if r"E_{\text{total}} &= " in b)
     values = {}
-    for line in (
-        forward.removeprefix(r"\begin{aligned}").removesuffix(r"\end{aligned}").split(r" \\ ")
-    ):
+    for line in aligned_lines(forward):
         name, _, rest = line.partition(" &= ")
         values[name.strip()] = latex_float(rest.rpartition(" = ")[2])
-    gradients = {}
-    head = re.compile(r"\\frac\{\\partial E_\{total\}\}\{\\partial w_\{(\d+)\}\} = ")
+    gradients, deltas, after = {}, {}, {}
+    partial = r"\\frac\{\\partial E_\{\\text\{total\}\}\}\{\\partial "
+    weight = re.compile(r"\\begin\{aligned\}" + partial + r"w_\{(\d+)\}\} &= ")
+    delta = re.compile(r"\\begin\{aligned\}\\delta_\{(\w+)\} = ")
+    update = re.compile(r"w_\{(\d+)\}\^\{\+\} &= .* = (\S+)$")
     for block in blocks:
-        match = head.match(block)
-        parts = block[match.end() :].split(" = ") if match else []
-        if len(parts) == 2 and "\\frac" not in parts[0] and "a_" not in parts[0]:
-            factors = [latex_float(f) for f in parts[0].split(r" \cdot ")]
-            gradients[f"w{match.group(1)}"] = (factors, latex_float(parts[1]))
-    return values, gradients
+        lines = aligned_lines(block)
+        found = weight.match(block) or delta.match(block)
+        if found and (found.re is delta or r"&= \delta_" in block):  # not the closed forms
+            factors = [latex_float(f) for f in lines[-2].removeprefix("&= ").split(r" \cdot ")]
+            result = latex_float(lines[-1].removeprefix("&= "))
+            key = f"w{found.group(1)}" if found.re is weight else f"delta_{found.group(1)}"
+            (gradients if found.re is weight else deltas)[key] = (factors, result)
+        for line in lines:
+            if match := update.match(line):
+                after[f"w{match.group(1)}_after"] = latex_float(match.group(2))
+    total = re.search(
+        r"the forward pass gives\s*(?:<[^>]+>)?\\\(E_\{\\text\{total\}\} = ([\d.]+)\\\)", text
+    )
+    after["E_after"] = float(total.group(1)) if total else None
+    return {"forward": values, "gradients": gradients, "deltas": deltas, "after": after}
 
 
 def assert_page_matches_torch(site: Path, values: dict) -> None:
-    reference = torch_reference(values)
-    forward, gradients = explained_numbers(site)
-    assert set(forward) == {k for k in reference if not k.startswith("w")}
-    for name, value in forward.items():
+    reference = torch_reference(values, lr=1.0)
+    page = explained_numbers(site)
+    assert set(page["forward"]) == {k for k in reference if "_" in k and "{" in k}
+    for name, value in page["forward"].items():
         assert value == pytest.approx(reference[name], rel=1e-8), name
-    assert sorted(gradients) == [f"w{k}" for k in range(1, 9)]
-    for name, (factors, gradient) in gradients.items():
-        assert gradient == pytest.approx(reference[name], rel=1e-8, abs=1e-15), name
-        assert np.prod(factors) == pytest.approx(gradient, rel=1e-7), name
+    assert sorted(page["gradients"]) == [f"w{k}" for k in range(1, 9)]
+    assert sorted(page["deltas"]) == ["delta_h1", "delta_h2", "delta_o1", "delta_o2"]
+    for name, (factors, result) in (page["gradients"] | page["deltas"]).items():
+        assert len(factors) >= 2, name
+        # Each factor as printed, multiplied here: the product is torch's gradient (or delta).
+        assert np.prod(factors) == pytest.approx(reference[name], rel=1e-7, abs=1e-15), name
+        assert result == pytest.approx(reference[name], rel=1e-8, abs=1e-15), name
+    # The update step: one torch SGD step at lr 1, weight by weight, and E_total after it.
+    assert sorted(page["after"]) == sorted(["E_after", *(f"w{k}_after" for k in range(1, 9))])
+    for name, value in page["after"].items():
+        assert value == pytest.approx(reference[name], rel=1e-8), name
 
 
 def csv_rows(site: Path) -> list[dict[str, float]]:
@@ -133,6 +174,38 @@ def test_strict_build_has_every_page_and_file(site_dir):
 
 def test_explained_page_numbers_equal_torch_autograd(site_dir):
     assert_page_matches_torch(site_dir, CLASSIC)
+
+
+def test_explained_update_step_is_derive_tables_step_one(site_dir):
+    done = subprocess.run(
+        [sys.executable, "-m", "derive", "table", "--lr", "1", "--steps", "1"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    step1 = next(r for r in rows if r["step"] == "1")
+    after = explained_numbers(site_dir)["after"]
+    for k in range(1, 9):
+        assert after[f"w{k}_after"] == pytest.approx(float(step1[f"w{k}"]), rel=1e-8)
+    assert after["E_after"] == pytest.approx(float(step1["E_total"]), abs=1e-10)
+    # The course spreadsheet's value for E_total after one step at lr 1 (by hand, independent).
+    assert after["E_after"] == pytest.approx(0.2285477653, abs=1e-10)
+
+
+def test_explained_page_teaches_output_layer_first_and_names_delta(site_dir):
+    article = page_text(site_dir, "explained/index.html").split("<article", 1)[1]
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", article))
+    output, hidden = text.index("The output layer"), text.index("Hidden layer 1")
+    assert text.index("Forward pass") < output < hidden < text.index("One step of gradient descent")
+    assert "error term" in text[output:hidden]
+    # The path sum through the output layer is written once per hidden neuron, not per weight.
+    blocks = display_math(page_text(site_dir, "explained/index.html"))
+    sums = [b for b in blocks if r"\delta_{o1} \cdot w_{5} + \delta_{o2} \cdot w_{7}" in b]
+    assert len(sums) == 1
+    assert "E_{total}" not in "".join(blocks)  # the subscript is upright: E_{\text{total}}
+    assert "0.298371109" in text  # Matt Mazur's E_total, computed from derive/configs/mazur.toml
+    assert (site_dir / "generated" / "mazur.toml").read_bytes() == (
+        ROOT / "derive" / "configs" / "mazur.toml"
+    ).read_bytes()
 
 
 def test_network_diagram_labels_every_weight_and_error(site_dir):
@@ -243,13 +316,15 @@ def test_other_weights_change_the_table_and_plot(site_dir, other_site):
     rows = csv_rows(site)
     assert rows != csv_rows(site_dir)
     for row in (r for r in rows if r["step"] == 0):
-        assert row["E_total"] == pytest.approx(reference["E_{total}"], rel=1e-12)
+        assert row["E_total"] == pytest.approx(reference[r"E_{\text{total}}"], rel=1e-12)
     # One step of gradient descent at lr 0.5, by hand from torch's gradients.
     stepped = {**OTHER, "weights": [w - 0.5 * reference[f"w{k + 1}"]
                                     for k, w in enumerate(OTHER["weights"])]}  # fmt: skip
     after = next(r for r in rows if r["lr"] == 0.5 and r["step"] == 1)
-    assert after["E_total"] == pytest.approx(torch_reference(stepped)["E_{total}"], rel=1e-12)
-    for name in ("iteration-table.xlsx", "learning-rates.png", "derived.js"):
+    assert after["E_total"] == pytest.approx(
+        torch_reference(stepped)[r"E_{\text{total}}"], rel=1e-12
+    )
+    for name in ("iteration-table.xlsx", "learning-rates.png"):
         assert (site / "generated" / name).read_bytes() != (
             site_dir / "generated" / name
         ).read_bytes(), name
