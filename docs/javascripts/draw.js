@@ -1,0 +1,309 @@
+// Draw a digit: a drawing prepared as MNIST's digits were, run through the generated forward pass
+// (generated/draw-forward.js, printed from the folded network while the site was built), with
+// the ten probabilities and every layer's feature maps redrawn as the stroke is drawn.
+import { prepare, forward, SIDE } from "../generated/draw-forward.js";
+
+const BOX = 20; // MNIST scaled each digit's bounding box to fit 20 x 20 ...
+const CENTRE = 14; // ... and put its centre of mass on pixel (14, 14) of the 28 x 28 field
+const LINE_WIDTH = 20; // drawing-box pixels: about MNIST's stroke once a digit is scaled to 20
+const TIMING_RUNS = 50; // forward passes averaged for the time the page reports ...
+const WARM_UP_RUNS = 10; // ... after these, while the JavaScript engine compiles the kernels
+
+const app = document.getElementById("draw-app");
+const pad = document.getElementById("draw-canvas");
+const padContext = pad.getContext("2d", { willReadFrequently: true });
+const inputCanvas = document.getElementById("draw-input");
+const status = document.getElementById("draw-status");
+const bars = [...document.querySelectorAll("#draw-bars li")];
+const layerSections = [...document.querySelectorAll(".draw-layer")];
+
+const strokes = []; // each stroke: the [x, y] points of one pointer's press, in pad pixels
+let drawing = null; // the pointerId drawing now, if any
+let network = null;
+let pending = false;
+let digits = null; // test digits by index, fetched on the first click
+
+// What tests and curious readers can read: the last input, probabilities and timing.
+window.drawDigit = { ready: false, input: null, probabilities: null, forwardMs: null };
+
+// Preparing a drawing as MNIST's digits were ----------------------------------------------------
+
+// For n source pixels shrunk (or grown) to m: each output pixel's [source pixel, weight] list,
+// the weights its share of each source pixel, so that the output is the mean over its span.
+function areaWeights(n, m) {
+  const ratio = n / m;
+  const result = [];
+  for (let k = 0; k < m; k += 1) {
+    const start = k * ratio;
+    const end = (k + 1) * ratio;
+    const terms = [];
+    for (let p = Math.floor(start); p < Math.min(n, Math.ceil(end)); p += 1) {
+      const overlap = Math.min(end, p + 1) - Math.max(start, p);
+      if (overlap > 0) terms.push([p, overlap / ratio]);
+    }
+    result.push(terms);
+  }
+  return result;
+}
+
+// The SIDE x SIDE input (ink in [0, 1], row by row) for an RGBA image whose alpha is the ink;
+// null when nothing is drawn.
+export function prepareDrawing(rgba, width, height) {
+  let top = height;
+  let bottom = -1;
+  let left = width;
+  let right = -1;
+  for (let y = 0; y < height; y += 1) {
+    for (let x = 0; x < width; x += 1) {
+      if (rgba[(y * width + x) * 4 + 3] > 0) {
+        top = Math.min(top, y);
+        bottom = Math.max(bottom, y);
+        left = Math.min(left, x);
+        right = Math.max(right, x);
+      }
+    }
+  }
+  if (bottom < 0) return null;
+  const h = bottom - top + 1;
+  const w = right - left + 1;
+  const scale = BOX / Math.max(w, h);
+  const oh = Math.max(1, Math.round(h * scale));
+  const ow = Math.max(1, Math.round(w * scale));
+  const columns = areaWeights(w, ow);
+  const rows = areaWeights(h, oh);
+  const narrow = new Float64Array(h * ow); // columns scaled first, then rows
+  for (let y = 0; y < h; y += 1) {
+    for (let j = 0; j < ow; j += 1) {
+      let sum = 0;
+      for (const [p, weight] of columns[j]) sum += rgba[((top + y) * width + left + p) * 4 + 3] * weight;
+      narrow[y * ow + j] = sum / 255;
+    }
+  }
+  const small = new Float64Array(oh * ow);
+  let mass = 0;
+  let my = 0;
+  let mx = 0;
+  for (let i = 0; i < oh; i += 1) {
+    for (let j = 0; j < ow; j += 1) {
+      let sum = 0;
+      for (const [p, weight] of rows[i]) sum += narrow[p * ow + j] * weight;
+      small[i * ow + j] = sum;
+      mass += sum;
+      my += i * sum;
+      mx += j * sum;
+    }
+  }
+  const dy = Math.round(CENTRE - my / mass);
+  const dx = Math.round(CENTRE - mx / mass);
+  const input = new Float64Array(SIDE * SIDE);
+  for (let i = 0; i < oh; i += 1) {
+    for (let j = 0; j < ow; j += 1) {
+      const r = i + dy;
+      const c = j + dx;
+      if (r >= 0 && r < SIDE && c >= 0 && c < SIDE) input[r * SIDE + c] = small[i * ow + j];
+    }
+  }
+  return input;
+}
+
+// Drawing ---------------------------------------------------------------------------------------
+
+function padPoint(event) {
+  const box = pad.getBoundingClientRect();
+  const x = ((event.clientX - box.left - pad.clientLeft) * pad.width) / pad.clientWidth;
+  const y = ((event.clientY - box.top - pad.clientTop) * pad.height) / pad.clientHeight;
+  return [x, y];
+}
+
+function redrawPad() {
+  padContext.clearRect(0, 0, pad.width, pad.height);
+  // The theme's text colour made opaque: the ink is the alpha channel, and full ink is 1.
+  const [r, g, b] = getComputedStyle(pad).color.match(/[\d.]+/g);
+  const ink = `rgb(${r}, ${g}, ${b})`;
+  padContext.strokeStyle = ink;
+  padContext.fillStyle = ink;
+  padContext.lineWidth = LINE_WIDTH;
+  padContext.lineCap = "round";
+  padContext.lineJoin = "round";
+  for (const stroke of strokes) {
+    padContext.beginPath();
+    if (stroke.length === 1) {
+      padContext.arc(stroke[0][0], stroke[0][1], LINE_WIDTH / 2, 0, 2 * Math.PI);
+      padContext.fill();
+    } else {
+      padContext.moveTo(...stroke[0]);
+      for (const point of stroke.slice(1)) padContext.lineTo(...point);
+      padContext.stroke();
+    }
+  }
+}
+
+function scheduleUpdate() {
+  if (pending) return;
+  pending = true;
+  requestAnimationFrame(() => {
+    pending = false;
+    showDrawing(false);
+  });
+}
+
+pad.addEventListener("pointerdown", (event) => {
+  if (drawing !== null || (event.pointerType === "mouse" && event.button !== 0)) return;
+  event.preventDefault();
+  drawing = event.pointerId;
+  pad.setPointerCapture(event.pointerId);
+  strokes.push([padPoint(event)]);
+  redrawPad();
+  scheduleUpdate();
+});
+
+pad.addEventListener("pointermove", (event) => {
+  if (event.pointerId !== drawing) return;
+  const stroke = strokes[strokes.length - 1];
+  const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+  for (const each of events.length ? events : [event]) stroke.push(padPoint(each));
+  redrawPad();
+  scheduleUpdate();
+});
+
+function endStroke(event) {
+  if (event.pointerId !== drawing) return;
+  drawing = null;
+  showDrawing(true);
+}
+pad.addEventListener("pointerup", endStroke);
+pad.addEventListener("pointercancel", endStroke);
+
+document.getElementById("draw-undo").addEventListener("click", () => {
+  strokes.pop();
+  redrawPad();
+  showDrawing(true);
+});
+document.getElementById("draw-clear").addEventListener("click", () => {
+  strokes.length = 0;
+  redrawPad();
+  showDrawing(true);
+});
+
+// Showing the network's view --------------------------------------------------------------------
+
+function grey(canvas, values, width, height, low, high) {
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(width, height);
+  const span = high > low ? high - low : 1;
+  for (let p = 0; p < width * height; p += 1) {
+    const v = Math.round((255 * (values[p] - low)) / span);
+    image.data.set([v, v, v, 255], p * 4);
+  }
+  context.putImageData(image, 0, 0);
+}
+
+function showBars(probabilities) {
+  const top = probabilities ? probabilities.indexOf(Math.max(...probabilities)) : -1;
+  bars.forEach((bar, digit) => {
+    const p = probabilities ? probabilities[digit] : 0;
+    bar.querySelector(".draw-bar > span").style.width = `${(100 * p).toFixed(1)}%`;
+    bar.querySelector(".draw-value").textContent = probabilities ? `${(100 * p).toFixed(1)}%` : "–";
+    bar.classList.toggle("draw-top", digit === top);
+  });
+}
+
+function showMaps(maps) {
+  network.stages.forEach((stage, index) => {
+    const holder = layerSections[index].querySelector(".draw-maps");
+    const [channels, height = 1, width = 1] = stage.shape;
+    if (!maps || height * width === 1) {
+      holder.textContent = maps
+        ? `the ten logits: ${Array.from(maps[index], (v) => v.toFixed(2)).join(", ")}`
+        : "Draw a digit or load a test digit to see this layer's output.";
+      return;
+    }
+    if (holder.children.length !== channels) {
+      holder.replaceChildren(
+        ...Array.from({ length: channels }, (_, c) => {
+          const canvas = document.createElement("canvas");
+          canvas.width = width;
+          canvas.height = height;
+          canvas.setAttribute("role", "img");
+          canvas.setAttribute("aria-label", `channel ${c + 1} of ${channels}`);
+          canvas.style.width = `${Math.max(44, 2.5 * width)}px`;
+          return canvas;
+        }),
+      );
+    }
+    const values = maps[index];
+    let low = Infinity;
+    let high = -Infinity;
+    for (const v of values) {
+      low = Math.min(low, v);
+      high = Math.max(high, v);
+    }
+    [...holder.children].forEach((canvas, c) => {
+      grey(canvas, values.subarray(c * height * width, (c + 1) * height * width), width, height, low, high);
+    });
+  });
+}
+
+function timedForward(input) {
+  const start = performance.now();
+  const result = forward(network, input);
+  return { ...result, ms: performance.now() - start };
+}
+
+// Run the network on `input` (or show an empty state for null) and say what it read.
+function show(input, message) {
+  const result = input ? timedForward(input) : null;
+  grey(inputCanvas, input || new Float64Array(SIDE * SIDE), SIDE, SIDE, 0, 1);
+  showBars(result && Array.from(result.probabilities));
+  showMaps(result && result.maps);
+  window.drawDigit.input = input && Array.from(input);
+  window.drawDigit.probabilities = result && Array.from(result.probabilities);
+  if (message) status.textContent = message(result);
+}
+
+function reading(result) {
+  const p = Array.from(result.probabilities);
+  const top = p.indexOf(Math.max(...p));
+  return `The network reads a ${top} (${(100 * p[top]).toFixed(1)}%).`;
+}
+
+function showDrawing(announce) {
+  const rgba = padContext.getImageData(0, 0, pad.width, pad.height).data;
+  const input = prepareDrawing(rgba, pad.width, pad.height);
+  const message = (result) => (result ? reading(result) : "Draw a digit in the box.");
+  show(input, announce ? message : null);
+}
+
+async function loadDigit(button) {
+  if (!digits) digits = await (await fetch(app.dataset.digits)).json();
+  strokes.length = 0;
+  redrawPad();
+  const input = Float64Array.from(digits[button.dataset.index], (v) => v / 255);
+  const { index, label, predicted } = button.dataset;
+  show(input, (result) =>
+    `Test digit #${index}, a ${label}: ${reading(result)} The reference run recorded ${predicted}.`);
+}
+
+for (const button of document.querySelectorAll(".draw-sample")) {
+  button.addEventListener("click", () => loadDigit(button));
+}
+
+// Starting --------------------------------------------------------------------------------------
+
+async function start() {
+  network = prepare(await (await fetch(app.dataset.network)).json());
+  const blank = new Float64Array(SIDE * SIDE);
+  for (let run = 0; run < WARM_UP_RUNS; run += 1) forward(network, blank);
+  const begin = performance.now();
+  for (let run = 0; run < TIMING_RUNS; run += 1) forward(network, blank);
+  window.drawDigit.forwardMs = (performance.now() - begin) / TIMING_RUNS;
+  document.getElementById("draw-timing").textContent =
+    `One forward pass takes ${window.drawDigit.forwardMs.toFixed(2)} ms in this browser ` +
+    `(the mean of ${TIMING_RUNS}).`;
+  showDrawing(true);
+  window.drawDigit.ready = true;
+}
+
+start().catch((error) => {
+  status.textContent = `The network could not be loaded: ${error.message}`;
+});

@@ -1,0 +1,109 @@
+"""Draw a digit: the default model's committed weights, folded and run by generated JavaScript.
+
+The page gets the network (generated/draw-network.json), its forward pass
+(generated/draw-forward.js) and, when MNIST is on this machine, a few test digits to load
+(generated/draw-digits.json). docs/javascripts/draw.js does the drawing, the MNIST preparation
+and the charts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+
+from sitegen.page_mnist import RESULTS, gallery_matches, read_results
+from sitegen.site_common import PageData, Site, SiteError, site_path
+
+WEIGHTS_ENV = "BACKPROP_DRAW_WEIGHTS"  # another `python -m mnist.export` file to show instead
+WEIGHTS = "model.safetensors"
+REFERENCE_SEED = "seed-1"  # the reference run whose weights the page runs
+WRONG_SHOWN = 4  # misclassified digits offered beside one correct digit of each class
+NETWORK, FORWARD, DIGITS = "draw-network.json", "draw-forward.js", "draw-digits.json"
+
+
+def build(site: Site) -> PageData:
+    settings = site.settings
+    defaults = tomllib.loads((settings.root / "mnist" / "defaults.toml").read_text("utf-8"))
+    weights = Path(os.environ[WEIGHTS_ENV]).resolve() if os.environ.get(WEIGHTS_ENV) else None
+    weights = weights or settings.mnist_reference / defaults["model"] / REFERENCE_SEED / WEIGHTS
+    context = {"weights": settings.shown(weights), "weights_env": WEIGHTS_ENV, "missing": ""}
+    try:
+        from mnist.fold import FoldError, fold, read_exported
+        from sitegen.draw_net import forward_module, network_json
+    except ImportError as exc:  # torch and safetensors come with the optional `mnist` extra
+        context["missing"] = f"{exc} (install the mnist extra: pip install -e '.[mnist]')"
+        return PageData(context)
+    if not weights.is_file():
+        context["missing"] = f"no weights file {settings.shown(weights)}"
+        return PageData(context)
+    try:
+        exported = read_exported(weights)
+        stages = fold(exported.model)
+    except FoldError as exc:
+        raise SiteError(str(exc)) from None
+    source = settings.shown(weights)
+    files: dict[str, bytes | str | Path] = {
+        site_path(NETWORK): network_json(exported, stages, source),
+        site_path(FORWARD): forward_module(exported, stages, source),
+    }
+    context |= {
+        "model": exported.name,
+        "parameters": f"{sum(p.numel() for p in exported.model.parameters()):,}",
+        "stages": [stage_context(exported.model, stage) for stage in stages],
+        "network": site_path(NETWORK),
+        "forward": site_path(FORWARD),
+        "digits": digits_context(
+            settings.root / defaults["data_dir"], weights.parent / RESULTS, settings, files
+        ),
+    }
+    return PageData(context, files)
+
+
+def stage_context(model, stage) -> dict:
+    """A stage's heading: the torch layers it stands for, its output shape, its receptive field."""
+    from mnist.model import kind
+
+    layers = [kind(model[i]) for i in range(stage.first, stage.last + 1)]
+    span = f"{stage.first}–{stage.last}" if stage.last > stage.first else f"{stage.first}"
+    return {
+        "title": " + ".join(layers),
+        "layers": f"layer{'s' * (stage.last > stage.first)} {span}",
+        "shape": " × ".join(map(str, stage.shape)),
+        "field": stage.receptive_field,
+    }
+
+
+def digits_context(data_dir: Path, results_file: Path, settings, files: dict) -> dict:
+    """Test digits to load: one correct digit of each class and the first few the run got
+    wrong, with what its results.json records; their pixels only when MNIST is here."""
+    if not results_file.is_file():
+        return {"results": "", "offered": [], "listed": []}
+    results = read_results(results_file)
+    wrong = {index: (true, predicted) for index, true, predicted in results["misclassified"]}
+    listed = [
+        {"index": i, "label": t, "predicted": p}
+        for i, t, p in results["misclassified"][:WRONG_SHOWN]
+    ]
+    context = {"results": settings.shown(results_file), "offered": [], "listed": listed}
+    from mnist.cli import DataError
+    from mnist.data import load_split
+
+    try:
+        test = load_split(data_dir, "test")
+    except DataError:
+        return context  # the page lists the indices and says why it cannot show them
+    if not gallery_matches(results["misclassified"], test.labels):
+        return context  # not the test split the run was scored on
+    labels = test.labels.tolist()
+    correct = [next(i for i, label in enumerate(labels) if label == d and i not in wrong)
+               for d in sorted(set(labels))]  # fmt: skip
+    chosen = correct + [item["index"] for item in listed]
+    offered = [
+        {"index": i, "label": labels[i], "predicted": wrong.get(i, (0, labels[i]))[1]}
+        for i in chosen
+    ]
+    pixels = {str(i): test.images[i].flatten().tolist() for i in chosen}
+    files[site_path(DIGITS)] = json.dumps(pixels, separators=(",", ":"))
+    return context | {"offered": offered, "wrong": len(listed), "file": site_path(DIGITS)}
