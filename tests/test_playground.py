@@ -1,12 +1,15 @@
 """The Playground: JavaScript printed from the SymPy derivation, and the page that runs it.
 
 The generated module is run in Node.js and compared with the NumPy Evaluator for networks that
-use every custom function; the page is driven in headless Chromium (typing, as a reader would) and
-its numbers compared with `python -m derive gradients` and `python -m derive table`.
+use every custom function; the page is driven in headless Chromium (typing and clicking, as a
+reader would) and its numbers compared with `python -m derive gradients` / `derive table`, with an
+independent gradient descent in PyTorch (autograd, float64), and with the numbers Matt Mazur
+published in "A Step by Step Backpropagation Example" (2015).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
@@ -15,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import classic_oracle as oracle
 import numpy as np
 import pytest
 
@@ -90,18 +94,28 @@ def test_generated_javascript_equals_the_evaluator(name, tmp_path):
             assert got[key] == pytest.approx(value, rel=1e-12, abs=1e-300), (key, args)
 
 
-def test_generated_module_follows_the_config(site_dir):
+CONFIGS_DIR = ROOT / "derive" / "configs"
+NETWORKS = {"classic": "classic.toml", "mazur": "mazur.toml",
+            "mazur_trained_biases": "mazur_trained_biases.toml"}  # fmt: skip
+
+
+@pytest.mark.parametrize("key", sorted(NETWORKS))
+def test_each_network_is_printed_from_its_config(site_dir, key):
+    config = load_config(CONFIGS_DIR / NETWORKS[key])
+    built = (site_dir / "generated" / "playground" / f"{key}.js").read_text()
+    source = f"derive/configs/{NETWORKS[key]}"
+    assert built == javascript_module(evaluator_for(config.network), config.values, source)
+    assert ("b1" in built) == (key != "classic")
+
+
+def test_other_values_print_another_module():
     classic = load_config(None)
     other = parse_config(CONFIGS["tanh-linear"], "other")
-    built = (site_dir / "generated" / "derived.js").read_text()
-    assert built == javascript_module(
-        evaluator_for(classic.network), classic.values, "derive/configs/classic.toml"
-    )
-    changed = javascript_module(evaluator_for(other.network), other.values)
-    assert "Math.tanh(" in changed and "Math.tanh(" not in built
+    built = javascript_module(evaluator_for(classic.network), classic.values)
+    assert "Math.tanh(" in javascript_module(evaluator_for(other.network), other.values)
+    assert "Math.tanh(" not in built and "function sigmoid(x)" in built
     moved = Values(classic.values.inputs, classic.values.targets, (0.5,) * 8)
     assert javascript_module(evaluator_for(classic.network), moved) != built
-    assert "sigmoid(" in built and "function sigmoid(x)" in built
 
 
 def test_no_javascript_library_is_committed():
@@ -109,7 +123,46 @@ def test_no_javascript_library_is_committed():
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.js", "*.mjs"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
-    assert sorted(listed) == ["docs/javascripts/mathjax.js", "docs/javascripts/playground.js"]
+    ours = {"docs/javascripts/mathjax.js", "docs/javascripts/playground.js"}
+    ours |= {f"docs/javascripts/playground/{name}.js"
+             for name in ("chart", "diagram", "form", "numbers", "train")}  # fmt: skip
+    assert set(listed) - {"docs/javascripts/site.js", "docs/javascripts/draw.js"} == ours
+
+
+# Independent references ---------------------------------------------------------------------
+
+
+def torch_descent(config_path: Path, lr: float, steps: int) -> list[dict[str, float]]:
+    """Gradient descent on a 2-2-2 sigmoid net with PyTorch autograd (float64), written from the
+    textbook definition, not from derive: each step's parameters, E_total and gradients."""
+    torch = pytest.importorskip("torch")
+    config = load_config(config_path)
+    v = config.values
+    f64 = functools.partial(torch.tensor, dtype=torch.float64)
+    x, target = f64(v.inputs), f64(v.targets)
+    w = f64(v.weights).requires_grad_()
+    trained = config.network.bias == "trained"
+    b = f64(v.biases or (0.0,) * 4).requires_grad_(trained)
+    rows = []
+    for step in range(steps + 1):
+        hidden = torch.sigmoid(w[:4].view(2, 2) @ x + b[:2])
+        out = torch.sigmoid(w[4:].view(2, 2) @ hidden + b[2:])
+        loss = 0.5 * ((target - out) ** 2).sum()
+        params = [w, b] if trained else [w]
+        grads = torch.autograd.grad(loss, params)
+        row = {"step": step, "E_total": loss.item()}
+        for j in range(8):
+            row[f"w{j + 1}"] = w[j].item()
+            row[f"dE_total/dw{j + 1}"] = grads[0][j].item()
+        for j in range(4 if v.biases else 0):
+            row[f"b{j + 1}"] = b[j].item()
+            if trained:
+                row[f"dE_total/db{j + 1}"] = grads[1][j].item()
+        rows.append(row)
+        with torch.no_grad():
+            for p, g in zip(params, grads, strict=True):
+                p -= lr * g
+    return rows
 
 
 # In the browser ---------------------------------------------------------------------------
@@ -121,6 +174,11 @@ def derive_cli(*args: str) -> dict:
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     return json.loads(done.stdout)
+
+
+def table_rows(*args: str) -> list[dict[str, float]]:
+    table = derive_cli("table", *args, "--format", "json")
+    return [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
 
 
 def config_file(folder: Path, values: dict[str, float]) -> Path:
@@ -138,6 +196,20 @@ def config_file(folder: Path, values: dict[str, float]) -> Path:
     return path
 
 
+def load_classic_values() -> dict[str, float]:
+    v = load_config(None).values
+    names = ["i1", "i2", "t1", "t2", *(f"w{j}" for j in range(1, 9))]
+    return dict(zip(names, v.inputs + v.targets + v.weights, strict=True))
+
+
+def settle(browser) -> None:
+    """Wait two animation frames: the page recomputes on the frame after an edit."""
+    browser.execute_async_script(
+        "const done = arguments[0];"
+        "requestAnimationFrame(() => requestAnimationFrame(() => done()));"
+    )
+
+
 def type_into(browser, name: str, text: str) -> None:
     """Replace a field's text with the keyboard, as a reader would."""
     from selenium.webdriver.common.keys import Keys
@@ -145,15 +217,43 @@ def type_into(browser, name: str, text: str) -> None:
     field = browser.find_element("id", f"pg-{name}")
     field.send_keys(Keys.CONTROL, "a")
     field.send_keys(Keys.BACKSPACE, text)
+    settle(browser)
 
 
-def page_numbers(browser, selector: str) -> list[dict[str, float]]:
-    """Each row of a table of the page as {name: exact number}."""
+def choose(browser, select_id: str, value: str) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", select_id)).select_by_value(value)
+    settle(browser)
+
+
+def shown_values(browser) -> dict[str, float]:
+    """The list of every value at the chosen step, as {name: exact number}."""
     return browser.execute_script(
-        """return [...document.querySelectorAll(arguments[0])].map((tr) => Object.fromEntries(
-             [...tr.querySelectorAll('td[data-name]')].map(
-               (td) => [td.dataset.name, Number(td.dataset.value)])));""",
-        selector,
+        """return Object.fromEntries([...document.querySelectorAll('#pg-values dd[data-name]')]
+             .map((dd) => [dd.dataset.name, Number(dd.dataset.value)]));"""
+    )
+
+
+def shown_rows(browser) -> list[dict[str, float]]:
+    """The table's rows as {name: exact number}, its highlighted row marked by "current"."""
+    return browser.execute_script(
+        """return [...document.querySelectorAll('#pg-rows tr:has([data-name])')].map((tr) => ({
+             current: tr.classList.contains('pg-current'),
+             ...Object.fromEntries([...tr.querySelectorAll('[data-name]')].map(
+               (c) => [c.dataset.name, Number(c.dataset.value)]))}));"""
+    )
+
+
+def total(browser) -> float:
+    return float(browser.find_element("id", "pg-total").get_attribute("data-value"))
+
+
+def diagram(browser) -> dict[str, float]:
+    """Every number written on the diagram, by the symbol it shows."""
+    return browser.execute_script(
+        """return Object.fromEntries([...document.querySelectorAll('#pg-diagram text[data-symbol]')]
+             .map((t) => [t.dataset.symbol, Number(t.dataset.value)]));"""
     )
 
 
@@ -162,6 +262,7 @@ def open_playground(browser, url: str) -> None:
     browser.get(url)
     for _ in range(200):
         if browser.execute_script("return document.querySelector('[data-ready]') !== null"):
+            settle(browser)
             return
         time.sleep(0.05)
     raise AssertionError("the Playground did not start")
@@ -171,35 +272,42 @@ def message(browser) -> str:
     return browser.find_element("id", "pg-message").text
 
 
+def console_errors(browser) -> list[str]:
+    return [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
 @pytest.mark.browser
 def test_page_equals_derive_for_the_values_typed(server, browser, screenshot, tmp_path):
     open_playground(browser, f"{server}/playground/")
     typed = {"w1": "0.7", "i2": "0.3", "t1": "0.2", "w6": "-1.25", "lr5": "0.9", "steps": "20"}
     for name, text in typed.items():
         type_into(browser, name, text)
-    from selenium.webdriver.support.ui import Select
-
-    Select(browser.find_element("id", "pg-show")).select_by_value("0.9")
+    choose(browser, "pg-show", "0.9")
     values = {**load_classic_values(), **{k: float(v) for k, v in typed.items() if k[0] in "iwt"}}
     config = config_file(tmp_path, values)
 
     expected = derive_cli("gradients", "--config", str(config), "--format", "json")
-    (shown,) = page_numbers(browser, "#pg-values tr:has(td)")
+    shown = shown_values(browser)
     assert shown["E_total"] == pytest.approx(expected["loss"], rel=1e-12)
+    assert total(browser) == shown["E_total"]
     for name, value in expected["gradients"].items():
         assert shown[f"dE_total/d{name}"] == pytest.approx(value, rel=1e-12), name
+        assert diagram(browser)[f"dE_total/d{name}"] == shown[f"dE_total/d{name}"]
     for name, value in expected["outputs"].items():
         assert shown[name] == pytest.approx(value, rel=1e-12), name
+    assert diagram(browser)["w6"] == -1.25
+    assert browser.execute_script(
+        "return document.querySelector('#pg-diagram text[data-symbol=w6]').classList"
+        ".contains('pg-negative')"
+    )
 
-    table = derive_cli("table", "--config", str(config), "--lr", "0.9", "--steps", "20",
-                       "--format", "json")  # fmt: skip
-    rows = [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
-    shown_rows = page_numbers(browser, "#pg-rows tr:has(td)")
-    assert len(shown_rows) == 6
-    for got, want in zip(shown_rows, rows, strict=False):
-        for name in ("step", "w1", "w6", "E_total", "dE/dw1", "dE/dw8"):
-            key = name.replace("dE/", "dE_total/")
-            assert got[key] == pytest.approx(want[name], rel=1e-12), (got["step"], name)
+    rows = table_rows("--config", str(config), "--lr", "0.9", "--steps", "20")
+    got = shown_rows(browser)
+    assert [r["step"] for r in got] == list(range(7)) and got[0]["current"]
+    for row in got:
+        want = rows[int(row["step"])]
+        for name in ("w1", "w6", "E_total", "dE/dw1", "dE/dw8"):
+            assert row[name.replace("dE/", "dE_total/")] == pytest.approx(want[name], rel=1e-12)
     assert "every value finite" in message(browser)
     screenshot("playground-typed.png")
 
@@ -207,27 +315,103 @@ def test_page_equals_derive_for_the_values_typed(server, browser, screenshot, tm
     link = browser.current_url
     assert "w1=0.7" in link and "show=0.9" in link
     open_playground(browser, link)
-    assert page_numbers(browser, "#pg-values tr:has(td)") == [shown]
-    assert page_numbers(browser, "#pg-rows tr:has(td)") == shown_rows
-
-
-def load_classic_values() -> dict[str, float]:
-    v = load_config(None).values
-    names = ["i1", "i2", "t1", "t2", *(f"w{j}" for j in range(1, 9))]
-    return dict(zip(names, v.inputs + v.targets + v.weights, strict=True))
+    assert shown_values(browser) == shown
+    assert not console_errors(browser)
 
 
 @pytest.mark.browser
-def test_bad_input_and_divergence_are_reported(server, browser, screenshot, tmp_path):
+def test_playing_lr_1_to_step_50_equals_derive_table_and_torch(server, browser, screenshot):
     open_playground(browser, f"{server}/playground/")
-    (before,) = page_numbers(browser, "#pg-values tr:has(td)")
+    choose(browser, "pg-show", "1")
+    browser.find_element("id", "pg-play").click()
+    for _ in range(400):
+        if browser.find_element("id", "pg-play").get_attribute("aria-pressed") == "false":
+            break
+        time.sleep(0.02)
+    assert browser.find_element("id", "pg-step-out").text == "50"
+    want = table_rows("--lr", "1", "--steps", "50")[50]
+    reference = torch_descent(CONFIGS_DIR / "classic.toml", 1.0, 50)[50]
+    assert total(browser) == pytest.approx(want["E_total"], rel=1e-12)
+    assert total(browser) == pytest.approx(reference["E_total"], rel=1e-12)
+    by_hand = oracle.descend(1.0, 50)[50]  # plain Python, the chain rule written out
+    assert total(browser) == pytest.approx(oracle.total_error(by_hand), rel=1e-12)
+    drawn = diagram(browser)
+    for j in range(1, 9):
+        assert drawn[f"w{j}"] == pytest.approx(reference[f"w{j}"], rel=1e-12)
+        grad = f"dE_total/dw{j}"
+        assert drawn[grad] == pytest.approx(reference[grad], rel=1e-9, abs=1e-15)
+    (current,) = [row for row in shown_rows(browser) if row["current"]]
+    assert current["step"] == 50 and current["E_total"] == total(browser)
+    # The chart's marker sits at step 50, the right end of the step axis.
+    marker, cursor, last = browser.execute_script(
+        """const svg = document.querySelector('#pg-chart svg');
+           const xs = [...svg.querySelectorAll('polyline')].flatMap((p) =>
+             p.getAttribute('points').split(' ').map((xy) => Number(xy.split(',')[0])));
+           return [Number(svg.querySelector('.pg-marker').getAttribute('cx')),
+                   Number(svg.querySelector('.pg-cursor').getAttribute('x1')), Math.max(...xs)];"""
+    )
+    assert marker == cursor == pytest.approx(last, abs=0.06)
+    screenshot("playground-played.png")
+
+
+@pytest.mark.browser
+def test_lr_1000_is_reported_as_saturated(server, browser, screenshot):
+    # Independently: at lr 1000 one step drives both outputs to the sigmoid's flat ends, the
+    # gradients vanish while E_total stays at 1e-4, and it never moves again.
+    reference = torch_descent(CONFIGS_DIR / "classic.toml", 1000.0, 3)
+    for row in reference[1:]:
+        largest = max(abs(v) for k, v in row.items() if k.startswith("dE_total/"))
+        assert largest < 1e-30 and row["E_total"] == pytest.approx(1e-4, rel=1e-6)
+    open_playground(browser, f"{server}/playground/")
+    type_into(browser, "lr6", "1000")
+    text = message(browser)
+    assert "lr 1000 is saturated from step 1" in text and "still far from 0" in text
+    assert "not converged" in text
+    assert text.count("saturated") == 1  # the other rates train normally
+    assert browser.find_element("id", "pg-message").get_attribute("data-kind") == "warn"
+    assert "lr 1000, stalled from step 1" in browser.find_element("id", "pg-legend").text
+    # The log axis shows how far above 0 the stalled run stays.
+    browser.find_element("id", "pg-log").click()
+    settle(browser)
+    ticks = browser.execute_script(
+        "return [...document.querySelectorAll('#pg-chart text')].map((t) => t.textContent)"
+    )
+    assert "1e−4" in ticks and "1e−1" in ticks
+    screenshot("playground-saturated.png")
+
+
+@pytest.mark.browser
+def test_link_with_invalid_fields_uses_the_config_for_them(server, browser, screenshot):
+    open_playground(browser, f"{server}/playground/#w1=banana&steps=99999&w2=0.3")
+    text = message(browser)
+    assert 'ignored w1 ("banana" is not a finite number)' in text
+    assert "steps (99999 must be a whole number from 1 to 5000)" in text
+    ignored = text.split("ignored ")[1].split(";")[0]
+    assert ignored.count("(") == 2, ignored  # exactly the two bad fields
+    assert browser.find_element("id", "pg-w1").get_attribute("value") == "0.15"
+    assert browser.find_element("id", "pg-steps").get_attribute("value") == "50"
+    assert browser.find_element("id", "pg-w2").get_attribute("value") == "0.3"
+    want = torch_descent(CONFIGS_DIR / "classic.toml", 0.1, 0)[0]
+    derived = derive_cli("gradients", "--format", "json")
+    assert derived["loss"] == pytest.approx(want["E_total"], rel=1e-12)  # w2 = 0.2 there
+    shown = shown_values(browser)
+    values = {**load_classic_values(), "w2": 0.3}
+    hidden = 1 / (1 + math.exp(-(values["w1"] * values["i1"] + values["w2"] * values["i2"])))
+    assert shown["a_h1"] == pytest.approx(hidden, rel=1e-12)
+    assert int(browser.find_element("id", "pg-step").get_attribute("max")) == 50
+    screenshot("playground-bad-link.png")
+
+
+@pytest.mark.browser
+def test_bad_input_and_divergence_are_reported(server, browser, tmp_path):
+    open_playground(browser, f"{server}/playground/")
+    before = shown_values(browser)
     type_into(browser, "w2", "abc")
     assert 'w2: "abc" is not a finite number.' in message(browser)
     assert browser.find_element("id", "pg-w2").get_attribute("aria-invalid") == "true"
-    assert page_numbers(browser, "#pg-values tr:has(td)") == [before]  # the last valid values
+    assert shown_values(browser) == before  # the last valid values
     type_into(browser, "lr2", "1e999")
-    assert 'learning rate 2: "1e999" is not a finite number.' in message(browser)
-    screenshot("playground-bad-input.png")
+    assert 'lr 2: "1e999" is not a finite number.' in message(browser)
 
     # Finite inputs whose weighted sum overflows: h1 = 1e308 * 10 + (-1e308) * 10 = inf - inf.
     overflow = {"w1": "1e308", "i1": "10", "w2": "-1e308", "i2": "10", "lr2": "0.2"}
@@ -240,33 +424,160 @@ def test_bad_input_and_divergence_are_reported(server, browser, screenshot, tmp_
     assert f"lr 0.1 diverged at step {diverged['step']}: " in message(browser)
     assert "h1" in message(browser)
     assert "No finite error to draw" in browser.find_element("id", "pg-chart").text
-    errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-    assert not errors, errors
+    assert not console_errors(browser)
 
     browser.find_element("id", "pg-reset").click()
-    assert page_numbers(browser, "#pg-values tr:has(td)") == [before]
+    settle(browser)
+    assert shown_values(browser) == before
 
 
 @pytest.mark.browser
-def test_narrow_screen_and_keyboard(server, browser, screenshot):
-    browser.set_window_size(400, 900)
+def test_mazur_networks_give_his_published_numbers(server, browser, screenshot):
+    open_playground(browser, f"{server}/playground/")
+    choose(browser, "pg-net", "mazur")
+    # Matt Mazur, "A Step by Step Backpropagation Example" (2015): E_total = 0.298371109 and
+    # dE_total/dw5 = 0.082167041, both rounded to 9 decimals there.
+    assert total(browser) == pytest.approx(0.298371109, abs=5e-10)
+    assert shown_values(browser)["dE_total/dw5"] == pytest.approx(0.082167041, abs=5e-10)
+    assert diagram(browser)["b3"] == 0.6
+    assert "net=mazur&" in browser.current_url
+    screenshot("playground-mazur.png")
+
+    # His code never updates the biases; this variant does. One step at lr 0.5, against torch.
+    open_playground(browser, f"{server}/playground/#net=mazur_trained_biases&show=0.5&step=1")
+    assert total(browser) != pytest.approx(0.298371109, abs=1e-3)
+    want = torch_descent(CONFIGS_DIR / "mazur_trained_biases.toml", 0.5, 1)[1]
+    drawn = diagram(browser)
+    for name in ("b1", "b2", "b3", "b4", "w5", "dE_total/db3"):
+        assert drawn[name] == pytest.approx(want[name], rel=1e-12), name
+    assert total(browser) == pytest.approx(want["E_total"], rel=1e-12)
+    fixed = torch_descent(CONFIGS_DIR / "mazur.toml", 0.5, 1)[1]
+    assert fixed["b1"] == 0.35 and want["b1"] != 0.35
+
+
+@pytest.mark.browser
+def test_an_update_at_5000_steps_fits_in_a_frame(server, browser):
+    open_playground(browser, f"{server}/playground/")
+    type_into(browser, "steps", "5000")
+    # Drag w5's slider: each position recomputes 6 runs of 5,000 steps and redraws everything.
+    timings = browser.execute_async_script(
+        """const done = arguments[0];
+           const slider = document.querySelector('[data-slider-for=w5]');
+           const start = window.playgroundTimings.length;
+           let k = 0;
+           const move = () => {
+             if (k === 30) return done(window.playgroundTimings.slice(start));
+             slider.value = String(0.4 + 0.01 * k++);
+             slider.dispatchEvent(new Event('input', {bubbles: true}));
+             requestAnimationFrame(() => requestAnimationFrame(move));
+           };
+           move();"""
+    )
+    assert len(timings) == 30
+    # The best of 30 is the update's own cost; the median adds what else the machine was doing.
+    best, median = min(timings), sorted(timings)[15]
+    print(f"Playground update, 5000 steps x 6 rates: best {best:.1f} ms, median {median:.1f} ms")
+    assert best < 16, timings
+
+
+def svg_text_boxes(browser, selector: str) -> list[dict]:
+    return browser.execute_script(
+        """return [...document.querySelectorAll(arguments[0] + ' text')]
+             .filter((t) => t.textContent.trim()).map((t) => {
+               const r = t.getBoundingClientRect();
+               return {text: t.textContent, x0: r.left, x1: r.right, y0: r.top, y1: r.bottom,
+                       size: parseFloat(getComputedStyle(t).fontSize)};
+             });""",
+        selector,
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("scheme", ["default", "slate"])
+def test_layout_at_both_widths_and_palettes(server, browser, screenshot, width, scheme):
+    browser.set_window_size(width, 900)
     try:
         open_playground(browser, f"{server}/playground/")
-        width = browser.execute_script(
-            "return [document.documentElement.scrollWidth, window.innerWidth]"
+        browser.execute_script(
+            "document.body.setAttribute('data-md-color-scheme', arguments[0]);", scheme
         )
-        assert width[0] <= width[1], f"the page scrolls sideways: {width}"
-        # Every field has a label, and Tab walks the text fields in order.
-        unlabelled = browser.execute_script(
-            """return [...document.querySelectorAll('#pg-form input[type=text], #pg-form select')]
-                 .filter((f) => !document.querySelector(`label[for="${f.id}"]`)).length"""
+        browser.execute_script("window.dispatchEvent(new Event('resize'))")
+        settle(browser)
+        page = browser.execute_script(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
         )
-        assert unlabelled == 0
-        browser.find_element("id", "pg-i1").click()
-        from selenium.webdriver.common.keys import Keys
-
-        browser.switch_to.active_element.send_keys(Keys.TAB)
-        assert browser.switch_to.active_element.get_attribute("id") == "pg-i2"
-        screenshot("playground-narrow.png")
+        assert page[0] <= page[1], f"the page scrolls sideways: {page}"
+        boxes = svg_text_boxes(browser, "#pg-diagram")
+        labelled = set(diagram(browser))
+        assert {f"w{j}" for j in range(1, 9)} | {f"dE_total/dw{j}" for j in range(1, 9)} <= labelled
+        for j, a in enumerate(boxes):
+            assert a["size"] >= 11, a
+            for b in boxes[j + 1 :]:
+                apart = (
+                    a["x1"] <= b["x0"]
+                    or b["x1"] <= a["x0"]
+                    or a["y1"] <= b["y0"]
+                    or b["y1"] <= a["y0"]
+                )
+                assert apart, (a, b)
+        assert min(box["size"] for box in svg_text_boxes(browser, "#pg-chart")) >= 11
+        # Text drawn in the theme's colours: readable on its background in both palettes.
+        contrast = browser.execute_script(
+            """const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+               const lum = ([r, g, b]) => [r, g, b].map((v) => v / 255)
+                 .map((v) => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+                 .reduce((s, v, k) => s + v * [0.2126, 0.7152, 0.0722][k], 0);
+               const bg = lum(rgb(getComputedStyle(document.body).backgroundColor));
+               const texts = document.querySelectorAll('#pg-diagram text, #pg-chart text');
+               return [...texts].map((t) => {
+                 const fg = lum(rgb(getComputedStyle(t).fill));
+                 return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+               });"""
+        )
+        assert min(contrast) >= 4.5, min(contrast)
+        results = browser.find_element("id", "pg-diagram").rect
+        form = browser.find_element("id", "pg-form").rect
+        if width == 390:
+            assert results["y"] + results["height"] <= form["y"], "the inputs come first"
+        else:
+            assert form["x"] + form["width"] <= results["x"], "inputs and results side by side"
+            # Editing the last field of the panel leaves E_total and the diagram in view.
+            browser.find_element("id", "pg-steps").click()
+            view = browser.execute_script(
+                "return ['pg-total', 'pg-diagram'].map((id) => "
+                "document.getElementById(id).getBoundingClientRect())"
+                ".map((r) => [r.top, r.bottom, innerHeight])"
+            )
+            for top, bottom, height in view:
+                assert top >= 0 and bottom <= height, view
+        screenshot(f"playground-{width}-{'dark' if scheme == 'slate' else 'light'}.png")
     finally:
         browser.set_window_size(1280, 900)
+
+
+@pytest.mark.browser
+def test_keyboard_reaches_every_control(server, browser):
+    from selenium.webdriver.common.keys import Keys
+
+    open_playground(browser, f"{server}/playground/")
+    unlabelled = browser.execute_script(
+        """return [...document.querySelectorAll('#pg-playground input:not([type=range]), '
+                                               + '#pg-playground select, #pg-step')]
+             .filter((f) => !f.labels.length).map((f) => f.id)"""
+    )
+    assert unlabelled == []
+    browser.find_element("id", "pg-i1").click()
+    browser.switch_to.active_element.send_keys(Keys.TAB)
+    assert browser.switch_to.active_element.get_attribute("id") == "pg-i2"
+    step = browser.find_element("id", "pg-step")
+    step.send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)
+    settle(browser)
+    assert browser.find_element("id", "pg-step-out").text == "2"
+    (current,) = [row for row in shown_rows(browser) if row["current"]]
+    assert current["step"] == 2
+    play = browser.find_element("id", "pg-play")
+    play.send_keys(Keys.ENTER)
+    assert play.get_attribute("aria-pressed") == "true"
+    play.send_keys(Keys.SPACE)
+    assert play.get_attribute("aria-pressed") == "false"

@@ -76,6 +76,7 @@ function recompute() {
   $("pg-step").max = String(steps);
   state.step = Math.min(state.step, steps);
   chart.draw(state.runs, steps, $("pg-log").checked, state.model.network.loss);
+  buildTable();
   report();
   showStep();
   timings.push(performance.now() - started);
@@ -136,36 +137,60 @@ function showStep() {
   showValues(row);
 }
 
-function cell(tag, name, value, text) {
-  return element(tag, { "data-name": name, "data-value": String(value) }, text);
+// The table's scroll cue shows while the table is wider than its holder.
+const cue = new ResizeObserver(() => {
+  $("pg-cue").hidden = $("pg-table").scrollWidth <= $("pg-table").clientWidth + 1;
+});
+
+// The table of the steps around the chosen one, and the list of every value: built once per
+// recomputation, then only their numbers change as the step moves.
+function buildTable() {
+  const network = state.model.network;
+  const gradients = network.trained.map((p) => network.gradients[p]);
+  const names = ["step", ...network.trained, network.loss, ...gradients];
+  const table = element("table", { id: "pg-rows" });
+  const head = table.appendChild(element("tr"));
+  for (const name of names) head.append(element("th", { scope: "col" }, name.replace("E_total/", "E/")));
+  const rows = Math.min(2 * TABLE_AROUND + 1, state.steps + 1);
+  for (let k = 0; k < rows; k += 1) {
+    const line = table.appendChild(element("tr"));
+    for (const name of names) line.append(element(name === "step" ? "th" : "td", { "data-name": name }));
+  }
+  $("pg-table").replaceChildren(table);
+  cue.disconnect();
+  cue.observe(table);
+  cue.observe($("pg-table"));
+  state.table = { names, lines: [...table.rows].slice(1) };
+  $("pg-values").replaceChildren(...[...network.forward, ...gradients].map((name) => {
+    const item = element("div");
+    item.append(element("dt", {}, name), element("dd", { "data-name": name }));
+    return item;
+  }));
+}
+
+function write(node, value, text) {
+  node.textContent = text;
+  node.dataset.value = String(value);
 }
 
 function showTable(run, step) {
-  const network = state.model.network;
-  const names = [...network.trained, network.loss, ...run.gradients];
-  const table = element("table", { id: "pg-rows" });
-  const head = table.appendChild(element("tr"));
-  head.append(element("th", { scope: "col" }, "step"));
-  for (const name of names) head.append(element("th", { scope: "col" }, name.replace("E_total/", "E/")));
-  const first = Math.max(0, Math.min(step - TABLE_AROUND, run.length - 1 - 2 * TABLE_AROUND));
-  for (let s = first; s < Math.min(run.length, first + 2 * TABLE_AROUND + 1); s += 1) {
-    const line = table.appendChild(element("tr", s === step ? { class: "pg-current", "aria-current": "true" } : {}));
-    line.append(cell("th", "step", s, String(s)));
-    for (const name of names) line.append(cell("td", name, run.value(s, name), long(run.value(s, name), 7)));
-  }
-  $("pg-table").replaceChildren(table);
-  const holder = $("pg-table");
-  $("pg-cue").hidden = holder.scrollWidth <= holder.clientWidth + 1;
+  const { names, lines } = state.table;
+  const first = Math.max(0, Math.min(step - TABLE_AROUND, run.length - lines.length));
+  lines.forEach((line, k) => {
+    const s = first + k;
+    line.hidden = s >= run.length;
+    line.classList.toggle("pg-current", s === step);
+    if (s === step) line.setAttribute("aria-current", "true");
+    else line.removeAttribute("aria-current");
+    names.forEach((name, j) => {
+      const value = name === "step" ? s : run.value(s, name);
+      write(line.cells[j], value, name === "step" ? String(s) : long(value, 7));
+    });
+  });
 }
 
 function showValues(row) {
-  const network = state.model.network;
-  const names = [...network.forward, ...network.trained.map((p) => network.gradients[p])];
-  $("pg-values").replaceChildren(...names.map((name) => {
-    const item = element("div");
-    item.append(element("dt", {}, name), cell("dd", name, row[name], long(row[name])));
-    return item;
-  }));
+  for (const dd of $("pg-values").querySelectorAll("dd")) write(dd, row[dd.dataset.name], long(row[dd.dataset.name]));
 }
 
 // Playing -----------------------------------------------------------------------------------------
@@ -276,12 +301,18 @@ window.addEventListener("hashchange", async () => {
   await openHash();
   $("pg-net").value = state.shape.key;
 });
+// Drawings follow their holder's width.
 new ResizeObserver(() => {
   if (!state.diagram || !state.runs.length) return;
   state.diagram.draw($("pg-diagram").clientWidth);
-  chart.draw(state.runs, state.steps, $("pg-log").checked, state.model.network.loss);
   showStep();
 }).observe($("pg-diagram"));
+new ResizeObserver(([entry]) => {
+  chart.width = entry.contentRect.width;
+  if (!state.runs.length) return;
+  chart.draw(state.runs, state.steps, $("pg-log").checked, state.model.network.loss);
+  showStep();
+}).observe($("pg-chart"));
 
 await openHash();
 $("pg-net").value = state.shape.key;

@@ -23,21 +23,46 @@ export function ticks(low, high, count) {
   return out;
 }
 
-// A run's (step, E_total) points, at most two per pixel column (its lowest and highest), in order.
-function points(run, loss, perPixel) {
+// A run's polyline: per pixel column its lowest and highest E_total, in step order (one point
+// where they are within half a pixel), so a 5,000-step line costs no more than the plot is wide.
+function polyline(run, loss, perPixel, x, y, log) {
+  const { data, width } = run;
+  const column = run.column[loss];
+  const at = (s) => data[s * width + column];
   const out = [];
+  const add = (s) => {
+    const e = at(s);
+    if (Number.isFinite(e) && (!log || e > 0)) out.push(`${Math.round(x(s) * 10) / 10},${Math.round(y(e) * 10) / 10}`);
+  };
   for (let start = 0; start < run.length; start += perPixel) {
     const end = Math.min(run.length, start + perPixel);
     let low = start;
     let high = start;
     for (let s = start + 1; s < end; s += 1) {
-      const e = run.value(s, loss);
-      if (e < run.value(low, loss)) low = s;
-      if (e > run.value(high, loss)) high = s;
+      if (at(s) < at(low)) low = s;
+      if (at(s) > at(high)) high = s;
     }
-    for (const s of low < high ? [low, high] : high < low ? [high, low] : [low]) out.push([s, run.value(s, loss)]);
+    if (Math.abs(y(at(low)) - y(at(high))) < 0.5) add(start);
+    else for (const s of low < high ? [low, high] : [high, low]) add(s);
   }
-  return out;
+  return out.join(" ");
+}
+
+// The smallest and largest E_total of the runs that can be drawn (above 0 on a log axis).
+function extent(runs, loss, log) {
+  let low = Infinity;
+  let high = -Infinity;
+  for (const run of runs) {
+    const column = run.column[loss];
+    for (let at = column; at < run.length * run.width; at += run.width) {
+      const e = run.data[at];
+      if (Number.isFinite(e) && (!log || e > 0)) {
+        if (e < low) low = e;
+        if (e > high) high = e;
+      }
+    }
+  }
+  return [low, high];
 }
 
 export class Chart {
@@ -47,19 +72,18 @@ export class Chart {
   }
 
   draw(runs, steps, log, loss) {
-    const width = Math.max(280, this.holder.clientWidth);
+    const width = Math.max(280, this.width ?? this.holder.clientWidth);
     const height = width < 560 ? 240 : 300;
     const plotWidth = width - PAD.left - PAD.right;
     this.loss = loss;
-    const errors = runs.flatMap((run) => Array.from({ length: run.length }, (_, s) => run.value(s, loss)));
-    const shown = errors.filter((e) => Number.isFinite(e) && (!log || e > 0));
-    if (!shown.length) {
+    const [smallest, largest] = extent(runs, loss, log);
+    if (!(smallest <= largest)) {
       this.holder.replaceChildren(Object.assign(document.createElement("p"), { textContent: "No finite error to draw." }));
       this.marker = null;
       return;
     }
-    let low = log ? Math.floor(Math.log10(Math.min(...shown))) : 0;
-    let high = log ? Math.ceil(Math.log10(Math.max(...shown))) : Math.max(...shown);
+    let low = log ? Math.floor(Math.log10(smallest)) : 0;
+    let high = log ? Math.ceil(Math.log10(largest)) : largest;
     if (high <= low) high = low + 1;
     const value = log ? (e) => Math.log10(e) : (e) => e;
     this.x = (s) => PAD.left + (s / steps) * plotWidth;
@@ -88,10 +112,7 @@ export class Chart {
     );
     const perPixel = Math.max(1, Math.floor(steps / plotWidth));
     runs.forEach((run, k) => {
-      const line = points(run, loss, perPixel)
-        .filter(([, e]) => Number.isFinite(e) && (!log || e > 0))
-        .map(([s, e]) => `${this.x(s).toFixed(1)},${this.y(e).toFixed(1)}`);
-      root.append(svg("polyline", { points: line.join(" "), class: `pg-line pg-c${k}` }));
+      root.append(svg("polyline", { points: polyline(run, loss, perPixel, this.x, this.y, log), class: `pg-line pg-c${k}` }));
     });
     this.cursor = root.appendChild(svg("line", { y1: PAD.top, y2: height - PAD.bottom, class: "pg-cursor" }));
     this.marker = root.appendChild(svg("circle", { r: 5, class: "pg-marker" }));
