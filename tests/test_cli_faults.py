@@ -1,0 +1,298 @@
+"""A hostile environment for `python -m derive`: each test builds its own fault (a FIFO or
+/dev/zero as config, TOML nested 5,000 deep, an unreadable file, a 300-character file name,
+standard output full, closed or gone, a signal in the middle of an XLSX write) and expects one
+stderr line, the documented exit code, the work bounded in time and memory, and nothing half
+written left behind."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from derive.__main__ import main
+from derive.config import MAX_CONFIG_BYTES, MAX_NESTING
+
+pytestmark = pytest.mark.core
+
+ROOT = Path(__file__).resolve().parent.parent
+MEMORY_LIMIT = 1 << 30  # bytes of address space for a subprocess: a runaway read dies under it
+TIME_LIMIT = 60  # seconds; the normal run takes a few (mostly Python importing SymPy)
+
+
+@dataclass
+class Done:
+    code: int
+    out: str
+    err: str
+    seconds: float
+    peak_mb: float  # the child's peak resident memory
+
+
+def run_derive(*args: str, tmp_path: Path, stdout=None, prepare=lambda: None) -> Done:
+    """`python -m derive ARGS` under a 1 GiB address-space limit, timed and measured; stdout goes
+    to `stdout` (a file or descriptor) if given, else to a file; prepare() runs in the child."""
+
+    def limit_then_prepare():
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+        prepare()
+
+    out_path, err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    start = time.monotonic()
+    with out_path.open("w") as out_file, err_path.open("w") as err_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "derive", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=out_file if stdout is None else stdout,
+            stderr=err_file,
+            cwd=ROOT,
+            preexec_fn=limit_then_prepare,
+        )
+        timer = threading.Timer(TIME_LIMIT, proc.kill)
+        timer.start()
+        _, status, usage = os.wait4(proc.pid, 0)  # wait4: this child's own peak memory
+        timer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Done(
+        proc.returncode,
+        out_path.read_text(),
+        err_path.read_text(),
+        time.monotonic() - start,
+        usage.ru_maxrss / 1024,
+    )
+
+
+def one_line(err: str) -> str:
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    assert "Traceback" not in err
+    return err
+
+
+def assert_bounded(done: Done) -> None:
+    assert done.seconds < TIME_LIMIT, done
+    assert done.peak_mb < 500, done
+
+
+# Config files that are not files -----------------------------------------------------------
+
+
+def test_config_naming_a_fifo_is_refused_without_waiting(tmp_path):
+    fifo = tmp_path / "net.toml"
+    os.mkfifo(fifo)
+    done = run_derive("gradients", "--config", str(fifo), tmp_path=tmp_path)
+    assert done.code == 2
+    assert one_line(done.err) == f"error: {fifo}: is a FIFO (named pipe), not a regular file\n"
+    assert_bounded(done)
+
+
+def test_config_dev_zero_is_refused_before_reading(tmp_path):
+    done = run_derive("gradients", "--config", "/dev/zero", tmp_path=tmp_path)
+    assert done.code == 2
+    assert one_line(done.err) == "error: /dev/zero: is a character device, not a regular file\n"
+    assert_bounded(done)
+
+
+def test_config_folder_is_refused(tmp_path, capsys):
+    assert main(["gradients", "--config", str(tmp_path)]) == 2
+    assert one_line(capsys.readouterr().err).endswith("is a folder, not a regular file\n")
+
+
+def test_config_over_the_size_limit_is_refused_before_parsing(tmp_path, capsys):
+    big = tmp_path / "big.toml"
+    big.write_text("# padding\n" * (MAX_CONFIG_BYTES // 10 + 1))
+    start = time.process_time()
+    assert main(["gradients", "--config", str(big)]) == 2
+    assert time.process_time() - start < 1
+    err = one_line(capsys.readouterr().err)
+    assert f"{big}: {big.stat().st_size:,} bytes; at most {MAX_CONFIG_BYTES:,} are read" in err
+
+
+@pytest.mark.parametrize("opening", ["[", "{x = "])
+def test_toml_nested_5000_deep_names_the_file_and_the_limit(tmp_path, capsys, opening):
+    closing = {"[": "]", "{x = ": "}"}[opening]
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + opening * 5000 + "1" + closing * 5000 + "\n")
+    assert main(["gradients", "--config", str(deep)]) == 2
+    assert one_line(capsys.readouterr().err) == (
+        f"error: {deep}: arrays or tables nested 5000 deep; at most {MAX_NESTING} are read\n"
+    )
+
+
+def test_brackets_inside_strings_and_comments_are_not_nesting(tmp_path, capsys):
+    # Valid TOML nesting one level: it is read, and found to lack its [values] table.
+    path = tmp_path / "strings.toml"
+    path.write_text(
+        '[network] # [[[[[[[[[[[[[[[[[[[[\nx = "[[[[[[[[[[[[[[[[[[[["\n'
+        'y = \'{{{{{{{{{{{{{{{{{{{{\'\nz = """\n[[[[[[[[[[[[[[[[[[[[\n"""\n'
+    )
+    assert main(["gradients", "--config", str(path)]) == 2
+    assert one_line(capsys.readouterr().err).endswith(f"{path}: missing table [values]\n")
+
+
+def test_integer_of_5000_digits_is_one_line(tmp_path, capsys):
+    path = tmp_path / "digits.toml"
+    path.write_text("[network]\nlayers = [2, " + "9" * 5000 + "]\n")
+    assert main(["gradients", "--config", str(path)]) == 2
+    assert "not valid TOML: Exceeds the limit" in one_line(capsys.readouterr().err)
+
+
+def drop_root_read_override():
+    """As root, give up the right to read any file, so that mode 000 means unreadable."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop, cap_dac_override, cap_dac_read_search = 24, 1, 2
+    for capability in (cap_dac_override, cap_dac_read_search):
+        if libc.prctl(pr_capbset_drop, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_unreadable_config_is_one_line(tmp_path):
+    path = tmp_path / "secret.toml"
+    path.write_text("[network]\n")
+    path.chmod(0)
+    prepare = drop_root_read_override if os.geteuid() == 0 else (lambda: None)
+    done = run_derive("gradients", "--config", str(path), tmp_path=tmp_path, prepare=prepare)
+    assert done.code == 2
+    assert one_line(done.err) == (
+        f"error: {path}: permission denied (the file is not readable by this user)\n"
+    )
+
+
+# Output paths ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["table", "--out"], ["plot", "--out"]])
+def test_300_character_file_name_is_one_line(tmp_path, capsys, command):
+    name = "n" * 296 + (".csv" if command[0] == "table" else ".png")
+    assert main([*command, str(tmp_path / name)]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert f"{name}: file name is 300 bytes long; the file system allows 255" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_250_character_file_name_is_written(tmp_path, capsys):
+    # The temp file beside it must not be the one whose name is too long.
+    path = tmp_path / ("n" * 246 + ".csv")
+    assert main(["table", "--steps", "1", "--out", str(path)]) == 0
+    assert path.read_text().startswith("lr,step,")
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_300_character_folder_name_is_one_line(tmp_path, capsys):
+    path = tmp_path / ("d" * 300) / "table.csv"
+    assert main(["table", "--out", str(path)]) == 2
+    assert "File name too long" in one_line(capsys.readouterr().err)
+
+
+# Standard output ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["gradients"], ["table", "--steps", "1"], ["--help"]])
+def test_full_standard_output_is_one_line_exit_2(tmp_path, command):
+    with open("/dev/full", "w") as full:
+        done = run_derive(*command, tmp_path=tmp_path, stdout=full)
+    assert done.code == 2
+    assert one_line(done.err) == (
+        "python -m derive: error: cannot write to standard output: No space left on device\n"
+    )
+
+
+def test_closed_standard_output_is_one_line_exit_2(tmp_path):
+    done = run_derive(
+        "gradients", tmp_path=tmp_path, stdout=subprocess.DEVNULL, prepare=lambda: os.close(1)
+    )
+    assert done.code == 2
+    assert one_line(done.err) == (
+        "python -m derive: error: cannot write to standard output: standard output is closed\n"
+    )
+
+
+def test_closed_standard_output_is_fine_when_nothing_is_printed(tmp_path):
+    out = tmp_path / "table.csv"
+    done = run_derive(
+        "table", "--steps", "1", "--out", str(out), tmp_path=tmp_path, stdout=subprocess.DEVNULL,
+        prepare=lambda: os.close(1),
+    )  # fmt: skip
+    assert (done.code, done.err) == (0, "")
+    assert out.read_text().startswith("lr,step,")
+
+
+def test_reader_gone_ends_quietly(tmp_path):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `| head` does once it has read enough
+    done = run_derive("table", "--steps", "1", tmp_path=tmp_path, stdout=write_end)
+    os.close(write_end)
+    assert (done.code, done.err) == (1, "")
+
+
+# Signals in the middle of an XLSX write ----------------------------------------------------
+
+OLD_WORKBOOK = b"the workbook written before"
+
+
+def interrupted_xlsx_write(tmp_path: Path, signum: int) -> tuple[subprocess.Popen, str, Path]:
+    """Start an XLSX export over an existing file, send `signum` once the writer is busy (its
+    scratch files appear in TMPDIR), and return the process, its stderr and the output folder."""
+    out_dir, scratch = tmp_path / "out", tmp_path / "tmp"
+    out_dir.mkdir()
+    scratch.mkdir()
+    target = out_dir / "table.xlsx"
+    target.write_bytes(OLD_WORKBOOK)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "derive", "table", "--format", "xlsx", "--steps", "400",
+         "--out", str(target)],
+        cwd=ROOT, env={**os.environ, "TMPDIR": str(scratch)}, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + TIME_LIMIT
+    while not any(scratch.iterdir()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the export ended or stalled before writing; stderr: {proc.stderr.read()}")
+        time.sleep(0.005)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=TIME_LIMIT)
+    assert list(scratch.iterdir()) == [], "scratch files left in the temp folder"
+    return proc, err, out_dir
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_during_xlsx_write_leaves_nothing(tmp_path, signum):
+    proc, err, out_dir = interrupted_xlsx_write(tmp_path, signum)
+    assert proc.returncode == 128 + signum
+    assert one_line(err) == f"python -m derive: stopped by {signal.Signals(signum).name}\n"
+    assert [p.name for p in out_dir.iterdir()] == ["table.xlsx"]
+    assert (out_dir / "table.xlsx").read_bytes() == OLD_WORKBOOK
+
+
+def test_ctrl_c_during_xlsx_write_is_one_line_exit_130(tmp_path):
+    proc, err, out_dir = interrupted_xlsx_write(tmp_path, signal.SIGINT)
+    assert proc.returncode == 130
+    assert one_line(err) == "python -m derive: interrupted\n"
+    assert [p.name for p in out_dir.iterdir()] == ["table.xlsx"]
+    assert (out_dir / "table.xlsx").read_bytes() == OLD_WORKBOOK
+
+
+def test_a_failed_write_keeps_the_old_file_and_no_temp(tmp_path):
+    from safeio.atomic import OutputError, write_atomic
+
+    target = tmp_path / "kept.txt"
+    target.write_text("old")
+
+    def half_then_fail(temp: Path) -> None:
+        temp.write_text("half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OutputError, match="No space left on device"):
+        write_atomic(target, half_then_fail)
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
