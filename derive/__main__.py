@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from derive import check, latex, plot, table, xlsx
@@ -65,8 +66,20 @@ def gradients(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_tolerance(text: str) -> float:
+    """--tolerance: a finite number above 0 and below 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a relative tolerance in (0, 1)")
+    return value
+
+
 def check_sheet(args: argparse.Namespace) -> int:
-    """Exit 1 with findings, 0 for a clean sheet, 2 when the sheet cannot be read."""
+    """Exit 0 clean, 1 with findings, 2 when the sheet cannot be read, 3 when something was left
+    unchecked (and no mistake found in the rest)."""
     config = load_config(args.config)
     try:
         report = check.check_file(args.sheet, config, args.tolerance)
@@ -74,7 +87,7 @@ def check_sheet(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(check.render(report, args.format))
-    return 1 if report.findings else 0
+    return report.exit_code
 
 
 def iteration_table(args: argparse.Namespace) -> table.Table:
@@ -149,10 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_config(p)
     p.add_argument(
         "--tolerance",
-        type=check.parse_tolerance,
+        type=parse_tolerance,
         default=check.DEFAULT_TOLERANCE,
         metavar="REL",
-        help=f"relative tolerance (default: {check.DEFAULT_TOLERANCE:g})",
+        help="relative tolerance beyond the digits a value carries "
+        f"(default: {check.DEFAULT_TOLERANCE:g})",
     )
     p.add_argument(
         "--format", choices=("text", "md", "json"), default="text", help="(default: text)"

@@ -1,0 +1,142 @@
+"""derive check: find the mistakes in a hand-made backpropagation sheet (.xlsx or .csv).
+
+The pipeline, one module each: read (the file -> rows of cells, within stated bounds), locate (rows
+-> tables, their columns and learning rates), diagnose (formulas and values -> findings, each
+mistake named where it is made; translate, model and explain serve it), report (text, md, json).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from derive.check.diagnose import WRONG_RATE, Issue, TableCheck
+from derive.check.locate import Sheet, Table, cell_name, locate
+from derive.check.model import build_model
+from derive.check.read import SheetError, read_sheets
+from derive.check.report import (
+    Finding,
+    Report,
+    TableInfo,
+    render,
+    render_markdown,
+    render_text,
+)
+from derive.config import Config
+
+DEFAULT_TOLERANCE = 1e-6
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "Finding",
+    "Report",
+    "SheetError",
+    "check_file",
+    "render",
+    "render_markdown",
+    "render_text",
+]
+
+
+def check_file(path: str | Path, config: Config, tolerance: float = DEFAULT_TOLERANCE) -> Report:
+    """Check every table in the sheet at `path` against the network of `config`."""
+    path = Path(path)
+    model = build_model(config)
+    sheets = locate(read_sheets(path), model.network, str(path))
+    tables = [(s, t) for s in sheets for t in s.tables]
+    if not tables:
+        raise SheetError(f"{path}: no table found: {missing(sheets, model)}")
+    findings, infos, notes, unchecked, checked = [], [], [], [], 0
+    for sheet, table in tables:
+        verdict = TableCheck(sheet, table, model, tolerance).run()
+        where = f"{table.worksheet}!{table.span}"
+        findings += group(table, verdict.issues)
+        infos.append(
+            TableInfo(
+                table.worksheet,
+                table.span,
+                len(table.rows),
+                tuple(verdict.columns),
+                verdict.updates,
+            )
+        )
+        notes += [f"{where}: {note}" for note in verdict.notes]
+        unchecked += verdict.unchecked + [
+            f"{where}: column {c.label!r} (a label this does not know)"
+            for c in table.columns
+            if c.key is None and any(f >= 0 for f in c.formulas)
+        ]
+        checked += verdict.checked
+    if checked == 0:
+        raise SheetError(
+            f"{path}: the table has no column to check (only inputs, targets or weights); "
+            "add computed columns such as h1, a_h1, E_total or dE/dw1"
+        )
+    for sheet in sheets:
+        notes += [f"{where}: a header of weights alone, not a table" for where in sheet.header_like]
+    return Report(str(path), tuple(infos), tuple(findings), checked, tuple(notes), tuple(unchecked))
+
+
+def missing(sheets: list[Sheet], model) -> str:
+    weights = ", ".join(s.name for s in model.network.weight_symbols)
+    if any(s.header_like for s in sheets):
+        return (
+            f"the rows with the labels {weights} have no computed column (h1, a_h1, E_total, "
+            "dE/dw1 ...) under them"
+        )
+    return f"no row has the labels {weights} and a computed column (h1, a_h1, E_total, dE/dw1 ...)"
+
+
+def group(table: Table, issues: list[Issue]) -> list[Finding]:
+    """One finding per column, kind and formula: the same mistake down a column is one finding."""
+    groups: dict[tuple, list[Issue]] = {}
+    for issue in issues:
+        if issue.kind == WRONG_RATE:  # one finding however many cells it wanders over
+            key = (issue.column, issue.kind)
+        else:
+            key = (issue.column, issue.kind, issue.formula, issue.diagnosis)
+        groups.setdefault(key, []).append(issue)
+    findings = []
+    for members in groups.values():
+        members.sort(key=lambda m: m.row)
+        first = members[0]
+        diagnosis = first.diagnosis
+        if first.kind == WRONG_RATE:
+            diagnosis = rate_diagnosis(table, first.key, members)
+        formula = None
+        if first.formula >= 0:
+            from derive.check.diagnose import shifted
+
+            formula = shifted(table.formulas[first.formula], first.row)
+        findings.append(
+            Finding(
+                worksheet=table.worksheet,
+                cell=cell_name(first.row, first.column),
+                label=first.label,
+                kind=first.kind,
+                diagnosis=diagnosis,
+                sheet_value=first.sheet_value,
+                correct_value=first.correct_value,
+                correct_formula=first.correct_formula,
+                sheet_formula=formula,
+                count=len(members),
+                cells=tuple(cell_name(m.row, m.column) for m in members),
+            )
+        )
+    return sorted(findings, key=lambda f: f.cells and _position(f.cell))
+
+
+def rate_diagnosis(table: Table, key: str, members: list[Issue]) -> str:
+    """Where the update takes its learning rate from, cell by cell, and where it stands."""
+    read = list(dict.fromkeys(f"{m.diagnosis} in {cell_name(m.row, m.column)}" for m in members))
+    shown = ", ".join(read[:3]) + (", …" if len(read) > 3 else "")
+    rate = table.learning_rate
+    sliding = len({m.diagnosis for m in members}) > 1
+    how = "a reference that slides down the rows: " if sliding else ""
+    where = f" where {rate.where.partition('!')[2]} belongs" if rate and rate.cell else ""
+    return f"the {key} update takes the learning rate from {how}{shown}{where}"
+
+
+def _position(cell: str) -> tuple[int, int]:
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    return coordinate_to_tuple(cell)

@@ -1,0 +1,156 @@
+"""Name what is wrong in a formula: the one change that turns the derived expression into the
+sheet's. Tried in turn: a sigmoid without its minus sign, one symbol in place of another (named
+with the factor it sits in: "a_h1·(1 − a_h1) where a_h2·(1 − a_h2) belongs"), a path of a hidden
+sum taken twice or left out, a factor missing or extra, the sign; else the factors that differ."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from derive.check.model import Model, elementary, random_points, same
+from derive.functions import sigmoid
+
+
+def show(expr: sp.Expr, names: dict[sp.Symbol, str]) -> str:
+    """Plain text as a reader writes it: a_h2·(1 − a_h2)."""
+    printable = expr.xreplace({s: sp.Symbol(names.get(s, s.name)) for s in expr.free_symbols})
+    text = sp.sstr(printable, order="none")
+    return text.replace("**", "^").replace("*", "·").replace(" - ", " − ")
+
+
+def context(expr: sp.Expr, symbol: sp.Symbol) -> sp.Expr:
+    """The smallest group of factors or terms of `expr` that holds `symbol`."""
+    while isinstance(expr, sp.Mul | sp.Add):
+        parts = [p for p in expr.args if symbol in p.free_symbols]
+        if len(parts) != 1:
+            return expr.func(*parts)
+        if not isinstance(parts[0], sp.Mul | sp.Add):
+            return parts[0]
+        expr = parts[0]
+    return expr
+
+
+def sums(expr: sp.Expr) -> list[sp.Add]:
+    return [a for a in sp.preorder_traversal(expr) if isinstance(a, sp.Add) and len(a.args) > 1]
+
+
+def path_name(term: sp.Expr, model: Model) -> str | None:
+    outs = [n for n in model.network.outputs if n.out in term.free_symbols]
+    return outs[0].name if len(outs) == 1 else None
+
+
+def factors(expr: sp.Expr) -> dict[sp.Expr, sp.Expr]:
+    sign, rest = (-1, -expr) if expr.could_extract_minus_sign() else (1, expr)
+    powers = dict(sp.Mul(rest).as_powers_dict()) if isinstance(rest, sp.Mul) else {rest: 1}
+    if sign < 0:
+        powers[sp.Integer(-1)] = 1
+    return powers
+
+
+def explain(
+    sheet: sp.Expr, derived: sp.Expr, what: str, model: Model, names: dict[sp.Symbol, str]
+) -> str:
+    """One sentence: what the sheet's formula for `what` does where the derived one belongs."""
+    points = random_points(sheet.free_symbols | derived.free_symbols, count=2)
+
+    def matches(candidate: sp.Expr) -> bool:
+        return same(sheet, candidate, points)
+
+    for found in (
+        _minus_sign(derived, what, matches),
+        _swap(sheet, derived, what, matches, names),
+        _paths(derived, what, matches, model),
+        _factor(sheet, derived, what, matches, names),
+    ):
+        if found:
+            return found
+    if matches(-derived):
+        return f"{what} has the wrong sign"
+    return _difference(sheet, derived, what, names)
+
+
+def _minus_sign(derived, what, matches) -> str | None:
+    for call in derived.atoms(sigmoid):
+        (x,) = call.args
+        if matches(derived.xreplace({call: sigmoid(-x)})):
+            return f"sigmoid of {sp.sstr(x)} is missing its minus sign"
+    return None
+
+
+def _swap(sheet, derived, what, matches, names) -> str | None:
+    for old in sorted(derived.free_symbols, key=lambda s: s.name):
+        for new in sorted(sheet.free_symbols - {old}, key=lambda s: s.name):
+            if matches(derived.xreplace({old: new})):
+                place = context(derived, old)
+                return (
+                    f"{what} uses {show(place.xreplace({old: new}), names)} where "
+                    f"{show(place, names)} belongs"
+                )
+    return None
+
+
+def _paths(derived, what, matches, model) -> str | None:
+    for total in sums(derived):
+        terms = total.args
+        for i, term in enumerate(terms):
+            name = path_name(term, model)
+            if name is None:
+                continue
+            others = [t for j, t in enumerate(terms) if j != i]
+            if matches(derived.xreplace({total: sp.Add(*others)})):
+                return f"{what}: the {name} path is missing"
+            for other in others:
+                twice = path_name(other, model)
+                replaced = sp.Add(*[t for t in others if t is not other], term, term)
+                if twice and matches(derived.xreplace({total: replaced})):
+                    return f"{what}: the {name} path appears twice (the {twice} path is missing)"
+    return None
+
+
+def _factor(sheet, derived, what, matches, names) -> str | None:
+    groups = set(sp.Mul.make_args(derived))
+    for symbol in derived.free_symbols:
+        groups.add(context(derived, symbol))
+    for group in sorted(groups, key=sp.default_sort_key):
+        if group.is_number:
+            continue
+        if matches(derived / group):
+            return f"{what} is missing the factor {show(group, names)}"
+    for symbol in sorted(sheet.free_symbols, key=lambda s: s.name):
+        if matches(derived * symbol):
+            return f"{what} has an extra factor {show(symbol, names)}"
+    return None
+
+
+def _difference(sheet, derived, what, names) -> str:
+    """The factors the two products do not share (path by path inside a sum), else both in full."""
+    found = _differing(elementary(sheet), elementary(derived), names)
+    if found:
+        return f"{what} {found}"
+    return f"{what} is {show(sheet, names)} where {show(derived, names)} belongs"
+
+
+def _differing(sheet: sp.Expr, derived: sp.Expr, names, depth: int = 0) -> str | None:
+    mine, theirs = factors(sheet), factors(derived)
+    change = {b: mine.get(b, 0) - theirs.get(b, 0) for b in {*mine, *theirs}}
+    extra = {b: e for b, e in change.items() if e > 0}
+    missing = {b: -e for b, e in change.items() if e < 0}
+    if not extra or not missing:
+        return None
+    if depth < 2 and len(extra) == len(missing) == 1:
+        a, b = next(iter(extra)), next(iter(missing))
+        if isinstance(a, sp.Add) and isinstance(b, sp.Add) and len(a.args) == len(b.args):
+            pairs = zip(_by_path(a), _by_path(b), strict=True)
+            parts = [_differing(x, y, names, depth + 1) for x, y in pairs]
+            if all(parts):
+                return "; ".join(dict.fromkeys(parts))
+    used = sp.Mul(*(b**e for b, e in extra.items()), evaluate=False)
+    belongs = sp.Mul(*(b**e for b, e in missing.items()), evaluate=False)
+    return f"uses {show(used, names)} where {show(belongs, names)} belongs"
+
+
+def _by_path(total: sp.Add) -> list[sp.Expr]:
+    """A sum's terms in the order of the output neurons they go through."""
+    return sorted(
+        total.args, key=lambda t: sorted(s.name for s in t.free_symbols if "_o" in s.name)
+    )

@@ -1,0 +1,137 @@
+"""What each column of a sheet must hold: the derived expression of every forward symbol and
+gradient in the columns of the same row, as SymPy (to compare formulas) and as NumPy functions
+with their partial derivatives (to compare typed values at the precision they carry)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from derive.chain import backward, gradients
+from derive.config import Config
+from derive.evaluate import NUMPY_FUNCTIONS, gradient_symbol, values_args
+from derive.functions import linear, logsumexp, relu, sigmoid, step
+from derive.network import Network, build_network
+
+PREVIOUS = "@prev"  # suffix of a symbol that stands for the row above's value
+LEARNING_RATE = sp.Symbol("lr", real=True)
+
+
+@dataclass(frozen=True)
+class Equation:
+    """key = expr in the symbols `args`; `function` and `slopes` (d function / d arg) in NumPy."""
+
+    key: str
+    expr: sp.Expr
+    args: tuple[str, ...]
+    function: Callable
+    slopes: tuple[Callable, ...]
+
+
+@dataclass(frozen=True)
+class Model:
+    network: Network
+    equations: dict[str, Equation]  # forward symbols in order, then gradients
+    definitions: dict[sp.Symbol, sp.Expr]  # forward symbol or delta -> its expression
+    defaults: dict[str, float]  # the config's inputs, targets, weights and biases
+    givens: frozenset[str]  # inputs, targets, weights, biases: typed, not computed
+
+
+def elementary(expr: sp.Expr) -> sp.Expr:
+    """The network's functions written as a spreadsheet writes them (sigmoid as 1/(1 + e^-x))."""
+    return (
+        expr.replace(sigmoid, lambda x: 1 / (1 + sp.exp(-x)))
+        .replace(relu, lambda x: sp.Max(0, x))
+        .replace(step, lambda x: sp.Heaviside(x, 0))
+        .replace(linear, lambda x: x)
+        .replace(logsumexp, lambda *xs: sp.log(sp.Add(*(sp.exp(x) for x in xs))))
+    )
+
+
+def equation(key: str, expr: sp.Expr) -> Equation:
+    args = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
+    modules = [NUMPY_FUNCTIONS, "numpy"]
+    function = sp.lambdify(args, expr, modules=modules)
+    slopes = tuple(sp.lambdify(args, sp.diff(expr, a), modules=modules) for a in args)
+    return Equation(key, expr, tuple(a.name for a in args), function, slopes)
+
+
+def build_model(config: Config) -> Model:
+    network = build_network(config.network)
+    pairs = list(network.equations)
+    back = backward(network)
+    deltas = [(sp.Symbol(f"delta_{n.name}", real=True), back.delta[n.net]) for n in network.neurons]
+    pairs += deltas
+    pairs += [(gradient_symbol(g.parameter), g.closed_form) for g in gradients(network)]
+    equations = {symbol.name: equation(symbol.name, expr) for symbol, expr in pairs}
+    numbers = values_args(config.values)
+    defaults = {s.name: v for s, v in zip(network.values_args, numbers, strict=True)}
+    return Model(
+        network,
+        equations,
+        dict(network.equations) | dict(deltas),
+        defaults,
+        frozenset(s.name for s in network.values_args),
+    )
+
+
+def previous(name: str) -> sp.Symbol:
+    return sp.Symbol(name + PREVIOUS, real=True)
+
+
+def update_expr(parameter: str, model: Model) -> sp.Expr:
+    """The next row's weight: the row above's weight minus lr times the row above's gradient."""
+    gradient = gradient_symbol(sp.Symbol(parameter)).name
+    return previous(parameter) - LEARNING_RATE * previous(gradient)
+
+
+def expanded(expr: sp.Expr, model: Model) -> sp.Expr:
+    """The expression in inputs, targets and parameters only: every forward symbol written out."""
+    for symbol, definition in reversed(list(model.definitions.items())):
+        if symbol in expr.free_symbols:
+            expr = expr.xreplace({symbol: definition})
+    return expr
+
+
+def evaluate(expr: sp.Expr, point: dict[sp.Symbol, float]) -> float:
+    value = elementary(expr).xreplace(point)
+    try:
+        return complex(value.evalf()).real
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def random_points(symbols, count: int = 3, seed: int = 7) -> list[dict[sp.Symbol, float]]:
+    """Points to compare expressions at: values in (0.1, 0.9), away from any special value."""
+    rng = np.random.default_rng(seed)
+    ordered = sorted(symbols, key=lambda s: s.name)
+    return [
+        {
+            s: sp.Float(float(v))
+            for s, v in zip(ordered, rng.uniform(0.1, 0.9, len(ordered)), strict=True)
+        }
+        for _ in range(count)
+    ]
+
+
+def same(a: sp.Expr, b: sp.Expr, points: list[dict]) -> bool:
+    """a and b agree at every point (to 1e-9 relative): the same function of their symbols."""
+    for point in points:
+        x, y = evaluate(a, point), evaluate(b, point)
+        if not (np.isfinite(x) and np.isfinite(y)) or abs(x - y) > 1e-9 * max(
+            abs(x), abs(y), 1e-12
+        ):
+            return False
+    return True
+
+
+def equivalent(sheet: sp.Expr, derived: sp.Expr, model: Model) -> bool:
+    """The same function, column by column, or once every forward symbol is written out."""
+    symbols = sheet.free_symbols | derived.free_symbols
+    if same(sheet, derived, random_points(symbols)):
+        return True
+    a, b = expanded(sheet, model), expanded(derived, model)
+    return same(a, b, random_points(a.free_symbols | b.free_symbols))
