@@ -7,7 +7,7 @@ import json
 import math
 import sys
 
-from derive import check, latex, plot, table, xlsx
+from derive import check, table
 from derive.config import ConfigError, load_config
 from derive.evaluate import at_values, evaluator_for, gradient_symbol
 from safeio.atomic import OutputError, check_writable, write_text_atomic
@@ -31,9 +31,12 @@ def add_config(parser: argparse.ArgumentParser) -> None:
 
 
 def show(args: argparse.Namespace) -> int:
-    network = evaluator_for(load_config(args.config).network)
+    from derive import explain, latex  # here, not at the top: only `show` prints derivations
+    from derive.network import build_network
+
+    network = build_network(load_config(args.config).network)
     style = latex.LATEX if args.latex else latex.TEXT
-    sys.stdout.write(latex.document(network.network, network.gradients, style))
+    sys.stdout.write(latex.document(explain.derivation(network), style))
     return 0
 
 
@@ -46,24 +49,42 @@ def gradients_report(args: argparse.Namespace) -> dict:
     return {
         "loss": values[network.loss.name],
         "outputs": {n.out.name: values[n.out.name] for n in network.outputs},
-        "gradients": {
-            p.name: values[gradient_symbol(p).name]
-            for p in (g.parameter for g in evaluator.gradients)
-        },
+        "gradients": {p.name: values[gradient_symbol(p).name] for p in network.trained},
     }
 
 
+def not_finite(report: dict) -> list[str]:
+    """The names of the report's values that overflowed to inf or nan."""
+    named = {"E_total": report["loss"], **report["outputs"]}
+    named |= {f"dE_total/d{p}": v for p, v in report["gradients"].items()}
+    return [name for name, value in named.items() if not math.isfinite(value)]
+
+
 def gradients(args: argparse.Namespace) -> int:
+    """Exit 0; exit 1 when some value is not a finite number (float64 overflow), after printing
+    every value (JSON: null, named in "not_finite") and one warning line on stderr."""
     report = gradients_report(args)
+    bad = not_finite(report)
+    if bad:
+        names = ", ".join(bad[:6]) + (", ..." if len(bad) > 6 else "")
+        print(f"warning: {names} not finite (float64 overflow) at these values", file=sys.stderr)
     if args.format == "json":
-        print(json.dumps(report, indent=2))
-        return 0
+        finite = {
+            "loss": report["loss"] if math.isfinite(report["loss"]) else None,
+            **{
+                key: {k: v if math.isfinite(v) else None for k, v in report[key].items()}
+                for key in ("outputs", "gradients")
+            },
+            "not_finite": bad,
+        }
+        print(json.dumps(finite, indent=2, allow_nan=False))
+        return 1 if bad else 0
     print(f"E_total = {report['loss']!r}")
     for name, value in report["outputs"].items():
         print(f"{name} = {value!r}")
     for name, value in report["gradients"].items():
         print(f"dE_total/d{name} = {value!r}")
-    return 0
+    return 1 if bad else 0
 
 
 def parse_tolerance(text: str) -> float:
@@ -108,6 +129,8 @@ def table_command(args: argparse.Namespace) -> int:
         check_writable(args.out)  # before the work, not after
     result = iteration_table(args)
     if args.format == "xlsx":
+        from derive import xlsx  # openpyxl loads only for a workbook
+
         xlsx.write_workbook(result, args.out)
     elif args.out is not None:
         write_text_atomic(args.out, table.TEXT_FORMATS[args.format](result))
@@ -117,6 +140,8 @@ def table_command(args: argparse.Namespace) -> int:
 
 
 def plot_command(args: argparse.Namespace) -> int:
+    from derive import plot  # matplotlib loads only for a chart
+
     plot.plot_format(args.out)
     check_writable(args.out)
     plot.write_plot(iteration_table(args), args.out)
@@ -152,7 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
     p.set_defaults(run=show)
 
-    p = commands.add_parser("gradients", help="print the loss and every gradient at the values")
+    p = commands.add_parser(
+        "gradients",
+        help="print the loss and every gradient at the values",
+        description="Print the loss, the outputs and every gradient at the config's values. "
+        "Exit 1 when some value overflows float64 (JSON: null there, named in not_finite).",
+    )
     add_config(p)
     p.add_argument("--format", choices=("json", "text"), default="text", help="(default: text)")
     p.set_defaults(run=gradients)

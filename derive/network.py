@@ -109,7 +109,10 @@ def build_network(spec: NetworkSpec) -> Network:
                 bias,
             )
             incoming = [Weight(next(weight_symbols), source, neuron) for source in below]
-            net = sp.Add(*(w.symbol * w.source for w in incoming), *([bias] if bias else []))
+            # Unevaluated: SymPy's canonical sorting of 64-term sums of products would take
+            # most of the time at 64x64x64x64, and the terms are already as they should read.
+            terms = [sp.Mul(w.symbol, w.source, evaluate=False) for w in incoming]
+            net = sp.Add(*terms, *([bias] if bias else []), evaluate=False)
             equations.append((neuron.net, net))
             weights.extend(incoming)
             layer.append(neuron)
