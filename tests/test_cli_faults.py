@@ -107,6 +107,19 @@ def test_config_folder_is_refused(tmp_path, capsys):
     assert one_line(capsys.readouterr().err).endswith("is a folder, not a regular file\n")
 
 
+def test_config_with_a_300_character_name_is_one_line(tmp_path, capsys):
+    path = tmp_path / ("c" * 295 + ".toml")
+    assert main(["gradients", "--config", str(path)]) == 2
+    assert one_line(capsys.readouterr().err) == f"error: {path}: cannot read: File name too long\n"
+
+
+def test_config_that_is_not_utf8_names_the_byte(tmp_path, capsys):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes("# café\n".encode("latin-1"))
+    assert main(["gradients", "--config", str(path)]) == 2
+    assert one_line(capsys.readouterr().err) == f"error: {path}: not UTF-8 text (byte 5 is 0xe9)\n"
+
+
 def test_config_over_the_size_limit_is_refused_before_parsing(tmp_path, capsys):
     big = tmp_path / "big.toml"
     big.write_text("# padding\n" * (MAX_CONFIG_BYTES // 10 + 1))
