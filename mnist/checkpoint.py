@@ -80,8 +80,9 @@ def unlike(reference, value, where: str) -> str | None:
             return f"{where} is {kind(value)}, expected a dict"
         extra, missing = set(value) - set(reference), set(reference) - set(value)
         if extra or missing:
-            extra, missing = sorted(map(str, extra))[:3], sorted(map(str, missing))[:3]
-            return f"{where} has unexpected keys {extra} and lacks {missing}"
+            parts = [f"lacks {sorted(map(str, missing))[:3]}"] if missing else []
+            parts += [f"has unexpected {sorted(map(str, extra))[:3]}"] if extra else []
+            return f"{where} {' and '.join(parts)}"
         found = (unlike(reference[k], value[k], f"{where}.{k}") for k in reference)
         return next((p for p in found if p), None)
     if isinstance(reference, list | tuple):
@@ -173,8 +174,10 @@ def training_state_problem(state: dict, model: nn.Module, optimizer, scheduler,
     ):
         where = f"optimizer.param_groups[{i}]"
         problem = problem or static_differs(fresh, saved, where, OPTIMIZER_PROGRESS)
-        if not (0 <= saved["lr"] <= fresh["max_lr"] and 0 <= saved["momentum"] < 1):
-            problem = problem or f"{where} has lr {saved['lr']!r}, momentum {saved['momentum']!r}"
+        if not 0 <= saved["lr"] <= fresh["max_lr"]:
+            problem = problem or f"{where}.lr is {saved['lr']!r}, outside 0..{fresh['max_lr']}"
+        if not 0 <= saved["momentum"] < 1:
+            problem = problem or f"{where}.momentum is {saved['momentum']!r}, outside 0..1"
     sched = state["scheduler"]
     problem = problem or static_differs(fresh_scheduler, sched, "scheduler", SCHEDULER_PROGRESS)
     steps = state["epoch"] * steps_per_epoch

@@ -3,7 +3,6 @@ one stderr line (exit code 2; 130 for Ctrl-C), and stdout written so that a full
 is one of those lines too."""
 
 import argparse
-import contextlib
 import functools
 import os
 import sys
@@ -45,17 +44,22 @@ def flush_stdout() -> None:
         if sys.stdout is not None:
             sys.stdout.flush()
     except OSError as err:
-        # Point fd 1 at /dev/null: the interpreter flushes stdout again on its way out and would
-        # print a second, multi-line complaint.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise StdoutError(f"stdout: {err.strerror or err}") from None
+        stdout_failed(err)
 
 
-def say(*values) -> None:
+def say(*values, end: str = "\n") -> None:
     """print() to stdout at once, so a full or broken stdout stops the command early."""
-    with contextlib.suppress(OSError):  # flush_stdout reports it
-        print(*values)
-    flush_stdout()
+    try:
+        print(*values, end=end, flush=True)
+    except OSError as err:
+        stdout_failed(err)
+
+
+def stdout_failed(err: OSError) -> NoReturn:
+    # Point fd 1 at /dev/null: the interpreter flushes stdout again on its way out and would
+    # print a second, multi-line complaint.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise StdoutError(f"stdout: {err.strerror or err}") from None
 
 
 def reopen_closed_stdio() -> None:

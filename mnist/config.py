@@ -3,7 +3,7 @@
 Each field of `Config` carries its default (read from mnist/defaults.toml, the data of the
 defaults), its help text and its allowed range; the command-line flags, their checks, the checks of
 a preset or a checkpoint's settings and the comments of defaults.toml are all made from them.
-`python -m mnist.config` rewrites defaults.toml's comments from the help texts (values unchanged).
+`python -m mnist.config --write` rewrites defaults.toml's comments from the help texts, values kept.
 """
 
 import argparse
@@ -223,7 +223,7 @@ def defaults_toml(values: dict = DEFAULTS) -> str:
         "# Defaults of `python -m mnist.train`; every key is also a command-line flag",
         "# (--batch-size, ...). A --preset NAME (mnist/presets/NAME.toml) goes over them, and the",
         "# flags over both.",
-        "# The comments come from mnist/config.py: rewrite them with `python -m mnist.config`.",
+        "# Comments made by mnist/config.py (`python -m mnist.config --write`); edit values only.",
         "",
     ]
     for name, f in FLAGS.items():
@@ -236,11 +236,16 @@ def defaults_toml(values: dict = DEFAULTS) -> str:
 
 @command
 def main(argv: list[str] | None = None) -> None:
-    p = OneLineParser(description="Rewrite mnist/defaults.toml's comments from mnist/config.py.")
-    p.parse_args(argv)
+    p = OneLineParser(description="Show mnist/defaults.toml as mnist/config.py documents it.")
+    p.add_argument("--write", action="store_true", help="rewrite the file with it (values kept)")
+    write = p.parse_args(argv).write
     current = read_toml(DEFAULTS_FILE)
     check_settings(current, str(DEFAULTS_FILE))
-    say(write_text_atomic(DEFAULTS_FILE, defaults_toml(current)))
+    text = defaults_toml(current)
+    if write:
+        say(write_text_atomic(DEFAULTS_FILE, text))
+    else:
+        say(text, end="")
 
 
 if __name__ == "__main__":

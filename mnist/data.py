@@ -8,6 +8,7 @@ MNIST is by Yann LeCun, Corinna Cortes and Christopher J.C. Burges.
 import gzip
 import hashlib
 import io
+import math
 import os
 import pickle
 import socket
@@ -94,42 +95,47 @@ def write_split(data_dir: Path, split: str, images: np.ndarray, labels: np.ndarr
         write_atomic(folder / name, lambda tmp, content=content: tmp.write_bytes(content))
 
 
-def check_idx(path: Path, ndim: int) -> int:
-    """Validate an IDX ubyte file's header against its size; return its item count."""
+def read_idx(path: Path, ndim: int) -> np.ndarray:
+    """An IDX ubyte file as an array, once its header is checked against its size."""
     if not path.is_file():
         raise DataError(f"{path}: missing (run: python -m mnist.data --data-dir DIR)")
-    size = path.stat().st_size
     with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
         header = f.read(4 + 4 * ndim)
-    if len(header) < 4 + 4 * ndim or header[:4] != bytes([0, 0, IDX_UBYTE, ndim]):
-        raise DataError(f"{path}: corrupted header, not an IDX ubyte file with {ndim} dimension(s)")
-    dims = [int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    if ndim == 3 and dims[1:] != [IMAGE_SIDE, IMAGE_SIDE]:
-        raise DataError(f"{path}: images are {dims[1]}x{dims[2]}, expected 28x28")
-    expected = len(header) + int(np.prod(dims))
-    if size != expected:
-        raise DataError(
-            f"{path}: {size} bytes, header promises {expected} (truncated or corrupted)"
-        )
-    return dims[0]
+        if len(header) < 4 + 4 * ndim or header[:4] != bytes([0, 0, IDX_UBYTE, ndim]):
+            raise DataError(
+                f"{path}: corrupted header, not an IDX ubyte file with {ndim} dimension(s)"
+            )
+        dims = [int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+        if ndim == 3 and dims[1:] != [IMAGE_SIDE, IMAGE_SIDE]:
+            raise DataError(f"{path}: images are {dims[1]}x{dims[2]}, expected 28x28")
+        expected = len(header) + math.prod(dims)
+        if size != expected:
+            raise DataError(
+                f"{path}: {size} bytes, header promises {expected} (truncated or corrupted)"
+            )
+        if dims[0] == 0:
+            raise DataError(f"{path}: its header says 0 items")
+        array = np.empty(dims, dtype=np.uint8)  # size known to match: no unbounded allocation
+        if f.readinto(array.reshape(-1)) != array.size:
+            raise DataError(f"{path}: shorter than its header says (changed while read?)")
+    return array
 
 
 def load_split(data_dir: Path, split: str) -> Split:
-    """Check the raw IDX pair of one split, then load it with torchvision.datasets.MNIST."""
+    """The raw IDX pair of one split, each file checked before use."""
     image_name, label_name = RAW_NAMES[split]
-    n_images = check_idx(raw_dir(data_dir) / image_name, ndim=3)
-    n_labels = check_idx(raw_dir(data_dir) / label_name, ndim=1)
-    if n_images != n_labels:
-        raise DataError(f"{raw_dir(data_dir)}: {n_images} {split} images but {n_labels} labels")
-    if n_images == 0:
-        raise DataError(f"{raw_dir(data_dir) / image_name}: its header says 0 images")
-    dataset = datasets.MNIST(data_dir, train=split == "train", download=False)
-    labels = dataset.targets
-    if len(labels) and int(labels.max()) > 9:
+    images = read_idx(raw_dir(data_dir) / image_name, ndim=3)
+    labels = read_idx(raw_dir(data_dir) / label_name, ndim=1)
+    if len(images) != len(labels):
+        raise DataError(
+            f"{raw_dir(data_dir)}: {len(images)} {split} images but {len(labels)} labels"
+        )
+    if int(labels.max()) > 9:
         raise DataError(
             f"{raw_dir(data_dir) / label_name}: label {int(labels.max())}, allowed 0..9"
         )
-    return Split(images=dataset.data, labels=labels)
+    return Split(images=torch.from_numpy(images), labels=torch.from_numpy(labels).long())
 
 
 def check_official(mnist: Mnist, data_dir: Path) -> None:

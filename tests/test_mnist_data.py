@@ -332,3 +332,54 @@ def test_every_cli_reports_a_bad_flag_in_one_line(main, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "--no-such-flag" in err and len(err.splitlines()) == 1
+
+
+# --- what a training run (mnist.train) makes of damaged data: one line, exit 2 ------------------
+
+
+def train_error(capsys, data_dir: Path, tmp_path: Path) -> str:
+    args = ["--data-dir", str(data_dir), "--out", str(tmp_path / "run"), "--limit", "8"]
+    with pytest.raises(SystemExit) as exit_info:
+        train.main([*args, "--threads", "1", "--batch-size", "4", "--epochs", "1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+    return err
+
+
+def change_the_last_label(content: bytes) -> bytes:
+    damaged = bytearray(content)
+    damaged[-1] ^= 1  # 0 <-> 1, ..., 8 <-> 9: still a valid label
+    return bytes(damaged)
+
+
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [("t10k-images-idx3-ubyte", flip_a_pixel), ("train-labels-idx1-ubyte", change_the_last_label)],
+)
+def test_a_limited_run_still_hashes_the_whole_files(fake_official, tmp_path, capsys, name, damage):
+    files = dict(fake_official)
+    files[name] = damage(files[name])  # the last image or label: outside the --limit slice
+    write_files(tmp_path / "d", files)
+    err = train_error(capsys, tmp_path / "d", tmp_path)
+    assert f"{name}: sha256" in err and "(damaged)" in err
+
+
+def test_a_missing_test_labels_file_is_one_line(idx_dir, tmp_path, capsys):
+    data_dir, _ = idx_dir
+    missing = data_dir / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    missing.unlink()
+    assert train_error(capsys, data_dir, tmp_path) == (
+        f"error: {missing}: missing (run: python -m mnist.data --data-dir DIR)"
+    )
+
+
+def test_headers_saying_zero_items_are_one_line(tmp_path, capsys):
+    write_by_spec(tmp_path / "d", "train", *make_split(40))
+    empty = np.zeros((0, 28, 28), dtype=np.uint8), np.zeros(0, dtype=np.uint8)
+    write_by_spec(tmp_path / "d", "test", *empty)
+    path = tmp_path / "d" / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    assert (
+        train_error(capsys, tmp_path / "d", tmp_path) == f"error: {path}: its header says 0 items"
+    )

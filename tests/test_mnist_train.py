@@ -1,11 +1,16 @@
 """mnist.train on small synthetic IDX data: smoke epoch, resume equality, bad input, torchrun."""
 
+import contextlib
 import io
 import json
 import math
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -304,3 +309,168 @@ def test_torchrun_resume_after_a_kill_gives_the_same_metrics(ddp_run, data_dir, 
     assert without_seconds(metrics(tmp_path / "run")) == without_seconds(metrics(straight))
     rng = torch.load(straight / "checkpoint.pt", weights_only=True)["rng"]["torch"]
     assert len(rng) == 2 and not torch.equal(rng[0], rng[1])  # one stream per process
+
+
+# --- hostile input and a failing environment: one line on stderr, nothing half-written ----------
+
+
+def one_cycle_lr(step: int, total: int, peak: float, pct_start: float) -> float:
+    """The learning rate of optimizer step `step` (0-based) under OneCycleLR's defaults, written
+    out from Smith & Topin's schedule: cosine from peak/25 up to peak, then down to peak/25e4."""
+    warm_end, start, low = pct_start * total - 1, peak / 25, peak / 25 / 1e4
+
+    def cosine(a: float, b: float, pct: float) -> float:
+        return b + (a - b) / 2 * (math.cos(math.pi * pct) + 1)
+
+    if step <= warm_end:
+        return cosine(start, peak, step / warm_end)
+    return cosine(peak, low, (step - warm_end) / (total - 1 - warm_end))
+
+
+def test_training_stops_at_the_first_non_finite_loss(data_dir, tmp_path, capsys, monkeypatch):
+    poison_at = 8  # the 9th training step: step 3 of epoch 2 (6 steps per epoch)
+    calls = []
+
+    def poisoned_model(name, device):
+        model = build_model(name).to(device)
+
+        def nan_once_there(module, inputs, output):
+            if module.training:
+                calls.append(1)
+                return output * math.nan if len(calls) - 1 == poison_at else output
+            return output
+
+        model.register_forward_hook(nan_once_there)
+        return model
+
+    monkeypatch.setattr(train, "prepare_model", poisoned_model)
+    out = tmp_path / "run"
+    args = ["--data-dir", str(data_dir), "--out", str(out), "--epochs", "3", "--no-plots", *FAST]
+    err = one_error_line(capsys, args)
+    lr = one_cycle_lr(poison_at, total=18, peak=0.2, pct_start=0.25)
+    assert f"the loss is not finite at step 3 of epoch 2 (learning rate {lr:.4g})" in err
+    assert [m["epoch"] for m in metrics(out)] == [1]  # no line of the diverged epoch
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 1
+
+
+def test_a_training_in_progress_locks_its_folder_and_ctrl_c_is_one_line(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["--data-dir", str(data_dir), "--out", str(out), "--epochs", "60", "--no-plots", *FAST]
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "mnist.train", *args]
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                             text=True, cwd=REPO)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "metrics.jsonl").exists() and first.poll() is None:
+            assert time.monotonic() < deadline, "the first training never wrote its metrics"
+            time.sleep(0.2)
+        for again in ([], ["--resume"]):
+            err = one_error_line(capsys, [*args, *again])
+            assert err == f"error: {out}: another training is writing this folder now"
+        first.send_signal(signal.SIGINT)
+        _, stderr = first.communicate(timeout=60)
+    finally:
+        first.kill()
+    assert first.returncode == 130 and stderr.strip() == "error: interrupted"
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]
+    done = torch.load(out / "checkpoint.pt", weights_only=True)["epoch"]
+    assert [m["epoch"] for m in metrics(out)][:done] == list(range(1, done + 1))
+
+
+COMMANDS = {  # each with arguments that get it as far as its first line on stdout
+    "data": lambda d, run: ["mnist.data", "--data-dir", str(d)],
+    "summary": lambda d, run: ["mnist.summary"],
+    "config": lambda d, run: ["mnist.config"],
+    "plots": lambda d, run: ["mnist.plots", str(run), "--data-dir", str(d)],
+    "train": lambda d, run: [
+        "mnist.train",
+        "--data-dir",
+        str(d),
+        "--out",
+        str(run.parent / "t"),
+        "--epochs",
+        "1",
+        "--no-plots",
+        *FAST,
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def finished_run(data_dir, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("finished") / "run"
+    run_train(["--data-dir", str(data_dir), "--out", str(out), "--epochs", "1", *FAST])
+    return out
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_full_stdout_is_one_line(command, data_dir, finished_run):
+    module, *args = COMMANDS[command](data_dir, finished_run)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", module, *args], stdout=full, text=True,
+                                stderr=subprocess.PIPE, cwd=REPO, timeout=120)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: stdout: No space left on device"
+
+
+def test_a_closed_stdout_trains_quietly(data_dir, tmp_path):
+    out = tmp_path / "run"
+    args = ["--data-dir", str(data_dir), "--out", str(out), "--epochs", "1", "--no-plots", *FAST]
+    script = " ".join([sys.executable, "-m", "mnist.train", *args, ">&-"])
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=REPO,
+                            timeout=120)  # fmt: skip
+    assert (result.returncode, result.stderr) == (0, "")
+    assert [m["epoch"] for m in metrics(out)] == [1]
+
+
+def test_a_run_folder_name_too_long_is_one_line(data_dir, tmp_path, capsys):
+    out = tmp_path / ("a" * 300)
+    err = one_error_line(capsys, ["--data-dir", str(data_dir), "--out", str(out), *FAST])
+    assert "File name too long" in err
+
+
+def test_a_data_file_this_user_may_not_read_is_one_line(data_dir, capsys):
+    folder = Path(tempfile.mkdtemp())  # not under pytest's private tmp folder: others may enter
+    try:
+        folder.chmod(0o777)
+        shutil.copytree(data_dir / "MNIST", folder / "MNIST")
+        for path in (folder / "MNIST").rglob("*"):
+            path.chmod(0o777 if path.is_dir() else 0o644)
+        locked = folder / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+        locked.chmod(0)
+        args = ["--data-dir", str(folder), "--out", str(folder / "run"), *FAST]
+        with as_another_user():
+            err = one_error_line(capsys, args)
+        assert err == f"error: {locked}: Permission denied"
+    finally:
+        shutil.rmtree(folder)
+
+
+@contextlib.contextmanager
+def as_another_user():
+    """Root reads every file: run the body as `nobody` then (the effective user only)."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.seteuid(65534)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+
+
+def test_metrics_nested_100000_deep_are_one_line(finished_run, capsys):
+    line = "[" * 100_000 + "]" * 100_000
+    path = finished_run / "metrics.jsonl"
+    good = path.read_text()
+    path.write_text(line + "\n")
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            plots.main([str(finished_run)])
+    finally:
+        path.write_text(good)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {path}: line 1 is nested too deeply to be metrics"
+    )

@@ -1,0 +1,150 @@
+"""mnist.checkpoint: well-formed but tampered checkpoints are refused in one line before use."""
+
+import math
+
+import pytest
+import torch
+from test_mnist_train import FAST, data_dir, one_error_line, run_train  # noqa: F401 (fixture)
+
+from mnist import plots
+
+
+def set_in(path: tuple, value):
+    """A tampering that sets state[path[0]][path[1]]... = value."""
+
+    def tamper(state: dict) -> None:
+        target = state
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return tamper
+
+
+def fill_weights(value: float):
+    def tamper(state: dict) -> None:
+        for tensor in state["model"].values():
+            if tensor.is_floating_point():
+                tensor.fill_(value)
+
+    return tamper
+
+
+def cut_rng(state: dict) -> None:
+    state["rng"]["torch"][0] = state["rng"]["torch"][0][:100]
+
+
+def scheduler_one_epoch_back(state: dict) -> None:
+    state["scheduler"]["last_epoch"] -= 6  # 6 steps per epoch (192 images, batch 32)
+    state["scheduler"]["_step_count"] -= 6
+
+
+def drop_weight(state: dict) -> None:
+    del state["model"]["0.weight"]
+
+
+# (what is done to a good checkpoint of a 2-epoch run, what the one-line refusal must name)
+TAMPERED = {
+    "epoch x": (set_in(("epoch",), "x"), "epoch is 'x'"),
+    "epoch 1.5": (set_in(("epoch",), 1.5), "epoch is 1.5"),
+    "epoch 0": (set_in(("epoch",), 0), "epoch is 0"),
+    "epoch -5": (set_in(("epoch",), -5), "epoch is -5"),
+    "epoch True": (set_in(("epoch",), True), "epoch is True"),
+    "epoch 1 of a run at epoch 2": (set_in(("epoch",), 1), "scheduler is at step 12"),
+    "momentum buffer shape": (
+        set_in(("optimizer", "state", 0, "momentum_buffer"), torch.zeros(3)),
+        "optimizer.state.0.momentum_buffer is a float32 tensor of shape [3]",
+    ),
+    "momentum buffer inf": (
+        set_in(("optimizer", "state", 0, "momentum_buffer"), torch.full((8, 1, 3, 3), math.inf)),
+        "optimizer.state.0.momentum_buffer holds NaN or infinite values",
+    ),
+    "param groups a string": (
+        set_in(("optimizer", "param_groups"), "sgd"),
+        "optimizer.param_groups is 'sgd', expected a list",
+    ),
+    "optimizer lr NaN": (
+        set_in(("optimizer", "param_groups", 0, "lr"), math.nan),
+        "optimizer.param_groups[0].lr is nan, expected a finite number",
+    ),
+    "optimizer lr huge": (
+        set_in(("optimizer", "param_groups", 0, "lr"), 1e30),
+        "optimizer.param_groups[0].lr is 1e+30, outside 0..0.2",
+    ),
+    "weight decay changed": (
+        set_in(("optimizer", "param_groups", 0, "weight_decay"), 0.5),
+        "weight_decay is 0.5, these settings give 5e-05",
+    ),
+    "scheduler a list": (set_in(("scheduler",), [1, 2]), "scheduler is list, expected a dict"),
+    "scheduler step a string": (
+        set_in(("scheduler", "last_epoch"), "12"),
+        "scheduler.last_epoch is '12', expected int",
+    ),
+    "scheduler total steps": (
+        set_in(("scheduler", "total_steps"), 10**9),
+        "scheduler.total_steps is 1000000000, these settings give 12",
+    ),
+    "scheduler behind the epoch": (scheduler_one_epoch_back, "scheduler is at step 6"),
+    "rng state cut": (cut_rng, "rng.torch[0] is a uint8 tensor of shape [100]"),
+    "rng state float": (
+        set_in(("rng", "torch", 0), torch.zeros(5056)),
+        "rng.torch[0] is a float32 tensor",
+    ),
+    "rng state not a list": (set_in(("rng", "torch"), torch.zeros(5056)), "missing rng.torch"),
+    "all weights NaN": (fill_weights(math.nan), "model.0.weight holds NaN or infinite values"),
+    "a weight of the wrong shape": (
+        set_in(("model", "0.weight"), torch.zeros(1)),
+        "model.0.weight is a float32 tensor of shape [1], expected a float32 tensor of shape",
+    ),
+    "a weight missing": (drop_weight, "model lacks ['0.weight']"),
+    "config lr a string": (set_in(("config", "lr"), "0.1"), "config: lr must be a number"),
+    "config batch size 0": (set_in(("config", "batch_size"), 0), "batch_size must be > 0"),
+}
+
+
+@pytest.fixture(scope="module")
+def good_run(data_dir, tmp_path_factory):  # noqa: F811 (the fixture imported above)
+    out = tmp_path_factory.mktemp("good") / "run"
+    args = ["--data-dir", str(data_dir), "--out", str(out), "--epochs", "2", "--no-plots", *FAST]
+    run_train(args)
+    return out, args, (out / "checkpoint.pt").read_bytes()
+
+
+@pytest.mark.parametrize("name", TAMPERED)
+def test_a_tampered_checkpoint_is_refused_in_one_line(name, good_run, capsys):
+    out, args, good = good_run
+    tamper, expected = TAMPERED[name]
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    tamper(state)
+    torch.save(state, out / "checkpoint.pt")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    try:
+        err = one_error_line(capsys, [*args, "--resume"])
+        after = {p.name: p.read_bytes() for p in out.iterdir()}
+    finally:
+        (out / "checkpoint.pt").write_bytes(good)
+    assert "checkpoint.pt" in err and expected in err, err
+    assert after == before  # nothing written, no temp file left behind
+
+
+def test_the_untampered_checkpoint_resumes(good_run, capsys):
+    out, args, _ = good_run
+    metrics = (out / "metrics.jsonl").read_text()
+    run_train([*args, "--resume"])  # nothing left to train: it loads, checks and ends
+    assert "epochs 3..2" in capsys.readouterr().out
+    assert (out / "metrics.jsonl").read_text() == metrics
+
+
+def test_plots_refuse_nan_weights_in_one_line(good_run, capsys):
+    out, _, good = good_run
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    fill_weights(math.nan)(state)
+    torch.save(state, out / "checkpoint.pt")
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            plots.main([str(out)])
+    finally:
+        (out / "checkpoint.pt").write_bytes(good)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "holds NaN or infinite values" in err
