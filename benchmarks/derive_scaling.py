@@ -1,11 +1,15 @@
-"""Time derive (backward deltas + closed forms) and the proof against sympy.diff as networks grow.
+"""Time the backward program as networks grow: derive, compile, evaluate, and the proofs.
 
-    python benchmarks/derive_scaling.py [--shapes 2,2,2 8,8,4 30,25,10]
+    python benchmarks/derive_scaling.py [--shapes 2,2,2 10,8,2 ...] [--repeat 3]
 
-Prints one row per network: weights, seconds to derive, seconds to prove every closed form, and
-the proof's milliseconds per weight (flat when the proof's cost grows linearly). Each proof writes
-E_total out in one weight, so its cost grows with the neurons that weight reaches: the default
-shapes keep the classic net's two outputs while the weights grow tenfold each time.
+One row per network (sigmoid, half the squared error, trained biases): trained parameters;
+seconds to build the network and derive its backward program (SymPy); to compile it (printed as
+NumPy and compiled); to evaluate it once at random values; their total and its microseconds per
+weight (flat when the cost is linear in the weights); the program's operations per weight; and,
+for networks small enough for closed forms (chain.CLOSED_FORM_MAX_PARAMETERS), seconds to derive
+every closed form and prove it equal to sympy.diff. Best of --repeat runs, each in this process.
+Targets: 64x64x64x64 under 10 s (`derive gradients`, imports included), and time per weight
+within 3x from 100 to 12,000 weights.
 """
 
 from __future__ import annotations
@@ -13,9 +17,15 @@ from __future__ import annotations
 import argparse
 import time
 
-from derive.chain import gradients, proof_residual
+import numpy as np
+
+from derive.backward import backward_program
+from derive.chain import closed_forms_made, gradients, proof_residual
 from derive.config import NetworkSpec
+from derive.evaluate import compile_program
 from derive.network import build_network
+
+SHAPES = ["2,2,2", "10,8,2", "16,16,16,16", "32,32,32,32", "64,64,64", "64,64,64,64"]
 
 
 def timed(function, *args):
@@ -24,30 +34,54 @@ def timed(function, *args):
     return result, time.perf_counter() - start
 
 
-def prove_all(network, derived) -> list:
-    return [g.parameter for g in derived if proof_residual(network, g) != 0]
+def prove_all(network) -> list:
+    """Derive every closed form and prove it; the parameters whose proof fails."""
+    return [g.parameter for g in gradients(network) if proof_residual(network, g) != 0]
+
+
+def measure(spec: NetworkSpec, repeat: int) -> dict:
+    best = {"derive": np.inf, "compile": np.inf, "evaluate": np.inf}
+    for _ in range(repeat):
+        start = time.perf_counter()
+        network = build_network(spec)
+        program = backward_program(network)
+        best["derive"] = min(best["derive"], time.perf_counter() - start)
+        evaluator, seconds = timed(compile_program, network, program)
+        best["compile"] = min(best["compile"], seconds)
+        args = np.random.default_rng(0).uniform(-1, 1, len(network.values_args))
+        _, seconds = timed(evaluator, *args)
+        best["evaluate"] = min(best["evaluate"], seconds)
+    best["operations"] = program.operations
+    best["trained"] = len(network.trained)
+    best["proof"] = None
+    if closed_forms_made(network):
+        unproven, best["proof"] = timed(prove_all, network)
+        assert not unproven, f"not proven: {unproven}"
+    return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--shapes",
-        nargs="+",
-        default=["2,2,2", "10,8,2", "40,24,2"],
-        help="layer sizes, comma-separated (default: 2,2,2 10,8,2 40,24,2: 8, 96, 1008 weights)",
-    )
+    parser.add_argument("--shapes", nargs="+", default=SHAPES, help="layer sizes, comma-separated")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each (default: 3)")
     args = parser.parse_args()
-    print("| layers | weights | derive (s) | proof (s) | proof per weight (ms) |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        "| layers | weights | trained | derive (s) | compile (s) | evaluate (s) | total (s) "
+        "| total per weight (µs) | operations per weight | proofs (s) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for shape in args.shapes:
         layers = tuple(int(n) for n in shape.split(","))
-        spec = NetworkSpec(layers, ("sigmoid",) * (len(layers) - 1), "half_sse", "none")
-        network, _ = timed(build_network, spec)
-        derived, derive_s = timed(gradients, network)
-        unproven, proof_s = timed(prove_all, network, derived)
-        assert not unproven, f"not proven: {unproven}"
-        n = len(derived)
-        print(f"| {shape} | {n} | {derive_s:.3f} | {proof_s:.2f} | {1000 * proof_s / n:.1f} |")
+        spec = NetworkSpec(layers, ("sigmoid",) * (len(layers) - 1), "half_sse", "trained")
+        m = measure(spec, args.repeat)
+        total = m["derive"] + m["compile"] + m["evaluate"]
+        proof = "—" if m["proof"] is None else f"{m['proof']:.2f}"
+        print(
+            f"| {'-'.join(map(str, layers))} | {spec.n_weights} | {m['trained']} "
+            f"| {m['derive']:.3f} | {m['compile']:.3f} | {m['evaluate']:.4f} | {total:.3f} "
+            f"| {1e6 * total / spec.n_weights:.0f} | {m['operations'] / spec.n_weights:.1f} "
+            f"| {proof} |"
+        )
 
 
 if __name__ == "__main__":
