@@ -98,25 +98,14 @@ def fold(model: nn.Sequential, side: int = 28) -> list[Stage]:
         first = (str(exc).strip().splitlines() or [""])[0]
         raise FoldError(f"the model does not run on a {side}x{side} image: {first}") from None
     stages: list[Stage] = []
-    i, jump = 0, 1  # jump: input pixels between neighbouring outputs of the stage so far
+    i, jump = 0, 1  # jump: input pixels between neighbouring outputs of the stages so far
     while i < len(layers):
         layer, first = layers[i], i
         if isinstance(layer, PASS_THROUGH):
             i += 1
             continue
         if isinstance(layer, nn.Conv2d):
-            after = layers[i + 1] if i + 1 < len(layers) else None
-            norm = after if isinstance(after, nn.BatchNorm2d) else None
-            weight, bias = folded_conv(layer, norm, i)
-            i += 1 if norm is None else 2
-            relu = i < len(layers) and isinstance(layers[i], nn.ReLU)
-            i += relu
-            geometry = {
-                "kernel": square(layer.kernel_size, "kernel_size", first),
-                "stride": square(layer.stride, "stride", first),
-                "padding": square(layer.padding, "padding", first),
-            }
-            stage = {"kind": "conv", "relu": relu, "weight": weight, "bias": bias, **geometry}
+            stage, i = conv_stage(layers, i)
         elif isinstance(layer, nn.ReLU):
             stage, i = {"kind": "relu"}, i + 1
         elif isinstance(layer, nn.MaxPool2d):
@@ -127,14 +116,35 @@ def fold(model: nn.Sequential, side: int = 28) -> list[Stage]:
             raise FoldError(f"layer {i}: BatchNorm2d not right after a Conv2d cannot be folded")
         else:
             raise FoldError(f"layer {i}: {layer!r}, of the pools only AdaptiveAvgPool2d(1) folds")
-        row = table[i - 1]
-        field = row.receptive_field
+        field = table[i - 1].receptive_field
         if stage["kind"] == "gap":  # one mean over the whole map before it
-            field += (table[first - 1].shape[-1] - 1) * jump
+            side_before = table[first - 1].shape[-1] if first else side
+            field += (side_before - 1) * jump
         jump *= stage.get("stride", 1)
-        stages.append(Stage(first=first, last=i - 1, shape=row.shape, receptive_field=field,
-                            **stage))  # fmt: skip
+        stages.append(Stage(first=first, last=i - 1, shape=table[i - 1].shape,
+                            receptive_field=field, **stage))  # fmt: skip
     return stages
+
+
+def conv_stage(layers: list[nn.Module], i: int) -> tuple[dict, int]:
+    """The stage of the conv at i with the BatchNorm and ReLU that follow it, if they do; and
+    the index of the first layer after them."""
+    conv = layers[i]
+    after = layers[i + 1] if i + 1 < len(layers) else None
+    norm = after if isinstance(after, nn.BatchNorm2d) else None
+    weight, bias = folded_conv(conv, norm, i)
+    end = i + 1 + (norm is not None)
+    relu = end < len(layers) and isinstance(layers[end], nn.ReLU)
+    stage = {
+        "kind": "conv",
+        "relu": relu,
+        "weight": weight,
+        "bias": bias,
+        "kernel": square(conv.kernel_size, "kernel_size", i),
+        "stride": square(conv.stride, "stride", i),
+        "padding": square(conv.padding, "padding", i),
+    }
+    return stage, end + relu
 
 
 def max_pool(pool: nn.MaxPool2d, index: int) -> dict:

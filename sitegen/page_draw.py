@@ -12,9 +12,13 @@ import json
 import os
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sitegen.page_mnist import RESULTS, gallery_matches, read_results
-from sitegen.site_common import PageData, Site, SiteError, site_path
+from sitegen.site_common import PageData, Settings, Site, SiteError, site_path
+
+if TYPE_CHECKING:  # torch is optional: the builder imports mnist lazily
+    from mnist.fold import Stage
 
 WEIGHTS_ENV = "BACKPROP_DRAW_WEIGHTS"  # another `python -m mnist.export` file to show instead
 WEIGHTS = "model.safetensors"
@@ -61,7 +65,7 @@ def build(site: Site) -> PageData:
     return PageData(context, files)
 
 
-def stage_context(model, stage) -> dict:
+def stage_context(model, stage: Stage) -> dict:
     """A stage's heading: the torch layers it stands for, its output shape, its receptive field."""
     from mnist.model import kind
 
@@ -75,13 +79,13 @@ def stage_context(model, stage) -> dict:
     }
 
 
-def digits_context(data_dir: Path, results_file: Path, settings, files: dict) -> dict:
+def digits_context(data_dir: Path, results_file: Path, settings: Settings, files: dict) -> dict:
     """Test digits to load: one correct digit of each class and the first few the run got
     wrong, with what its results.json records; their pixels only when MNIST is here."""
     if not results_file.is_file():
         return {"results": "", "offered": [], "listed": []}
     results = read_results(results_file)
-    wrong = {index: (true, predicted) for index, true, predicted in results["misclassified"]}
+    wrong = {index: predicted for index, _, predicted in results["misclassified"]}
     listed = [
         {"index": i, "label": t, "predicted": p}
         for i, t, p in results["misclassified"][:WRONG_SHOWN]
@@ -101,8 +105,7 @@ def digits_context(data_dir: Path, results_file: Path, settings, files: dict) ->
                for d in sorted(set(labels))]  # fmt: skip
     chosen = correct + [item["index"] for item in listed]
     offered = [
-        {"index": i, "label": labels[i], "predicted": wrong.get(i, (0, labels[i]))[1]}
-        for i in chosen
+        {"index": i, "label": labels[i], "predicted": wrong.get(i, labels[i])} for i in chosen
     ]
     pixels = {str(i): test.images[i].flatten().tolist() for i in chosen}
     files[site_path(DIGITS)] = json.dumps(pixels, separators=(",", ":"))
