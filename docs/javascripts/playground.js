@@ -5,7 +5,9 @@
 import { buildForm, check, loadFields, readForm } from "./playground/form.js";
 import { Chart } from "./playground/chart.js";
 import { Diagram } from "./playground/diagram.js";
+import { element } from "./playground/dom.js";
 import { long, short } from "./playground/numbers.js";
+import { Steps } from "./playground/steps.js";
 import { saturated, train } from "./playground/train.js";
 
 const root = document.getElementById("pg-playground");
@@ -18,18 +20,11 @@ const settings = {
   rates: root.dataset.rates.split(",").map(Number),
 };
 const STATE_KEYS = new Set(["net", "show", "step", "log"]);
-const TABLE_AROUND = 3; // rows shown before and after the chosen step
 const models = {};
 const timings = (window.playgroundTimings = []); // ms per recomputation, read by the tests
 const state = { shape: null, model: null, fields: [], runs: [], steps: 0, step: 0, playing: false, notices: [] };
 const chart = new Chart($("pg-chart"), $("pg-legend"));
-
-function element(tag, attributes = {}, text) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
+const table = new Steps($("pg-table"), $("pg-cue"), $("pg-values"));
 
 async function model(shape) {
   models[shape.key] ??= await import(shape.module);
@@ -76,7 +71,7 @@ function recompute() {
   $("pg-step").max = String(steps);
   state.step = Math.min(state.step, steps);
   chart.draw(state.runs, steps, $("pg-log").checked, state.model.network.loss);
-  buildTable();
+  table.build(state.model.network, state.steps);
   report();
   showStep();
   timings.push(performance.now() - started);
@@ -133,64 +128,7 @@ function showStep() {
   state.diagram.show(row);
   chart.mark(run, state.runs.indexOf(run), step);
   chart.showLegend(state.runs, run);
-  showTable(run, step);
-  showValues(row);
-}
-
-// The table's scroll cue shows while the table is wider than its holder.
-const cue = new ResizeObserver(() => {
-  $("pg-cue").hidden = $("pg-table").scrollWidth <= $("pg-table").clientWidth + 1;
-});
-
-// The table of the steps around the chosen one, and the list of every value: built once per
-// recomputation, then only their numbers change as the step moves.
-function buildTable() {
-  const network = state.model.network;
-  const gradients = network.trained.map((p) => network.gradients[p]);
-  const names = ["step", ...network.trained, network.loss, ...gradients];
-  const table = element("table", { id: "pg-rows" });
-  const head = table.appendChild(element("tr"));
-  for (const name of names) head.append(element("th", { scope: "col" }, name.replace("E_total/", "E/")));
-  const rows = Math.min(2 * TABLE_AROUND + 1, state.steps + 1);
-  for (let k = 0; k < rows; k += 1) {
-    const line = table.appendChild(element("tr"));
-    for (const name of names) line.append(element(name === "step" ? "th" : "td", { "data-name": name }));
-  }
-  $("pg-table").replaceChildren(table);
-  cue.disconnect();
-  cue.observe(table);
-  cue.observe($("pg-table"));
-  state.table = { names, lines: [...table.rows].slice(1) };
-  $("pg-values").replaceChildren(...[...network.forward, ...gradients].map((name) => {
-    const item = element("div");
-    item.append(element("dt", {}, name), element("dd", { "data-name": name }));
-    return item;
-  }));
-}
-
-function write(node, value, text) {
-  node.textContent = text;
-  node.dataset.value = String(value);
-}
-
-function showTable(run, step) {
-  const { names, lines } = state.table;
-  const first = Math.max(0, Math.min(step - TABLE_AROUND, run.length - lines.length));
-  lines.forEach((line, k) => {
-    const s = first + k;
-    line.hidden = s >= run.length;
-    line.classList.toggle("pg-current", s === step);
-    if (s === step) line.setAttribute("aria-current", "true");
-    else line.removeAttribute("aria-current");
-    names.forEach((name, j) => {
-      const value = name === "step" ? s : run.value(s, name);
-      write(line.cells[j], value, name === "step" ? String(s) : long(value, 7));
-    });
-  });
-}
-
-function showValues(row) {
-  for (const dd of $("pg-values").querySelectorAll("dd")) write(dd, row[dd.dataset.name], long(row[dd.dataset.name]));
+  table.show(run, step, row);
 }
 
 // Playing -----------------------------------------------------------------------------------------

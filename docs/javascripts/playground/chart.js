@@ -1,16 +1,9 @@
 // E_total against step, one line per learning rate, with real ticks on both axes, a linear or
 // logarithmic error axis, a marker at the chosen step and the legend outside the plot (in HTML).
 import { short } from "./numbers.js";
+import { svg } from "./dom.js";
 
-const SVG = "http://www.w3.org/2000/svg";
-const PAD = { left: 58, right: 14, top: 12, bottom: 42 };
-
-function svg(tag, attributes = {}, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
+const PAD = { left: 64, right: 14, top: 12, bottom: 42 };
 
 // About `count` round ticks (1, 2 or 5 times a power of ten) from low to high.
 export function ticks(low, high, count) {

@@ -4,18 +4,11 @@
 // Labels are placed so that no two overlap: every label's room is measured for the widest text it
 // can hold, and an edge whose labels find no free place on it goes without (the list has them).
 import { short, WIDEST_SHORT } from "./numbers.js";
+import { svg } from "./dom.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const WIDE = 560; // px: from here on, each edge label names its weight and neurons are larger
 const ALONG = [0.3, 0.38, 0.22, 0.62, 0.7, 0.78, 0.5]; // where on an edge its labels may sit
 const LINE = 15; // px between the lines of text stacked by a neuron
-
-function svg(tag, attributes = {}, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function overlaps(a, b) {
   return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;

@@ -1,6 +1,7 @@
 // The form: one text field per input, target, weight, bias, learning rate and the step count,
 // built for the chosen network; checking what a reader (or a shared link) typed into it.
 import { parseNumber } from "./numbers.js";
+import { element } from "./dom.js";
 
 const GROUPS = [
   ["inputs", "Inputs", false],
@@ -8,13 +9,6 @@ const GROUPS = [
   ["weights", "Weights", true],
   ["biases", "Biases", true],
 ];
-
-function element(tag, attributes = {}, text) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function field(name, label, kind, value, slider, range) {
   const row = element("div", { class: "pg-field" });
@@ -51,7 +45,7 @@ export function buildForm(holder, network, settings) {
   settings.rates.forEach((lr, k) => {
     descent.append(field(`lr${k + 1}`, `lr ${k + 1}`, "rate", lr, false));
   });
-  descent.append(field("steps", `steps (1–${settings.maxSteps})`, "steps", settings.steps, false));
+  descent.append(field("steps", `steps (≤ ${settings.maxSteps})`, "steps", settings.steps, false));
   sets.push(descent);
   holder.replaceChildren(...sets);
   return [...holder.querySelectorAll("input[data-kind]")];
