@@ -1,7 +1,7 @@
 """derive check on course-style sheets the tests build: every label and learning-rate variant, each
 classic mistake found where it is made and named, honest verdicts, and the project's own export.
 
-Workbooks are written with openpyxl as a student would (formulas typed per cell) and recomputed by an
+Workbooks are written with openpyxl as a student would (formulas typed per cell), recomputed by an
 independent spreadsheet engine (the `formulas` package), whose results are stored as the cells'
 cached values, as Excel does on saving. Expected diagnoses are written out here by hand.
 """
@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import resource
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -26,6 +30,8 @@ from derive.check import check_file
 from derive.config import load_config
 from derive.labels import Labels
 from derive.network import build_network
+
+pytestmark = pytest.mark.core
 
 CONFIG = load_config()
 LABELS = Labels(build_network(CONFIG.network))
@@ -331,11 +337,11 @@ def test_fixed_first_row_gradient_in_an_update_is_named(tmp_path, capsys):
 
 
 def test_sliding_learning_rate_reference_is_one_finding(tmp_path, capsys):
-    path = course_sheet(tmp_path / "slide.xlsx", change={"w3": "{w@}-$C{ROW}*{g@}"})
+    path = course_sheet(tmp_path / "slide.xlsx")
     sheet = openpyxl.load_workbook(path)["Backprop"]
     # Written as a student copies =G5-$C3*... down: the row of the lr cell moves with the row.
     for row in range(6, 11):
-        sheet.cell(row, 7).value = f"=G{row - 1}-$C{row - 3}*AA{row - 1}"
+        sheet.cell(row, 7).value = f"=G{row - 1}-$C{row - 3}*Z{row - 1}"
     sheet.parent.save(path)
     save_recalculated(openpyxl.load_workbook(path), path)
     code, report = report_of(capsys, path)
@@ -386,7 +392,9 @@ def test_unfinished_last_row_is_one_note(tmp_path, capsys):
     path = course_sheet(tmp_path / "unfinished.xlsx", rows=2, unfinished=True)
     code, report = report_of(capsys, path)
     assert (code, report["findings"]) == (0, [])
-    assert report["notes"] == ["Backprop!A4:AE7: row 7 holds only the next weights (an unfinished row)"]
+    assert report["notes"] == [
+        "Backprop!A4:AE7: row 7 holds only the next weights (an unfinished row)"
+    ]
     assert report["tables"][0]["updates"].startswith("2 update row(s) checked")
 
 
@@ -436,3 +444,119 @@ def test_csv_export_checks_clean(tmp_path, capsys):
     assert main(["table", "--steps", "5", "--out", str(path)]) == 0
     code, report = report_of(capsys, path)
     assert (code, report["findings"], report["unchecked"]) == (0, [], [])
+
+
+# Hostile files: refused in one line, fast, within 1 GiB ------------------------------------
+
+SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+BOOK = (
+    f'<workbook xmlns="{SHEET_NS}" xmlns:r="http://schemas.openxmlformats.org/officeDocument/'
+    '2006/relationships"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+RELS = (
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Target="worksheets/sheet1.xml"/></Relationships>'
+)
+
+
+def raw_workbook(path: Path, sheet: str | bytes, strings: str | None = None) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/workbook.xml", BOOK)
+        z.writestr("xl/_rels/workbook.xml.rels", RELS)
+        z.writestr("xl/worksheets/sheet1.xml", sheet)
+        if strings is not None:
+            z.writestr("xl/sharedStrings.xml", strings)
+    return path
+
+
+def corner_cells(path: Path) -> Path:
+    return raw_workbook(
+        path,
+        f'<worksheet xmlns="{SHEET_NS}"><dimension ref="A1:XFD1048576"/><sheetData>'
+        '<row r="1"><c r="A1"><v>1</v></c></row>'
+        '<row r="1048576"><c r="XFD1048576"><v>2</v></c></row></sheetData></worksheet>',
+    )
+
+
+def long_string(path: Path) -> Path:
+    return raw_workbook(
+        path,
+        f'<worksheet xmlns="{SHEET_NS}"><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c>'
+        "</row></sheetData></worksheet>",
+        f'<sst xmlns="{SHEET_NS}"><si><t>' + "x" * 100_000_000 + "</t></si></sst>",
+    )
+
+
+def zip_bomb(path: Path) -> Path:
+    """A worksheet part that inflates to 1.1 GiB of blanks (about 1 MB in the zip)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/workbook.xml", BOOK)
+        z.writestr("xl/_rels/workbook.xml.rels", RELS)
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as part:
+            part.write(f'<worksheet xmlns="{SHEET_NS}"><sheetData>'.encode())
+            blank = b" " * 2**24
+            for _ in range(70):
+                part.write(blank)
+            part.write(b"</sheetData></worksheet>")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (corner_cells, "spans A1:XFD1048576 (17,179,869,184 cells), more than the 25,000,000"),
+        (long_string, "holds more than 32,767 characters"),
+        (zip_bomb, "more than the 1,073,741,824 this reads"),
+    ],
+)
+def test_hostile_workbook_refused_fast_within_1_gib(make, says, tmp_path):
+    path = make(tmp_path / "hostile.xlsx")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "derive", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+    )
+    assert time.monotonic() - start < 60
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.count("\n") == 1 and says in done.stderr and str(path) in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("notes.xlsx", b"just some text\n", "not an .xlsx workbook"),
+        ("broken.xlsx", None, "not an .xlsx workbook this can read"),
+        ("picture.csv", b"\x89PNG\r\n\x1a\n\0\0\0IHDR", "not a CSV file"),
+        ("report.pdf", b"%PDF-1.4", "not a spreadsheet"),
+        ("empty.csv", b"", "no table found"),
+        ("header.csv", b"w1,w2,w3,w4,w5,w6,w7,w8\n1,2,3,4,5,6,7,8\n", "no computed column"),
+        ("huge.csv", b"w1,w2\n" + b"1" * 200_000 + b"\n", "not a CSV file this can read"),
+    ],
+)
+def test_unreadable_file_is_one_line_and_exit_2(name, content, says, tmp_path, capsys):
+    path = tmp_path / name
+    if content is None:  # well-formed zip, malformed worksheet XML
+        raw_workbook(path, "<worksheet><sheetData><row>")
+    else:
+        path.write_bytes(content)
+    code, out, err = run_check(capsys, path)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and says in err and str(path) in err
+
+
+def test_directory_and_missing_file_are_one_line(tmp_path, capsys):
+    (tmp_path / "dir.xlsx").mkdir()
+    for path, says in (
+        (tmp_path / "dir.xlsx", "not a regular file"),
+        (tmp_path / "no.xlsx", "no such file"),
+    ):
+        code, _, err = run_check(capsys, path)
+        assert code == 2 and err.count("\n") == 1 and says in err

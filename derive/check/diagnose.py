@@ -242,7 +242,25 @@ class TableCheck:
             else:
                 values = column.values()
                 used[symbol.name] = np.where(np.isfinite(values), values, fallback)
-        units = {k: np.zeros(n) for k in used}
+        self.forward(used, n)
+        # A weight that is not a number (#N/A) stands for what its update gives, so the cells
+        # computed from it are judged as if it were right: the mistake is reported once.
+        lr = self.rate_values(used)
+        for parameter in self.model.network.trained:
+            column = self.keyed.get(parameter.name)
+            if column is None:
+                continue
+            gradient = used["dE_total/d" + parameter.name]
+            for i in self.updates:
+                if not np.isfinite(column.values()[i]) and np.isfinite(lr[i - 1]):
+                    used[parameter.name][i] = (
+                        used[parameter.name][i - 1] - lr[i - 1] * gradient[i - 1]
+                    )
+        self.forward(used, n)
+        return used
+
+    def forward(self, used: dict[str, np.ndarray], n: int) -> None:
+        units = {s.name: np.zeros(n) for s in self.model.network.values_args}
         for key, equation in self.model.equations.items():
             with np.errstate(all="ignore"):
                 correct = equation.function(*(used[a] for a in equation.args))
@@ -255,7 +273,6 @@ class TableCheck:
                 correct = np.where(np.isfinite(values), values, correct)
             used[key] = correct
         self.units = units
-        return used
 
     def correct_units(self, equation, used, units, key) -> None:
         """Half a unit of the last digit of each argument, carried through the equation."""
@@ -284,7 +301,9 @@ class TableCheck:
         fallback = []
         for i in positions:
             formula = column.formulas[i]
-            if formula >= 0 and not column.texts.get(i, "").startswith("#"):
+            # A formula showing an error value is judged by its formula: a right one shows the
+            # error of a cell it reads, which is reported there.
+            if formula >= 0:
                 judgement = self.judge(formula, key, expected)
                 if judgement.ok or not judgement.unsupported:
                     self.verdict.checked += 1

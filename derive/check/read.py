@@ -84,7 +84,7 @@ def number(text: str) -> Cell | None:
         return None
     if not math.isfinite(value):
         return Cell(text, None)
-    # Written to 15 significant digits, as spreadsheets show them: 0.0009990000000000001 is 0.000999.
+    # To 15 significant digits, as spreadsheets show them: 0.0009990000000000001 is 0.000999.
     return Cell(value, None, number_digits(f"{value:.15g}"))
 
 
