@@ -27,11 +27,21 @@ WRONG_SHOWN = 4  # misclassified digits offered beside one correct digit of each
 NETWORK, FORWARD, DIGITS = "draw-network.json", "draw-forward.js", "draw-digits.json"
 
 
+def defaults(root: Path) -> dict:
+    return tomllib.loads((root / "mnist" / "defaults.toml").read_text(encoding="utf-8"))
+
+
+def weights_file(root: Path, reference: Path) -> Path:
+    """The exported weights the page runs: $BACKPROP_DRAW_WEIGHTS if set, else those of the
+    default model's reference run."""
+    if os.environ.get(WEIGHTS_ENV):
+        return Path(os.environ[WEIGHTS_ENV]).resolve()
+    return reference / defaults(root)["model"] / REFERENCE_SEED / WEIGHTS
+
+
 def build(site: Site) -> PageData:
     settings = site.settings
-    defaults = tomllib.loads((settings.root / "mnist" / "defaults.toml").read_text("utf-8"))
-    weights = Path(os.environ[WEIGHTS_ENV]).resolve() if os.environ.get(WEIGHTS_ENV) else None
-    weights = weights or settings.mnist_reference / defaults["model"] / REFERENCE_SEED / WEIGHTS
+    weights = weights_file(settings.root, settings.mnist_reference)
     context = {"weights": settings.shown(weights), "weights_env": WEIGHTS_ENV, "missing": ""}
     try:
         from mnist.fold import FoldError, fold, read_exported
@@ -59,7 +69,10 @@ def build(site: Site) -> PageData:
         "network": site_path(NETWORK),
         "forward": site_path(FORWARD),
         "digits": digits_context(
-            settings.root / defaults["data_dir"], weights.parent / RESULTS, settings, files
+            settings.root / defaults(settings.root)["data_dir"],
+            weights.parent / RESULTS,
+            settings,
+            files,
         ),
     }
     return PageData(context, files)
