@@ -8,6 +8,7 @@ import math
 import sys
 
 from derive import check, table
+from derive.chain import TooLarge
 from derive.config import ConfigError, load_config
 from derive.evaluate import at_values, evaluator_for, gradient_symbol
 from safeio.atomic import OutputError, check_writable, write_text_atomic
@@ -226,7 +227,7 @@ def run_command(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ConfigError, OutputError, table.TableError) as exc:
+    except (ConfigError, OutputError, table.TableError, TooLarge) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

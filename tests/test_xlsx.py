@@ -15,6 +15,7 @@ import openpyxl
 import pytest
 import sympy as sp
 
+from derive.__main__ import main
 from derive.config import load_config
 from derive.functions import linear, logsumexp, relu, sigmoid, step
 from derive.table import csv_text, iteration_table
@@ -218,3 +219,15 @@ def test_printed_formulas_compute_the_expressions(tmp_path):
 def test_unknown_function_is_refused():
     with pytest.raises(ValueError, match="no spreadsheet formula"):
         spreadsheet_formula(sp.Function("mystery")(x), {x: "A1"})
+
+
+def test_too_large_a_workbook_is_refused_in_one_line(tmp_path, capsys):
+    out = tmp_path / "big.xlsx"
+    code = main(["table", "--steps", "8000", "--format", "xlsx", "--out", str(out)])
+    err = capsys.readouterr().err
+    # 37 columns (the table's 33 and 4 deltas) x 8,001 rows x 6 learning rates.
+    assert code == 2 and err == (
+        "error: the workbook would have 1,776,222 formula cells, more than the 250,000 a workbook "
+        "is written with; use fewer steps or learning rates, or --format csv\n"
+    )
+    assert list(tmp_path.iterdir()) == []
