@@ -150,7 +150,8 @@ def test_gradients_json_shape_and_precision(capsys):
     code, out, _ = run_cli(capsys, "gradients", "--format", "json")
     assert code == 0
     report = json.loads(out)
-    assert set(report) == {"loss", "outputs", "gradients"}
+    assert set(report) == {"loss", "outputs", "gradients", "not_finite"}
+    assert report["not_finite"] == []
     assert list(report["outputs"]) == ["a_o1", "a_o2"]
     assert list(report["gradients"]) == [f"w{j}" for j in range(1, 9)]
     assert report["loss"] == pytest.approx(oracle.total_error(oracle.WEIGHTS), rel=1e-13)
