@@ -42,7 +42,12 @@ def weights_file(root: Path, reference: Path) -> Path:
 def build(site: Site) -> PageData:
     settings = site.settings
     weights = weights_file(settings.root, settings.mnist_reference)
-    context = {"weights": settings.shown(weights), "weights_env": WEIGHTS_ENV, "missing": ""}
+    context = {
+        "weights": settings.shown(weights),
+        "weights_env": WEIGHTS_ENV,
+        "chosen": bool(os.environ.get(WEIGHTS_ENV)),
+        "missing": "",
+    }
     try:
         from mnist.fold import FoldError, fold, read_exported
         from sitegen.draw_net import forward_module, network_json
