@@ -180,7 +180,7 @@ def load_preset(name: str | None) -> dict:
 
 
 def parser() -> OneLineParser:
-    p = OneLineParser(description="Train a small MNIST network.")
+    p = OneLineParser(prog="python -m mnist.train", description="Train a small MNIST network.")
     for name, f in FLAGS.items():
         meta = f.metadata
         kind = {"action": argparse.BooleanOptionalAction} if f.type is bool else {"type": f.type}

@@ -9,13 +9,9 @@ time including the test pass), checkpoint.pt, results.json and PNG plots (mnist.
 Settings: mnist/config.py; checkpoints: mnist/checkpoint.py.
 """
 
-import contextlib
-import fcntl
 import math
-import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -27,8 +23,7 @@ from tqdm import tqdm
 
 from mnist import checkpoint, plots
 from mnist.checkpoint import CHECKPOINT, rng_states, save_checkpoint
-from mnist.checkpoint import read_checkpoint as read_checkpoint  # for mnist.export, until it moves
-from mnist.cli import DataError, UsageError, command, say
+from mnist.cli import UsageError, command, say
 from mnist.config import Config, parse_args
 from mnist.data import load_data
 from mnist.distributed import (
@@ -40,9 +35,9 @@ from mnist.distributed import (
     sync_buffers,
 )
 from mnist.evaluate import normalize, prepare_model, test
-from mnist.metrics import METRICS, read_metrics, write_metrics
+from mnist.metrics import METRICS, write_metrics
 from mnist.model import count_params
-from safeio.atomic import check_writable
+from mnist.run_folder import resumed_history, run_folder
 
 CHECK_EVERY = 50  # steps between reads of the running loss (each read waits for the device)
 
@@ -151,45 +146,6 @@ def make_optimizer(model: nn.Module, cfg: Config, steps: int):
     return optimizer, scheduler
 
 
-@contextlib.contextmanager
-def run_folder(run_dir: Path, resume: bool, writer: bool) -> Iterator[None]:
-    """The run folder, locked while this training writes it (a second training into it is
-    refused); a fresh run's is created, and refused if it already holds a run."""
-    if not writer:
-        yield
-        return
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UsageError(f"--out {run_dir}: is a file, give a folder")
-    if resume and not run_dir.is_dir():
-        raise UsageError(f"no {CHECKPOINT} in {run_dir}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        try:  # released by the kernel when this process ends, however it ends
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UsageError(f"{run_dir}: another training is writing this folder now") from None
-        if not resume:
-            if (run_dir / CHECKPOINT).exists():
-                raise UsageError(f"{run_dir} already holds a run; use --resume or another --out")
-            check_writable(run_dir / METRICS)  # before training, not after the first epoch
-            (run_dir / METRICS).unlink(missing_ok=True)
-        yield
-    finally:
-        os.close(fd)
-
-
-def resumed_history(run_dir: Path, epoch: int, writer: bool) -> list[dict]:
-    """The metrics of epochs 1..epoch; lines after the checkpoint's epoch were written by a run
-    killed before its checkpoint, and are dropped."""
-    history = [m for m in read_metrics(run_dir / METRICS) if m["epoch"] <= epoch]
-    if [m["epoch"] for m in history] != list(range(1, epoch + 1)):
-        raise DataError(f"{run_dir / METRICS}: does not list epochs 1..{epoch} of the checkpoint")
-    if writer:
-        write_metrics(run_dir / METRICS, history)
-    return history
-
-
 def finite(line: dict) -> dict:
     bad = [key for key, value in line.items() if not math.isfinite(value)]
     if bad:
@@ -219,47 +175,63 @@ def start(cfg: Config) -> tuple[torch.device, Dist]:
     return device, ddp
 
 
-def run(cfg: Config, resume: bool, make_plots: bool) -> None:
-    device, ddp = start(cfg)
-    log = say if ddp.rank == 0 else (lambda *_: None)
-    mnist = load_data(Path(cfg.data_dir), cfg.limit, device)
-    run_dir, train_set, test_set = Path(cfg.out), mnist.train, mnist.test
+def build(cfg: Config, device: torch.device, ddp: Dist) -> tuple[nn.Module, nn.Module]:
+    """The model to train (wrapped for DDP and compiled if asked) and the plain model inside."""
     torch.manual_seed(cfg.seed)  # same seed on every process: identical initial weights
     raw_model = prepare_model(cfg.model, device)
     torch.manual_seed(cfg.seed + ddp.rank)  # but a different augmentation stream per process
     model = DistributedDataParallel(raw_model) if ddp.active else raw_model
-    model = torch.compile(model) if cfg.compile else model
-    steps = math.ceil(math.ceil(len(train_set.labels) / ddp.world_size) / cfg.batch_size)
+    return (torch.compile(model) if cfg.compile else model), raw_model
+
+
+def synchronise(model: nn.Module, epoch: int, ddp: Dist) -> str:
+    """Give every process rank 0's BatchNorm statistics; say whether the replicas agree."""
+    sync_buffers(model)
+    same = replicas_identical(model, ddp)
+    return f"epoch {epoch}: replicas identical across {ddp.world_size} processes: {same}"
+
+
+def save(run_dir: Path, history: list[dict], model, optimizer, scheduler, cfg: Config,
+         device: torch.device, ddp: Dist) -> None:  # fmt: skip
+    """metrics.jsonl, then checkpoint.pt (rank 0 writes; every process gives its RNG state)."""
+    rng = rng_states(device, ddp)
+    if ddp.rank == 0:
+        write_metrics(run_dir / METRICS, history)
+        save_checkpoint(run_dir, model, optimizer, scheduler, history[-1]["epoch"], cfg, rng)
+
+
+def run(cfg: Config, resume: bool, make_plots: bool) -> None:
+    device, ddp = start(cfg)
+    log = say if ddp.rank == 0 else (lambda *_: None)
+    mnist = load_data(Path(cfg.data_dir), cfg.limit, device)
+    model, raw_model = build(cfg, device, ddp)
+    steps = math.ceil(math.ceil(len(mnist.train.labels) / ddp.world_size) / cfg.batch_size)
     optimizer, scheduler = make_optimizer(raw_model, cfg, steps)
+    run_dir, done, history, pred = Path(cfg.out), 0, [], None
     with run_folder(run_dir, resume, writer=ddp.rank == 0):
-        done = checkpoint.resume(run_dir / CHECKPOINT, cfg, raw_model, optimizer, scheduler,
-                                 steps, device, ddp) if resume else 0  # fmt: skip
-        history = resumed_history(run_dir, done, ddp.rank == 0) if resume else []
-        log(f"{cfg.model}: {count_params(raw_model)} parameters, {len(train_set.labels)} train / "
-            f"{len(test_set.labels)} test images, {device}, {ddp.world_size} process(es), "
+        if resume:
+            path = run_dir / CHECKPOINT
+            done = checkpoint.resume(path, cfg, raw_model, optimizer, scheduler, steps, device, ddp)
+            history = resumed_history(run_dir, done, writer=ddp.rank == 0)
+        log(f"{cfg.model}: {count_params(raw_model)} parameters, {len(mnist.train.labels)} train"
+            f" / {len(mnist.test.labels)} test images, {device}, {ddp.world_size} process(es), "
             f"epochs {done + 1}..{cfg.epochs}")  # fmt: skip
         for epoch in range(done + 1, cfg.epochs + 1):
             begin = time.perf_counter()
-            line = {"epoch": epoch} | train(model, train_set.images, train_set.labels, optimizer,
-                                            scheduler, cfg, epoch, ddp)  # fmt: skip
+            line = {"epoch": epoch} | train(model, mnist.train.images, mnist.train.labels,
+                                            optimizer, scheduler, cfg, epoch, ddp)  # fmt: skip
             if ddp.active:
-                sync_buffers(raw_model)
-                same = replicas_identical(raw_model, ddp)
-                log(f"epoch {epoch}: replicas identical across {ddp.world_size} processes: {same}")
-            scores, pred = test(raw_model, test_set.images, test_set.labels)
-            line |= scores
-            line["seconds"] = round(time.perf_counter() - begin, 2)
+                log(synchronise(raw_model, epoch, ddp))
+            scores, pred = test(raw_model, mnist.test.images, mnist.test.labels)
+            line |= scores | {"seconds": round(time.perf_counter() - begin, 2)}
             log(summary(line, cfg.epochs))
             history.append(finite(line))
-            rng = rng_states(device, ddp)  # every process takes part in the gather
-            if ddp.rank == 0:
-                write_metrics(run_dir / METRICS, history)
-                save_checkpoint(run_dir, raw_model, optimizer, scheduler, epoch, cfg, rng)
-        if ddp.rank == 0 and make_plots:
-            if done == cfg.epochs:  # resumed a finished run: nothing trained, score the model
-                pred = test(raw_model, test_set.images, test_set.labels)[1]
-            written = plots.save_all(run_dir, history, test_set.images.cpu(),
-                                     test_set.labels.cpu(), pred.cpu())  # fmt: skip
+            save(run_dir, history, raw_model, optimizer, scheduler, cfg, device, ddp)
+        if make_plots and ddp.rank == 0:
+            if pred is None:  # resumed a finished run: nothing trained, score the model
+                pred = test(raw_model, mnist.test.images, mnist.test.labels)[1]
+            images, labels = mnist.test.images.cpu(), mnist.test.labels.cpu()
+            written = plots.save_all(run_dir, history, images, labels, pred.cpu())
             log("plots: " + ", ".join(str(p) for p in written))
     if ddp.active:
         dist.destroy_process_group()
