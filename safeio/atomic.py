@@ -64,24 +64,31 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call write(temp_path) and move the result onto `path`; an error or a signal leaves `path`
     untouched and no temp file behind."""
     path = check_writable(path)
+    temp = None
     with _ending_signals_raise():
-        with _signals_held():
-            temp = _temp_file(path)
         try:
+            # A signal held here is delivered as the block ends: once `temp` is known.
+            with _signals_held():
+                temp = _temp_file(path)
             write(temp)
             with _signals_held():
                 os.replace(temp, path)
         except OSError as exc:
-            temp.unlink(missing_ok=True)
+            _remove(temp)
             raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
         except BaseException:
-            temp.unlink(missing_ok=True)
+            _remove(temp)
             raise
     return path
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
     return write_atomic(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+
+
+def _remove(temp: Path | None) -> None:
+    if temp is not None:
+        temp.unlink(missing_ok=True)
 
 
 def _temp_file(path: Path) -> Path:

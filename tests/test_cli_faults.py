@@ -309,3 +309,27 @@ def test_a_failed_write_keeps_the_old_file_and_no_temp(tmp_path):
         write_atomic(target, half_then_fail)
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_inside_a_write_keeps_the_old_file_and_no_temp(tmp_path, signum):
+    from safeio.atomic import Terminated, write_atomic
+
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # else the kill below ends pytest
+    assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
+    target = tmp_path / "kept.txt"
+    target.write_text("old")
+
+    def half_then_signal(temp: Path) -> None:
+        temp.write_text("half")
+        os.kill(os.getpid(), signum)
+        time.sleep(5)  # the signal's exception ends this
+
+    expected = KeyboardInterrupt if signum == signal.SIGINT else Terminated
+    with pytest.raises(expected) as raised:
+        write_atomic(target, half_then_signal)
+    if expected is Terminated:
+        assert raised.value.code == 128 + signum
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the write's handler is gone
