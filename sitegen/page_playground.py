@@ -90,6 +90,7 @@ def describe(evaluator: Evaluator, key: str, title: str, source: str, module: st
         "source": source,
         "module": module,
         "bias": network.spec.bias,
+        "loss": network.spec.loss,
         "columns": columns,
         "edges": [
             {"weight": w.symbol.name, "from": neuron_of[w.source], "to": w.dest.name}

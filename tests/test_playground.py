@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import shutil
 import subprocess
 import sys
 import time
@@ -27,7 +26,6 @@ from derive.evaluate import evaluator_for
 from derive.javascript import javascript_module
 
 ROOT = Path(__file__).resolve().parent.parent
-NODE = shutil.which("node")
 
 # Networks that use sigmoid, tanh, relu (and its step), linear, softmax (logsumexp) and biases.
 CONFIGS = {
@@ -59,7 +57,7 @@ biases = [0.1, 0.0, -0.1, 0.2, -0.2, 0.05]
 }
 
 
-def run_module(module: str, arguments: list[list[float]], folder: Path) -> list[dict]:
+def run_module(node: str, module: str, arguments: list[list[float]], folder: Path) -> list[dict]:
     """evaluate(...) of the module for each argument list, in Node.js."""
     (folder / "derived.mjs").write_text(module)
     script = (
@@ -69,14 +67,13 @@ def run_module(module: str, arguments: list[list[float]], folder: Path) -> list[
     )
     (folder / "run.mjs").write_text(script)
     done = subprocess.run(
-        [NODE, "run.mjs"], cwd=folder, capture_output=True, text=True, timeout=60, check=True
+        [node, "run.mjs"], cwd=folder, capture_output=True, text=True, timeout=60, check=True
     )
     return json.loads(done.stdout)
 
 
-@pytest.mark.skipif(NODE is None, reason="needs Node.js (the project's npm ci needs it too)")
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_generated_javascript_equals_the_evaluator(name, tmp_path):
+def test_generated_javascript_equals_the_evaluator(name, node, tmp_path):
     config = parse_config(CONFIGS[name], name)
     evaluator = evaluator_for(config.network)
     rng = np.random.default_rng(7)
@@ -84,8 +81,8 @@ def test_generated_javascript_equals_the_evaluator(name, tmp_path):
                     + config.values.biases)  # fmt: skip
     # The config's values, random ones, and large ones where a naive exp would overflow.
     calls = [base, *(base + rng.normal(0, 1.5, base.size) for _ in range(5)), base * 300]
-    results = run_module(javascript_module(evaluator, config.values), [list(c) for c in calls],
-                         tmp_path)  # fmt: skip
+    results = run_module(node, javascript_module(evaluator, config.values),
+                         [list(c) for c in calls], tmp_path)  # fmt: skip
     for args, got in zip(calls, results, strict=True):
         expected = {s.name: float(v) for s, v in evaluator(*args).items()}
         assert set(got) == set(expected)
@@ -95,6 +92,48 @@ def test_generated_javascript_equals_the_evaluator(name, tmp_path):
 
 
 CONFIGS_DIR = ROOT / "derive" / "configs"
+TRAIN_JS = ROOT / "docs" / "javascripts" / "playground" / "train.js"
+
+
+def stall_report(node: str, config_path: Path, lr: float, steps: int, folder: Path) -> dict:
+    """The Playground's train() on a config's printed module, in Node.js: the run's lowest
+    reachable error, its last E_total and where (if anywhere) it reports a stall."""
+    config = load_config(config_path)
+    (folder / "derived.mjs").write_text(
+        javascript_module(evaluator_for(config.network), config.values)
+    )
+    script = (
+        "import * as model from './derived.mjs';\n"
+        f"import {{ lowestError, train }} from '{TRAIN_JS.as_uri()}';\n"
+        "const { network } = model;\n"
+        "const targets = network.targets.map((t) => network.defaults[t]);\n"
+        f"const lowest = lowestError({json.dumps(config.network.loss)}, targets);\n"
+        f"const run = train(model, network.defaults, {lr}, {steps}, lowest);\n"
+        "console.log(JSON.stringify({lowest, stalled: run.stalled,\n"
+        "  last: run.value(run.length - 1, network.loss)}));\n"
+    )
+    (folder / "stall.mjs").write_text(script)
+    done = subprocess.run(
+        [node, "stall.mjs"], cwd=folder, capture_output=True, text=True, timeout=60, check=True
+    )
+    return json.loads(done.stdout)
+
+
+def test_a_stall_is_told_from_convergence(node, tmp_path):
+    # lr 1000 on the classic net: E_total stays 1e-4 above its floor of 0 from step 1 on.
+    classic = stall_report(node, CONFIGS_DIR / "classic.toml", 1000.0, 20, tmp_path)
+    assert classic["lowest"] == 0 and classic["stalled"]["step"] == 1
+    # Cross-entropy with soft targets cannot go below their entropy, -sum t ln t; a run that
+    # gets there with vanishing gradients has converged, and is not reported as stalled.
+    deep = ROOT / "tests" / "configs" / "table_deep_softmax.toml"
+    targets = load_config(deep).values.targets
+    entropy = -sum(t * math.log(t) for t in targets)
+    softmax = stall_report(node, deep, 2.0, 400, tmp_path)
+    assert softmax["lowest"] == pytest.approx(entropy, rel=1e-12)
+    assert softmax["last"] == pytest.approx(entropy, abs=1e-6)
+    assert softmax["stalled"] is None
+
+
 NETWORKS = {"classic": "classic.toml", "mazur": "mazur.toml",
             "mazur_trained_biases": "mazur_trained_biases.toml"}  # fmt: skip
 

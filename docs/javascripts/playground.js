@@ -8,7 +8,7 @@ import { Diagram } from "./playground/diagram.js";
 import { element } from "./playground/dom.js";
 import { long, short } from "./playground/numbers.js";
 import { Steps } from "./playground/steps.js";
-import { saturated, train } from "./playground/train.js";
+import { lowestError, saturated, train } from "./playground/train.js";
 
 const root = document.getElementById("pg-playground");
 const $ = (id) => document.getElementById(id);
@@ -47,7 +47,15 @@ async function useNetwork(shape, carried = {}) {
     });
   }
   state.diagram = new Diagram($("pg-diagram"), shape, state.model.network);
-  state.diagram.draw($("pg-diagram").clientWidth);
+  drawDiagram();
+}
+
+// The diagram at its holder's width; the edges it had no room to label are named.
+function drawDiagram() {
+  const hidden = state.diagram.draw($("pg-diagram").clientWidth);
+  $("pg-hidden").hidden = !hidden.length;
+  $("pg-hidden").textContent = `No room on the drawing for the labels of ${hidden.join(", ")}: `
+    + "their values are in the table below.";
 }
 
 // Computing -------------------------------------------------------------------------------------
@@ -63,7 +71,8 @@ function recompute() {
     say([...problems, "The results show the last valid values."], "alarm");
     return;
   }
-  state.runs = rates.map((lr) => train(state.model, values, lr, steps));
+  state.lowest = lowestError(state.shape.loss, state.model.network.targets.map((t) => values[t]));
+  state.runs = rates.map((lr) => train(state.model, values, lr, steps, state.lowest));
   state.steps = steps;
   const previous = $("pg-show").value;
   $("pg-show").replaceChildren(...rates.map((lr) => element("option", { value: String(lr) }, String(lr))));
@@ -91,10 +100,12 @@ function report() {
     } else if (run.stalled) {
       const { step, error, gradient } = run.stalled;
       const flat = saturated(state.shape, run.row(step)).map((n) => `${n.name} (${n.value} = ${short(run.value(step, n.value))})`);
+      const floor = state.lowest === 0 ? "0"
+        : `its lowest possible value: ${short(error - state.lowest)} above ${short(state.lowest)}`;
       lines.push({
         text: `lr ${run.lr} is saturated from step ${step}: the gradients have vanished (largest ${short(gradient)}) `
-          + `while E_total = ${short(error)} is still far from 0`
-          + (flat.length ? `; ${flat.join(", ")} sit on the flat ends of the sigmoid` : "")
+          + `while E_total = ${short(error)} is still far from ${floor}`
+          + (flat.length ? `; neurons where the activation is flat: ${flat.join(", ")}` : "")
           + ". Training has stalled there, not converged.",
         kind: "warn",
       });
@@ -242,7 +253,7 @@ window.addEventListener("hashchange", async () => {
 // Drawings follow their holder's width.
 new ResizeObserver(() => {
   if (!state.diagram || !state.runs.length) return;
-  state.diagram.draw($("pg-diagram").clientWidth);
+  drawDiagram();
   showStep();
 }).observe($("pg-diagram"));
 new ResizeObserver(([entry]) => {

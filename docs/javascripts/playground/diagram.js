@@ -22,9 +22,9 @@ export class Diagram {
     this.width = 0;
   }
 
-  // Draw for `width` px; a no-op when the width has not changed.
+  // Draw for `width` px (again only when the width has changed); the weights left unlabelled.
   draw(width) {
-    if (width === this.width) return;
+    if (width === this.width) return this.hidden;
     this.width = width;
     const wide = width >= WIDE;
     const r = wide ? 26 : 20;
@@ -77,8 +77,8 @@ export class Diagram {
         });
       }
     }
-    this.hidden = 0;
-    for (const item of this.edges) this.label(root, item, room, taken, wide);
+    this.hidden = this.edges.filter((item) => !this.label(root, item, room, taken, wide)).map((item) => item.edge.weight);
+    return this.hidden;
   }
 
   // What each neuron shows beside it, nearest first: its activation (an input its value), an
@@ -122,7 +122,7 @@ export class Diagram {
   }
 
   // An edge's value label on the line and its gradient label under it, at the first place along
-  // the edge where neither touches a label or neuron already placed.
+  // the edge where neither touches a label or neuron already placed; false when there is none.
   label(root, item, room, taken, wide) {
     const { edge, a, b } = item;
     for (const t of ALONG) {
@@ -136,9 +136,9 @@ export class Diagram {
       item.value = root.appendChild(svg("text", { x, y: y + 4, class: "pg-weight", "data-symbol": edge.weight }));
       item.gradient = root.appendChild(svg("text", { x, y: y + 19, class: "pg-gradient", "data-symbol": gradient }));
       this.texts.push([item.value, edge.weight, wide ? `${edge.weight} ` : ""], [item.gradient, gradient, "∇ "]);
-      return;
+      return true;
     }
-    this.hidden += 1;
+    return false;
   }
 
   // Write the values of `row` (name -> number) on the drawing.

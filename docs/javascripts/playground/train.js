@@ -2,9 +2,9 @@
 // and gradients in one Float64Array per run (row = the arguments, then network.outputs), and what
 // a reader should be told about a run: diverged, or stalled by saturation.
 
-// Gradients this small next to the error mean training has stopped, not that it has converged.
-const VANISHED = 1e-6; // largest |gradient| / E_total
-const NEAR_ZERO = 1e-8; // an E_total below this is a fit, whatever the gradients
+// Gradients this small next to the error left to lose mean training has stopped, not converged.
+const VANISHED = 1e-6; // largest |gradient| / (E_total - its lowest possible value)
+const NEAR_ZERO = 1e-8; // an error this close to its lowest value is a fit, whatever the gradients
 
 export class Run {
   constructor(network, lr, steps) {
@@ -33,7 +33,15 @@ export class Run {
 
 // One run from `values` (by argument name): p <- p - lr * dE_total/dp for every trained p, all
 // from the same forward pass, until `steps` or the first step with a value that is not finite.
-export function train(model, values, lr, steps) {
+// The lowest E_total any output can reach for these targets: 0 for the squared errors; for
+// cross-entropy the targets' own entropy, -sum t ln(t / sum t), reached when softmax = t / sum t.
+export function lowestError(loss, targets) {
+  if (loss !== "cross_entropy") return 0;
+  const sum = targets.reduce((a, b) => a + b, 0);
+  return targets.reduce((e, t) => (t > 0 ? e - t * Math.log(t / sum) : e), 0);
+}
+
+export function train(model, values, lr, steps, lowest) {
   const { network } = model;
   const run = new Run(network, lr, steps);
   const args = Float64Array.from(network.arguments, (name) => values[name]);
@@ -41,20 +49,20 @@ export function train(model, values, lr, steps) {
   const last = (run.length - 1) * run.width;
   const bad = run.names.filter((_, j) => !Number.isFinite(run.data[last + j]));
   if (bad.length) run.diverged = { step: run.length - 1, names: bad };
-  run.stalled = stall(run, network.loss);
+  run.stalled = stall(run, network.loss, lowest);
   return run;
 }
 
 // The first step whose gradients have all but vanished while the error has not.
-function stall(run, loss) {
+function stall(run, loss, lowest) {
   const gradients = run.gradients.map((name) => run.column[name]);
   const error = run.column[loss];
   for (let step = 0, at = 0; step < run.length; step += 1, at += run.width) {
     const e = run.data[at + error];
-    if (!(e >= NEAR_ZERO)) continue;
+    if (!(e - lowest >= NEAR_ZERO)) continue;
     let largest = 0;
     for (const j of gradients) largest = Math.max(largest, Math.abs(run.data[at + j]));
-    if (largest <= VANISHED * e) return { step, error: e, gradient: largest };
+    if (largest <= VANISHED * (e - lowest)) return { step, error: e, gradient: largest };
   }
   return null;
 }
