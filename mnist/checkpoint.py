@@ -19,6 +19,7 @@ from mnist.model import build_model
 from safeio.atomic import write_atomic
 
 CHECKPOINT = "checkpoint.pt"
+MAX_BYTES = 256 * 1024 * 1024  # the `small` model's checkpoint is ~0.3 MB
 KEYS = ("model", "optimizer", "scheduler", "epoch", "rng", "config")
 # What moves as training goes on; every other optimizer and scheduler entry follows from the
 # settings, so it must equal the freshly built one's.
@@ -109,6 +110,9 @@ def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
     UsageError in one line otherwise. Its "config" is a dict (Config(**state["config"]))."""
     if not path.is_file():
         raise UsageError(f"no {CHECKPOINT} in {path.parent}")
+    size = path.stat().st_size
+    if size > MAX_BYTES:  # its tensors are loaded whole: bound the memory before reading
+        raise UsageError(f"{path}: {size:,} bytes; a checkpoint here is at most {MAX_BYTES:,}")
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # torch raises many types for a damaged file

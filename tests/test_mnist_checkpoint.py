@@ -148,3 +148,14 @@ def test_plots_refuse_nan_weights_in_one_line(good_run, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "holds NaN or infinite values" in err
+
+
+def test_a_checkpoint_too_large_to_be_one_is_refused_before_reading(good_run, capsys):
+    out, args, good = good_run
+    with open(out / "checkpoint.pt", "r+b") as f:
+        f.truncate(300 * 1024 * 1024)  # sparse: no disk space used, but torch.load would read it
+    try:
+        err = one_error_line(capsys, [*args, "--resume"])
+    finally:
+        (out / "checkpoint.pt").write_bytes(good)
+    assert "checkpoint.pt: 314,572,800 bytes; a checkpoint here is at most 268,435,456" in err
