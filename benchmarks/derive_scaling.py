@@ -7,7 +7,8 @@ seconds to build the network and derive its backward program (SymPy); to compile
 NumPy and compiled); to evaluate it once at random values; their total and its microseconds per
 weight (flat when the cost is linear in the weights); the program's operations per weight; and,
 for networks small enough for closed forms (chain.CLOSED_FORM_MAX_PARAMETERS), seconds to derive
-every closed form and prove it equal to sympy.diff. Best of --repeat runs, each in this process.
+every closed form and prove it equal to sympy.diff. Best of --repeat runs, each in this process
+with SymPy's cache cleared first, so that no run reuses another's work.
 Targets: 64x64x64x64 under 10 s (`derive gradients`, imports included), and time per weight
 within 3x from 100 to 12,000 weights.
 """
@@ -18,8 +19,9 @@ import argparse
 import time
 
 import numpy as np
+from sympy.core.cache import clear_cache
 
-from derive.backward import backward_program
+from derive.backward import activation_derivative, backward_program
 from derive.chain import closed_forms_made, gradients, proof_residual
 from derive.config import NetworkSpec
 from derive.evaluate import compile_program
@@ -42,6 +44,8 @@ def prove_all(network) -> list:
 def measure(spec: NetworkSpec, repeat: int) -> dict:
     best = {"derive": np.inf, "compile": np.inf, "evaluate": np.inf}
     for _ in range(repeat):
+        clear_cache()
+        activation_derivative.cache_clear()
         start = time.perf_counter()
         network = build_network(spec)
         program = backward_program(network)

@@ -8,7 +8,7 @@ import math
 import sys
 
 from derive import check, table
-from derive.chain import TooLarge
+from derive.chain import CLOSED_FORM_MAX_PARAMETERS, TooLarge
 from derive.config import ConfigError, load_config
 from derive.evaluate import at_values, evaluator_for, gradient_symbol
 from safeio.atomic import OutputError, check_writable, write_text_atomic
@@ -173,7 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog=PROGRAM, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    p = commands.add_parser("show", help="print the forward equations, each chain and closed form")
+    p = commands.add_parser(
+        "show",
+        help="print the forward equations, the deltas, each chain and closed form",
+        description="Print the forward equations, the delta recursion, every gradient as delta x "
+        "input, and each parameter's chain with its path sums and closed form. Past "
+        f"{CLOSED_FORM_MAX_PARAMETERS} trained parameters the chains of a sample of parameters "
+        "only, each written down to the next layer's deltas (the output says so).",
+    )
     add_config(p)
     p.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
     p.set_defaults(run=show)
