@@ -11,16 +11,18 @@ from matplotlib.figure import Figure
 from derive.table import Table
 from safeio.atomic import OutputError, write_atomic
 
-TITLE = "Total Error at Learning Rates"
+TITLE = "Total error at each step, per learning rate"
+WIDE, NARROW = (8.0, 5.0), (4.2, 5.6)  # inches: a screen's chart and a phone's
+FONT_SIZE = 14  # points: a subscript (0.7 of it) stays above 11 CSS px on a phone
 FORMATS = {".png": "png", ".svg": "svg"}
 
 
-def error_figure(table: Table) -> Figure:
+def error_figure(table: Table, size: tuple[float, float] = WIDE) -> Figure:
     """E_total per step for each learning rate; a diverged run's legend entry says where.
 
     A bare Figure, not pyplot: no global state and no display, so it is safe in a site build.
     """
-    figure = Figure(figsize=(8, 5), layout="constrained")
+    figure = Figure(figsize=size, layout="constrained")
     axes = figure.add_subplot()
     diverged = {d.lr: d.step for d in table.divergences}
     loss = table.column("E_total")
@@ -30,11 +32,16 @@ def error_figure(table: Table) -> Figure:
         if lr in diverged:
             label += f" (diverged at step {diverged[lr]})"
         axes.plot(steps, errors, label=label)  # non-finite points are left out of the line
-    axes.set_title(TITLE)
+    narrow = size[0] < WIDE[0]
+    axes.set_title(TITLE.replace(", ", ",\n") if narrow else TITLE)
     axes.set_xlabel("step (weight update)")
-    axes.set_ylabel("E_total")
+    axes.set_ylabel(r"$E_{\mathrm{total}}$")
     axes.grid(alpha=0.3)
-    axes.legend(title="learning rate")
+    # Outside the lines: at the right of a wide chart, under a narrow one.
+    if narrow:
+        axes.legend(title="learning rate", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
+    else:
+        axes.legend(title="learning rate", loc="upper left", bbox_to_anchor=(1.02, 1))
     return figure
 
 
@@ -46,12 +53,13 @@ def plot_format(path: str | Path) -> str:
     return FORMATS[suffix]
 
 
-def plot_bytes(table: Table, fmt: str = "png") -> bytes:
-    """The chart as PNG or SVG bytes."""
+def plot_bytes(table: Table, fmt: str = "png", size: tuple[float, float] = WIDE) -> bytes:
+    """The chart as PNG or SVG bytes; an SVG keeps its text as text (searchable, scalable)."""
     buffer = io.BytesIO()
     # A fixed salt and no date: the same table gives the same SVG, byte for byte.
-    with matplotlib.rc_context({"svg.hashsalt": "derive"}):
-        error_figure(table).savefig(buffer, format=fmt, dpi=120, metadata={"Date": None})
+    settings = {"svg.hashsalt": "derive", "svg.fonttype": "none", "font.size": FONT_SIZE}
+    with matplotlib.rc_context(settings):
+        error_figure(table, size).savefig(buffer, format=fmt, dpi=120, metadata={"Date": None})
     return buffer.getvalue()
 
 

@@ -32,7 +32,7 @@ from sitegen.site_common import (
     number,
     site_path,
 )
-from sitegen.svg_network import network_svg
+from sitegen.svg_network import diagram_html, network_svg
 
 LOSS_WORDS = {
     "half_sse": r"half the squared error, summed over the outputs",
@@ -66,7 +66,8 @@ def build(site: Site) -> PageData:
     context = {
         "source": site.source,
         "shape": describe(config),
-        "diagram": site_path("network.svg"),
+        "diagram": diagram_html(network),
+        "diagram_file": site_path("network.svg"),
         "values_table": values_table(config, network),
         "forward": forward_block(network, numbers),
         "loss": rf"\({tex(network.loss)}\)",

@@ -9,6 +9,7 @@ from derive import table as iteration
 from sitegen.site_common import PageData, Site, markdown_table, number, site_path
 
 FIRST_ROWS = 5  # rows shown per learning rate on the page; the downloads hold every row
+GROUP_COLUMNS = 4  # value columns per table: step + 4 fit the text column at 1280 px
 DIGITS = 7  # significant digits on the page; the CSV keeps full precision
 # Larger rates tried to say where descent stops going smoothly downhill (same number of steps).
 SWEEP = (5.0, 10.0, 20.0, 50.0, 100.0, 1000.0, 10_000.0, 1_000_000.0)
@@ -21,6 +22,9 @@ def build(site: Site) -> PageData:
         site_path("iteration-table.csv"): iteration.csv_text(table),
         site_path("iteration-table.xlsx"): xlsx.workbook_bytes(table),
         site_path("learning-rates.png"): plot.plot_bytes(table, "png"),
+        # On the page: SVG (text stays text and scales), a narrower chart for a phone.
+        site_path("learning-rates.svg"): plot.plot_bytes(table, "svg"),
+        site_path("learning-rates-narrow.svg"): plot.plot_bytes(table, "svg", plot.NARROW),
     }
     sweep = iteration.iteration_table(config, SWEEP, table.steps, evaluator)
     context = {
@@ -31,7 +35,9 @@ def build(site: Site) -> PageData:
         "tabs": [rate_tab(table, j) for j in range(len(table.learning_rates))],
         "csv": site_path("iteration-table.csv"),
         "xlsx": site_path("iteration-table.xlsx"),
-        "plot": site_path("learning-rates.png"),
+        "plot": site_path("learning-rates.svg"),
+        "plot_narrow": site_path("learning-rates-narrow.svg"),
+        "plot_png": site_path("learning-rates.png"),
         "reading": reading(table, sweep),
     }
     return PageData(context, files)
@@ -72,17 +78,30 @@ def column_groups(table: iteration.Table) -> dict[str, list[str]]:
 
 
 def rate_tab(table: iteration.Table, j: int) -> dict:
-    """One learning rate's first rows and last row, one small table per column group."""
+    """One learning rate's first rows and last row, in small tables of GROUP_COLUMNS columns."""
     steps = [*range(min(FIRST_ROWS, table.steps + 1)), table.steps]
     tables = {}
     for title, names in column_groups(table).items():
-        rows = [
-            [str(s), *(number(table.values[j, s, table.names.index(n)], DIGITS) for n in names)]
-            for s in steps
-        ]
-        rows.insert(len(steps) - 1, ["…"] + [""] * len(names))
-        tables[title] = markdown_table(["step", *names], rows)
+        chunks = [names[k : k + GROUP_COLUMNS] for k in range(0, len(names), GROUP_COLUMNS)]
+        for chunk in chunks:
+            rows = [
+                [str(s), *(number(table.values[j, s, table.names.index(n)], DIGITS) for n in chunk)]
+                for s in steps
+            ]
+            rows.insert(len(steps) - 1, ["…"] + [""] * len(chunk))
+            span = f" ({chunk[0]} to {chunk[-1]})" if len(chunks) > 1 else ""
+            tables[title + span] = markdown_table(["step", *map(html_name, chunk)], rows)
     return {"lr": number(table.learning_rates[j]), "tables": tables}
+
+
+def html_name(name: str) -> str:
+    """A column name as HTML: a_h1 -> a<sub>h1</sub>, E_total, w5 -> w<sub>5</sub>, dE/dw1."""
+    if name.startswith("dE/d"):
+        return f"∂E<sub>total</sub>/∂{html_name(name[4:])}"
+    base, _, index = name.partition("_")
+    if not index and name[1:].isdigit():
+        base, index = name[0], name[1:]
+    return f"{base}<sub>{index}</sub>" if index else name
 
 
 def rises(e_total: np.ndarray) -> int:

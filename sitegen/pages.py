@@ -6,11 +6,19 @@ from collections.abc import Callable
 
 from derive.config import ConfigError, load_config
 from derive.evaluate import evaluator_for
-from sitegen import page_check, page_explained, page_mnist, page_playground, page_table
+from sitegen import (
+    page_check,
+    page_explained,
+    page_home,
+    page_mnist,
+    page_playground,
+    page_table,
+)
 from sitegen.site_common import PageData, Settings, Site, SiteError
 
 # Page (its path under docs/) -> the builder that returns its template variables and files.
 BUILDERS: dict[str, Callable[[Site], PageData]] = {
+    "index.md": page_home.build,
     "explained.md": page_explained.build,
     "table.md": page_table.build,
     "check.md": page_check.build,

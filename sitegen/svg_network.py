@@ -1,7 +1,10 @@
 """The network drawn as SVG from its derive Network: neurons, labelled weights, errors, E_total.
 
-Every text element that shows a quantity carries data-symbol="NAME" (h1, a_o1, w5, E_total ...), so
-a page's own script can write live values next to them (the Playground does).
+Drawn left to right for a wide screen or top to bottom for a phone (`vertical`), in the theme's
+colours where the SVG sits inline in a page (CSS variables, with fallbacks for the SVG file on
+its own). Text is sized so that at MIN_SCALE of its drawn size it is still 11 CSS px or more; a
+page never shows it smaller (see `min_width`). Every text element that shows a quantity carries
+data-symbol="NAME" (h1, a_o1, w5, E_total ...), so a page's script can find it.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import sympy as sp
 
 from derive.network import Network, Neuron
 
-COLUMN = 220  # horizontal distance between layers
-ROW = 150  # vertical distance between neurons
-RADIUS = 34
-BOX, BOX_WIDE = 30, 42  # half widths of an error's box and of E_total's
-MARGIN = 70
+LAYER_GAP = 220  # distance between layers along the drawing's direction
+ROW = 150  # distance between neurons of one layer
+RADIUS = 40
+BOX, BOX_WIDE = 34, 52  # half widths of an error's box and of E_total's
+MARGIN = 80
 MAX_LABELLED_WEIGHTS = 40  # beyond this many weights the labels would overlap: edges only
+FONT = 24  # user units; the smallest text is a subscript: 0.8 of the notes' font, 22
+MIN_SCALE = 0.63  # 0.63 x 22 x 0.8 = 11.1 CSS px
 
 ACTIVATION_LABELS = {
     "sigmoid": "σ",
@@ -35,17 +40,12 @@ def label(name: str) -> str:
     base, sub = match.groups() if match else (name, "")
     if not sub:
         return escape(base)
-    return f'{escape(base)}<tspan dy="5" font-size="70%">{escape(sub)}</tspan>'
+    return f'{escape(base)}<tspan dy="6" font-size="80%">{escape(sub)}</tspan>'
 
 
 def _text(x: float, y: float, content: str, **attrs: str) -> str:
     extra = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in attrs.items())
     return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle"{extra}>{content}</text>'
-
-
-def _column_ys(count: int, height: float) -> list[float]:
-    top = (height - (count - 1) * ROW) / 2
-    return [top + j * ROW for j in range(count)]
 
 
 def _edge(x1: float, y1: float, x2: float, y2: float, shorten: float = RADIUS) -> str:
@@ -58,101 +58,124 @@ def _edge(x1: float, y1: float, x2: float, y2: float, shorten: float = RADIUS) -
     )
 
 
-def network_svg(network: Network, values: dict[str, str] | None = None) -> str:
-    """The diagram; `values` (symbol name -> text) adds a value under a neuron or weight label."""
-    values = values or {}
+def network_svg(network: Network, vertical: bool = False) -> str:
+    """The diagram: layers left to right, or top to bottom when `vertical`."""
     # Each column: (name, the symbol its edges leave from, the neuron or None for an input).
     columns: list[list[tuple[str, sp.Symbol, Neuron | None]]] = [
         [(s.name, s, None) for s in network.inputs]
     ]
     columns += [[(n.name, n.out, n) for n in layer] for layer in network.layers]
-    tallest = max(len(c) for c in columns)
-    height = 2 * MARGIN + (tallest - 1) * ROW + 30
-    width = 2 * MARGIN + (len(columns) + 1) * COLUMN + 40
+    across = 2 * MARGIN + (max(len(c) for c in columns) - 1) * ROW + 40
+    along = 2 * MARGIN + (len(columns) + 0.75) * LAYER_GAP + 2 * BOX_WIDE
+
+    def at(depth: float, row: float) -> tuple[float, float]:
+        return (row, depth) if vertical else (depth, row)
+
+    def rows(count: int) -> list[float]:
+        top = (across - (count - 1) * ROW) / 2
+        return [top + j * ROW for j in range(count)]
+
     position = {
-        symbol: (MARGIN + c * COLUMN, y)
+        symbol: at(MARGIN + c * LAYER_GAP, y)
         for c, column in enumerate(columns)
-        for (_, symbol, _), y in zip(column, _column_ys(len(column), height), strict=True)
+        for (_, symbol, _), y in zip(column, rows(len(column)), strict=True)
     }
     parts: list[str] = []
     # Edges and weight labels first, so the neurons are drawn over the line ends.
-    label_weights = len(network.weights) <= MAX_LABELLED_WEIGHTS
     for weight in network.weights:
-        source = position[weight.source]
-        dest = position[weight.dest.out]
+        source, dest = position[weight.source], position[weight.dest.out]
         parts.append(_edge(*source, *dest))
-        if label_weights:
+        if len(network.weights) <= MAX_LABELLED_WEIGHTS:
             # Near the source end, where the edges that leave one neuron are still apart.
             t = 0.36
             x, y = source[0] + t * (dest[0] - source[0]), source[1] + t * (dest[1] - source[1])
-            parts.append(_text(x, y - 6, label(weight.symbol.name), class_="weight"))
-            parts.append(_value(x, y + 12, weight.symbol.name, values))
-    x_errors = MARGIN + len(columns) * COLUMN
-    x_total = x_errors + COLUMN * 0.75
-    y_total = height / 2
+            # Drawn down the page, the labels sit on their lines (the crossing edges' labels
+            # are then apart); across it, just above them.
+            parts.append(_text(x, y + (8 if vertical else -8), label(weight.symbol.name),
+                               class_="weight", data_symbol=weight.symbol.name))  # fmt: skip
+    depth_errors = MARGIN + len(columns) * LAYER_GAP
+    total = at(depth_errors + LAYER_GAP * 0.75, across / 2)
     for neuron, target, error in zip(network.outputs, network.targets, network.errors, strict=True):
-        y = position[neuron.out][1]
-        parts.append(_edge(*position[neuron.out], x_errors - BOX, y, 0))
-        parts.append(_edge(x_errors + BOX, y, x_total - BOX_WIDE, y_total, 0))
-        parts.append(_box(x_errors, y, error.name, values))
-        parts.append(_text(x_errors, y + 66, "target " + label(target.name), class_="note"))
-    parts.append(_box(x_total, y_total, network.loss.name, values, wide=True))
+        out = position[neuron.out]
+        box = at(depth_errors, out[0] if vertical else out[1])
+        parts.append(_edge(*out, *box, RADIUS + 2))
+        parts.append(_edge(*box, *total, BOX_WIDE if not vertical else 24))
+        parts.append(_box(*box, error.name))
+        note = (box[0] + BOX + 8, box[1] + 44) if vertical else (box[0], box[1] + 52)
+        parts.append(_text(*note, "target " + label(target.name), class_="note",
+                           text_anchor="start" if vertical else "middle"))  # fmt: skip
+    parts.append(_box(*total, network.loss.name, wide=True))
     for column in columns:
         for name, symbol, neuron in column:
-            parts.append(_neuron(*position[symbol], name, neuron, values))
-    return _document(width, height, parts)
+            parts.append(_neuron(*position[symbol], name, neuron))
+    width, height = at(along, across)
+    return _document(width, height, parts, "tall" if vertical else "wide")
 
 
-def _value(x: float, y: float, name: str, values: dict[str, str]) -> str:
-    text = escape(values.get(name, ""))
-    return _text(x, y, text, class_="value", data_symbol=name)
+def diagram_html(network: Network) -> str:
+    """Both drawings for a page: the wide one on a screen, the tall one on a phone (CSS). Each
+    is drawn no narrower than MIN_SCALE of its size, and scrolls sideways if the page is."""
+    blocks = []
+    for vertical in (False, True):
+        svg = network_svg(network, vertical).strip()
+        width = float(re.search(r'viewBox="0 0 ([\d.]+) ', svg).group(1))
+        svg = svg.replace("<svg ", f'<svg style="min-width: {width * MIN_SCALE:.0f}px" ', 1)
+        kind = "tall" if vertical else "wide"
+        blocks.append(f'<div class="diagram diagram-{kind}" data-scroll-cue>{svg}</div>')
+    return "\n".join(blocks)
 
 
-def _neuron(x: float, y: float, name: str, neuron: Neuron | None, values: dict[str, str]) -> str:
+def _neuron(x: float, y: float, name: str, neuron: Neuron | None) -> str:
     kind = "input" if neuron is None else "neuron"
-    parts = [f'<circle cx="{x}" cy="{y:.1f}" r="{RADIUS}" class="{kind}"/>']
+    parts = [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{RADIUS}" class="{kind}"/>']
     if neuron is None:
-        parts.append(_text(x, y + 7, label(name), class_="name"))
-        parts.append(_value(x, y + RADIUS + 20, name, values))
-    else:
-        parts.append(_text(x, y - 3, label(name), class_="name"))
-        parts.append(_text(x, y + 18, ACTIVATION_LABELS[neuron.activation], class_="activation"))
-        if neuron.bias is not None:
-            parts.append(_text(x, y - RADIUS - 8, "+ " + label(neuron.bias.name), class_="weight"))
-        parts.append(_value(x, y + RADIUS + 20, neuron.out.name, values))
+        parts.append(_text(x, y + 6, label(name), class_="name", data_symbol=name))
+        return "".join(parts)
+    parts.append(_text(x, y - 6, label(name), class_="name", data_symbol=name))
+    parts.append(_text(x, y + 28, ACTIVATION_LABELS[neuron.activation], class_="activation"))
+    if neuron.bias is not None:
+        parts.append(_text(x + RADIUS + 6, y - RADIUS, "+ " + label(neuron.bias.name),
+                           class_="weight", text_anchor="start",
+                           data_symbol=neuron.bias.name))  # fmt: skip
     return "".join(parts)
 
 
-def _box(x: float, y: float, name: str, values: dict[str, str], wide: bool = False) -> str:
+def _box(x: float, y: float, name: str, wide: bool = False) -> str:
     half = BOX_WIDE if wide else BOX
     return (
-        f'<rect x="{x - half:.1f}" y="{y - 20:.1f}" width="{2 * half}" height="40" rx="6" '
-        f'class="error"/>'
-        + _text(x, y + 7, label(name), class_="name")
-        + _value(x, y + 40, name, values)
+        f'<rect x="{x - half:.1f}" y="{y - 22:.1f}" width="{2 * half}" height="44" rx="6" '
+        f'class="error"/>' + _text(x, y + 6, label(name), class_="name", data_symbol=name)
     )
 
 
-STYLE = """
-.edge { stroke: #7a869a; stroke-width: 1.4; }
-.input { fill: #e8f0fe; stroke: #3f51b5; stroke-width: 2; }
-.neuron { fill: #fff8e1; stroke: #3f51b5; stroke-width: 2; }
-.error { fill: #fdecea; stroke: #c62828; stroke-width: 2; }
-text { font-family: sans-serif; font-size: 22px; fill: #1a1a1a; }
-.name { font-weight: bold; }
-.activation { font-size: 16px; fill: #5f6368; }
-.weight { font-size: 19px; fill: #283593; paint-order: stroke; stroke: #fff; stroke-width: 4px; }
-.note { font-size: 16px; fill: #5f6368; }
-.value { font-size: 16px; fill: #00695c; paint-order: stroke; stroke: #fff; stroke-width: 3px; }
+# Colours from the theme where the SVG is inline (Material's CSS variables), else the fallback.
+STYLE = f"""
+.network .edge {{ stroke: var(--md-default-fg-color--light, #6b7280); stroke-width: 1.6; }}
+.network .arrow {{ fill: var(--md-default-fg-color--light, #6b7280); }}
+.network .input {{ fill: var(--md-code-bg-color, #eef2fb); stroke: var(--md-primary-fg-color,
+  #3f51b5); stroke-width: 2.5; }}
+.network .neuron {{ fill: var(--md-default-bg-color, #fff); stroke: var(--md-primary-fg-color,
+  #3f51b5); stroke-width: 2.5; }}
+.network .error {{ fill: var(--md-default-bg-color, #fff); stroke: #d32f2f; stroke-width: 2.5; }}
+.network text {{ font-family: sans-serif; font-size: {FONT}px;
+  fill: var(--md-default-fg-color, #1a1a1a); }}
+.network .name {{ font-weight: bold; }}
+.network .activation, .network .note {{ font-size: 22px;
+  fill: var(--md-default-fg-color--light, #4b5563); }}
+.network .weight {{ font-size: {FONT}px; fill: var(--md-typeset-a-color, #283593);
+  paint-order: stroke; stroke: var(--md-default-bg-color, #fff); stroke-width: 5px; }}
 """
 
 
-def _document(width: float, height: float, parts: list[str]) -> str:
+def _document(width: float, height: float, parts: list[str], kind: str) -> str:
+    # The arrow's id is per drawing: a page that shows both must not repeat an id.
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="network diagram">'
-        f"<style>{STYLE}</style>"
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
-        'fill="#7a869a"/></marker></defs>' + "".join(parts) + "</svg>\n"
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="network" width="{width:.0f}" '
+        f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
+        f'aria-label="network diagram"><style>{STYLE}</style>'
+        f'<defs><marker id="arrow-{kind}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path class="arrow" '
+        'd="M 0 0 L 10 5 L 0 10 z"/></marker></defs>'
+        + "".join(parts).replace("url(#arrow)", f"url(#arrow-{kind})")
+        + "</svg>\n"
     )

@@ -44,6 +44,7 @@ return {
   errors: document.querySelectorAll('mjx-merror, [data-mjx-error]').length,
   images: [...document.images].map((img) => ({src: img.src, ok: img.complete
                                                && img.naturalWidth > 0})),
+  diagrams: document.querySelectorAll('.diagram svg').length,
   title: document.title,
 };
 """
@@ -103,8 +104,10 @@ def test_page_renders_offline(page, server, browser, screenshot):
     assert state["errors"] == 0, "MathJax error nodes on the page"
     broken = [img["src"] for img in state["images"] if not img["ok"]]
     assert not broken, f"images that did not load: {broken}"
-    if page in ("explained/", "table/", "mnist/"):
+    if page in ("table/", "mnist/"):
         assert state["images"], "the page should show its generated images"
+    if page in ("", "explained/"):
+        assert state["diagrams"] == 2, "the network drawn wide and tall, inline"
     if page in ("explained/", "table/"):
         assert state["math"] > 0
 

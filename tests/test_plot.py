@@ -21,7 +21,8 @@ def test_figure_draws_total_error_per_learning_rate():
     table = iteration_table(load_config(), [0.5, 2.0], 20)
     axes = error_figure(table).axes[0]
     assert axes.get_title() == TITLE
-    assert axes.get_xlabel() == "step (weight update)" and axes.get_ylabel() == "E_total"
+    assert axes.get_xlabel() == "step (weight update)"
+    assert axes.get_ylabel() == r"$E_{\mathrm{total}}$"
     assert [t.get_text() for t in axes.get_legend().get_texts()] == ["lr = 0.5", "lr = 2.0"]
     for line, errors in zip(axes.get_lines(), table.column("E_total"), strict=True):
         np.testing.assert_array_equal(line.get_xdata(), np.arange(21))

@@ -49,15 +49,16 @@ async function svgs() {
   holder.style.cssText = 'position:absolute;left:-20000px;top:0;';
   document.body.appendChild(holder);
   for (const img of article.querySelectorAll('img')) {
-    if (!/\\.svg(\\?|$)/.test(img.src) || !visible(img)) continue;
-    const text = await (await fetch(img.src)).text();
+    const src = img.currentSrc || img.src;  // a <picture> shows the source its media picks
+    if (!/\\.svg(\\?|$)/.test(src) || !visible(img)) continue;
+    const text = await (await fetch(src)).text();
     const svg = new DOMParser().parseFromString(text, 'image/svg+xml').documentElement;
     svg.setAttribute('width', img.clientWidth);
     svg.setAttribute('height', img.clientHeight);
     if (!svg.getAttribute('viewBox')) continue;  // no viewBox: drawn at its own size, unscaled
     svg.setAttribute('preserveAspectRatio', 'xMidYMid meet');
     holder.appendChild(document.importNode(svg, true));
-    found.push({svg: holder.lastElementChild, where: 'image ' + img.src.split('/').pop()});
+    found.push({svg: holder.lastElementChild, where: 'image ' + src.split('/').pop()});
   }
   return {found, holder};
 }
@@ -152,15 +153,8 @@ axe.run(document, {resultTypes: ['violations']}).then(
 """
 
 
-def forget_palette(browser, server: str) -> None:
-    """Drop the site's stored palette choice, so the page follows the emulated OS again."""
-    browser.execute_cdp_cmd(
-        "Storage.clearDataForOrigin", {"origin": server, "storageTypes": "local_storage"}
-    )
-
-
 @pytest.fixture
-def viewport(browser, server):
+def viewport(browser):
     """viewport(width, height, palette): emulate that screen and OS colour scheme; undone after."""
 
     def apply(width: int, height: int, palette: str) -> None:
@@ -168,7 +162,6 @@ def viewport(browser, server):
             "Emulation.setDeviceMetricsOverride",
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
         )
-        forget_palette(browser, server)
         scheme = "dark" if palette == "dark" else "light"
         browser.execute_cdp_cmd(
             "Emulation.setEmulatedMedia",
@@ -178,7 +171,6 @@ def viewport(browser, server):
     yield apply
     browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
-    forget_palette(browser, server)
 
 
 def shoot(browser, path: Path) -> None:
@@ -199,6 +191,9 @@ def shoot(browser, path: Path) -> None:
 def test_page_layout_and_accessibility(page, width, palette, server, browser, viewport):
     viewport(*WIDTHS[width], palette)
     browser.get(f"{server}/{page}")
+    # A palette chosen on an earlier visit is kept in localStorage: forget it, load again.
+    browser.execute_script("localStorage.clear()")
+    browser.refresh()
     assert browser.execute_async_script(WAIT_FOR_MATHJAX) in ("typeset", "no math")
     state = browser.execute_async_script(LAYOUT, MIN_FONT_PX)
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -218,6 +213,8 @@ def test_page_layout_and_accessibility(page, width, palette, server, browser, vi
 def test_palette_toggle_switches_light_and_dark(server, browser, viewport):
     viewport(1280, 900, "light")
     browser.get(f"{server}/")
+    browser.execute_script("localStorage.clear()")
+    browser.refresh()
     scheme = 'return document.body.getAttribute("data-md-color-scheme")'
     assert browser.execute_script(scheme) == "default"
     browser.find_element(
@@ -226,3 +223,4 @@ def test_palette_toggle_switches_light_and_dark(server, browser, viewport):
     assert browser.execute_script(scheme) == "slate"
     browser.get(f"{server}/explained/")  # the choice is kept from page to page
     assert browser.execute_script(scheme) == "slate"
+    browser.execute_script("localStorage.clear()")  # later tests start from the OS preference
