@@ -132,7 +132,8 @@ def problem(name: str, value) -> str | None:
     if meta["choices"] and value not in meta["choices"]:
         return f"must be one of {', '.join(meta['choices'])}, got {value!r}"
     bounds = meta["bounds"]
-    if bounds and not (math.isfinite(value) and bounds.allows(value)):
+    finite = not isinstance(value, float) or math.isfinite(value)  # a huge int is exact, not inf
+    if bounds and not (finite and bounds.allows(value)):
         return f"must be {bounds}, got {value!r}"
     return None
 
@@ -162,7 +163,7 @@ def read_toml(path: Path) -> dict:
         return tomllib.loads(read_text(path, MAX_TOML_BYTES))
     except InputError as err:
         raise UsageError(str(err)) from None
-    except (tomllib.TOMLDecodeError, RecursionError) as err:
+    except (ValueError, RecursionError) as err:  # TOMLDecodeError, or an int over 4,300 digits
         raise UsageError(f"{path}: not valid TOML ({str(err).splitlines()[0]})") from None
 
 

@@ -20,10 +20,11 @@ def parse_line(path: Path, number: int, line: str) -> dict:
     """One epoch's metrics from line `number` of `path`; DataError names what is wrong."""
     try:
         metrics = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise DataError(f"{path}: line {number} is not JSON ({err.msg}); partly written?") from None
     except RecursionError:
         raise DataError(f"{path}: line {number} is nested too deeply to be metrics") from None
+    except ValueError as err:  # JSONDecodeError, or an integer of over 4,300 digits
+        reason = getattr(err, "msg", str(err).split(";")[0])
+        raise DataError(f"{path}: line {number} is not JSON ({reason}); partly written?") from None
     if not isinstance(metrics, dict):
         raise DataError(f"{path}: line {number} is not a JSON object")
     missing = [key for key in METRIC_KEYS if key not in metrics]

@@ -31,6 +31,7 @@ HOSTILE_FLAGS = [
     ("--weight-decay", "1e300", "--weight-decay must be >= 0 and <= 1"),
     ("--seed", str(2**64), "--seed must be >= 0 and <= 4294967295"),
     ("--seed", "2**64", "--seed: invalid int value: '2**64'"),
+    ("--seed", "9" * 400, "--seed must be >= 0 and <= 4294967295"),
     ("--epochs", str(10**9), "--epochs must be > 0 and <= 1000"),
     ("--batch-size", "0", "--batch-size must be > 0"),
     ("--momentum", "1", "--momentum must be > 0 and < 1"),
@@ -64,9 +65,11 @@ BAD_PRESETS = {
     "an unknown key": ("learning_rate = 0.1\n", "unknown setting(s) learning_rate"),
     "a string for a number": ('epochs = "3"\n', "epochs must be of type int, got '3'"),
     "a number out of bounds": ("lr = 1e10\n", "lr must be > 0 and <= 10"),
+    "a 400-digit number": (f"lr = {'9' * 400}\n", "lr must be > 0 and <= 10"),
     "a setting that is no flag": ("world_size = 2\n", "world_size cannot be preset"),
     "TOML nested 5,000 deep": ("x = " + "[" * 5000 + "]" * 5000 + "\n", "not valid TOML"),
     "not TOML": ("epochs = \n", "not valid TOML"),
+    "a 5,000-digit number": (f"seed = {'9' * 5000}\n", "not valid TOML"),
 }
 
 

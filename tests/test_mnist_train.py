@@ -460,8 +460,15 @@ def as_another_user():
         os.seteuid(0)
 
 
-def test_metrics_nested_100000_deep_are_one_line(finished_run, capsys):
-    line = "[" * 100_000 + "]" * 100_000
+HOSTILE_METRICS = {
+    "nested 100,000 deep": ("[" * 100_000 + "]" * 100_000, "line 1 is nested too deeply"),
+    "a 5,000-digit number": ('{"epoch": ' + "9" * 5000 + "}", "line 1 is not JSON (Exceeds"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_METRICS)
+def test_hostile_metrics_lines_are_one_line(name, finished_run, capsys):
+    line, message = HOSTILE_METRICS[name]
     path = finished_run / "metrics.jsonl"
     good = path.read_text()
     path.write_text(line + "\n")
@@ -471,6 +478,5 @@ def test_metrics_nested_100000_deep_are_one_line(finished_run, capsys):
     finally:
         path.write_text(good)
     assert exit_info.value.code == 2
-    assert capsys.readouterr().err.strip() == (
-        f"error: {path}: line 1 is nested too deeply to be metrics"
-    )
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{path}: {message}" in err
