@@ -6,12 +6,14 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Iterable
+from pathlib import Path
 
 from derive import check, table
 from derive.chain import CLOSED_FORM_MAX_PARAMETERS, TooLarge
 from derive.config import ConfigError, load_config
 from derive.evaluate import at_values, evaluator_for, gradient_symbol
-from safeio.atomic import OutputError, check_writable, write_text_atomic
+from safeio.atomic import OutputError, check_writable, write_atomic, write_text_atomic
 from safeio.cli import run_guarded
 
 PROGRAM = "python -m derive"
@@ -133,11 +135,25 @@ def table_command(args: argparse.Namespace) -> int:
         from derive import xlsx  # openpyxl loads only for a workbook
 
         xlsx.write_workbook(result, args.out)
+    elif args.format == "csv":
+        # Piece by piece: a 100,000-step CSV is 350 MB, and need not be held whole.
+        chunks = table.csv_chunks(result)
+        if args.out is not None:
+            write_atomic(args.out, lambda temp: write_chunks(temp, chunks))
+        else:
+            for chunk in chunks:  # as text: sys.stdout is guarded (safeio.cli), its buffer not
+                sys.stdout.write(chunk.decode("ascii"))
     elif args.out is not None:
         write_text_atomic(args.out, table.TEXT_FORMATS[args.format](result))
     else:
         sys.stdout.write(table.TEXT_FORMATS[args.format](result))
     return 0
+
+
+def write_chunks(path: Path, chunks: Iterable[bytes]) -> None:
+    with path.open("wb") as file:
+        for chunk in chunks:
+            file.write(chunk)
 
 
 def plot_command(args: argparse.Namespace) -> int:

@@ -239,27 +239,34 @@ def _text_rows(table: Table, number: Callable[[float], str]) -> Iterator[tuple[s
     return zip(*columns, strict=True)
 
 
-def csv_text(table: Table) -> str:
-    """Header, then one line per row: lr, step, then every value in its shortest exact form
-    (the digits of Python's repr; float() reads each back exactly).
+def csv_chunks(table: Table) -> Iterator[bytes]:
+    """The CSV file in pieces: the header, then one learning rate's rows at a time. Each row is
+    lr, step, then every value in its shortest exact form (the digits of Python's repr; float()
+    reads each back exactly).
 
     The numbers are formatted by orjson (in C): a 100,000-step table has 20 million of them,
     which repr formats at under a microsecond each, too slow. A row with a value that is not
     finite (a diverged run) is written with repr instead, which orjson writes as null. Names and
     numbers hold no comma, quote or newline, so no cell needs quoting."""
     assert table.names[:2] == ("lr", "step"), "lr and step come first"
-    rows = table.rows
-    text = orjson.dumps(np.ascontiguousarray(rows[:, 2:]), option=orjson.OPT_SERIALIZE_NUMPY)
-    # [[a,b],[c,d]] -> one bytes object per row: b"a,b", b"c,d"
-    lines = text[2:-2].split(b"],[")
-    for k in np.flatnonzero(~np.isfinite(rows[:, 2:]).all(axis=1)).tolist():
-        lines[k] = ",".join(map(repr, rows[k, 2:].tolist())).encode()
-    # Each row is: newline and lr, ",step,", the values; the pieces joined in one pass.
+    yield ",".join(table.names).encode() + b"\n"
     steps = [f",{k},".encode() for k in range(table.steps + 1)]
-    heads = [h for lr in table.learning_rates for h in [b"\n" + repr(lr).encode()] * len(steps)]
-    pieces = zip(heads, steps * len(table.learning_rates), lines, strict=True)
-    body = b"".join(chain.from_iterable(pieces))
-    return ",".join(table.names) + body.decode("ascii") + "\n"
+    for lr, block in zip(table.learning_rates, table.values[:, :, 2:], strict=True):
+        text = orjson.dumps(np.ascontiguousarray(block), option=orjson.OPT_SERIALIZE_NUMPY)
+        # [[a,b],[c,d]] -> one bytes object per row: b"a,b", b"c,d"
+        lines = text[2:-2].split(b"],[")
+        del text
+        for k in np.flatnonzero(~np.isfinite(block).all(axis=1)).tolist():
+            lines[k] = ",".join(map(repr, block[k].tolist())).encode()
+        # Each row: lr, ",step,", the values and a newline; the pieces joined in one pass.
+        heads = [repr(lr).encode()] * len(steps)
+        pieces = zip(heads, steps, lines, [b"\n"] * len(steps), strict=True)
+        yield b"".join(chain.from_iterable(pieces))
+
+
+def csv_text(table: Table) -> str:
+    """The whole CSV file as text (see csv_chunks)."""
+    return b"".join(csv_chunks(table)).decode("ascii")
 
 
 def markdown_text(table: Table) -> str:
