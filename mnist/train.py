@@ -153,7 +153,7 @@ def finite(line: dict) -> dict:
     return line
 
 
-def summary(line: dict, epochs: int) -> str:
+def report(line: dict, epochs: int) -> str:
     """An epoch's metrics line as the log shows it."""
     return (
         f"epoch {line['epoch']}/{epochs} lr {line['lr']:.4f} train loss {line['train_loss']:.4f} "
@@ -201,11 +201,14 @@ def save(run_dir: Path, history: list[dict], model, optimizer, scheduler, cfg: C
 
 
 def run(cfg: Config, resume: bool, make_plots: bool) -> None:
+    """Train (from the checkpoint's epoch when resuming), writing metrics.jsonl and checkpoint.pt
+    after every epoch and the plots at the end."""
     device, ddp = start(cfg)
     log = say if ddp.rank == 0 else (lambda *_: None)
     mnist = load_data(Path(cfg.data_dir), cfg.limit, device)
     model, raw_model = build(cfg, device, ddp)
-    steps = math.ceil(math.ceil(len(mnist.train.labels) / ddp.world_size) / cfg.batch_size)
+    share = math.ceil(len(mnist.train.labels) / ddp.world_size)  # as DistributedSampler pads it
+    steps = math.ceil(share / cfg.batch_size)
     optimizer, scheduler = make_optimizer(raw_model, cfg, steps)
     run_dir, done, history, pred = Path(cfg.out), 0, [], None
     with run_folder(run_dir, resume, writer=ddp.rank == 0):
@@ -224,7 +227,7 @@ def run(cfg: Config, resume: bool, make_plots: bool) -> None:
                 log(synchronise(raw_model, epoch, ddp))
             scores, pred = test(raw_model, mnist.test.images, mnist.test.labels)
             line |= scores | {"seconds": round(time.perf_counter() - begin, 2)}
-            log(summary(line, cfg.epochs))
+            log(report(line, cfg.epochs))
             history.append(finite(line))
             save(run_dir, history, raw_model, optimizer, scheduler, cfg, device, ddp)
         if make_plots and ddp.rank == 0:
