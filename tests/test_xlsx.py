@@ -18,8 +18,9 @@ import sympy as sp
 from derive.__main__ import main
 from derive.config import load_config
 from derive.functions import linear, logsumexp, relu, sigmoid, step
+from derive.spreadsheet import spreadsheet_formula
 from derive.table import csv_text, iteration_table
-from derive.xlsx import CHART_TITLE, SUMMARY, sheet_title, spreadsheet_formula, write_workbook
+from derive.xlsx import CHART_TITLE, SUMMARY, sheet_title, write_workbook
 
 pytestmark = pytest.mark.core
 

@@ -1,0 +1,107 @@
+"""SymPy expressions as spreadsheet formulas (Excel, LibreOffice): each symbol becomes a cell
+reference, and the network's functions formulas that do not overflow."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import sympy as sp
+from sympy.printing.str import StrPrinter
+
+
+class SpreadsheetPrinter(StrPrinter):
+    """SymPy expressions as spreadsheet formulas (Excel, LibreOffice): each symbol becomes the
+    cell `cells` names, powers ^, and the network's functions overflow-free formulas."""
+
+    def __init__(self, cells: Mapping[sp.Symbol, str]):
+        super().__init__({"order": "none"})
+        self.cells = cells
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        try:
+            return self.cells[expr]
+        except KeyError:
+            raise ValueError(f"no cell holds the symbol {expr.name}") from None
+
+    def _operand(self, expr: sp.Expr) -> str:
+        """The printed expression, in parentheses unless it is one cell, number or call."""
+        text = self._print(expr)
+        single = expr.is_Symbol or isinstance(expr, sp.Function)
+        if single or (expr.is_Number and expr >= 0 and "/" not in text):
+            return text
+        return f"({text})"
+
+    def _print_Add(self, expr: sp.Add, order=None) -> str:
+        terms = [self._print(t) for t in self._as_ordered_terms(expr, order="none")]
+        return terms[0] + "".join(t if t.startswith("-") else f"+{t}" for t in terms[1:])
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        coeff, rest = expr.as_coeff_Mul()
+        if coeff < 0:
+            # Unary minus binds before ^ in spreadsheets (-A1^2 is (-A1)^2): keep it outside.
+            return "-" + self._operand(sp.Mul(-coeff, rest))
+        return super()._print_Mul(expr)
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        base, exponent = expr.as_base_exp()
+        if exponent == -1:
+            return f"1/{self._operand(base)}"
+        return f"{self._operand(base)}^{self._operand(exponent)}"
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return repr(float(expr)).upper()  # shortest exact form; 1e-05 -> 1E-05
+
+    def _print_Integer(self, expr: sp.Integer) -> str:
+        return str(expr.p)
+
+    def _print_Rational(self, expr: sp.Rational) -> str:
+        return f"{expr.p}/{expr.q}"
+
+    def _call(self, name: str, *args: sp.Expr) -> str:
+        return f"{name}({','.join(self._print(a) for a in args)})"
+
+    def _print_exp(self, expr: sp.Expr) -> str:
+        return self._call("EXP", *expr.args)
+
+    def _print_log(self, expr: sp.Expr) -> str:
+        return self._call("LN", *expr.args)
+
+    def _print_tanh(self, expr: sp.Expr) -> str:
+        return self._call("TANH", *expr.args)
+
+    def _print_Abs(self, expr: sp.Expr) -> str:
+        return self._call("ABS", *expr.args)
+
+    def _print_Max(self, expr: sp.Expr) -> str:
+        return self._call("MAX", *expr.args)
+
+    def _print_Min(self, expr: sp.Expr) -> str:
+        return self._call("MIN", *expr.args)
+
+    def _print_sigmoid(self, expr: sp.Expr) -> str:
+        # e^min(0,x) / (1 + e^-|x|): 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below; never overflows.
+        x = self._print(expr.args[0])
+        return f"(EXP(MIN(0,{x}))/(1+EXP(-ABS({x}))))"
+
+    def _print_relu(self, expr: sp.Expr) -> str:
+        return f"MAX(0,{self._print(expr.args[0])})"
+
+    def _print_step(self, expr: sp.Expr) -> str:
+        return f"IF({self._print(expr.args[0])}>0,1,0)"
+
+    def _print_linear(self, expr: sp.Expr) -> str:
+        return self._operand(expr.args[0])
+
+    def _print_logsumexp(self, expr: sp.Expr) -> str:
+        # max + ln(sum of e^(x - max)): the largest term is e^0, so nothing overflows.
+        xs = [self._print(x) for x in expr.args]
+        top = f"MAX({','.join(xs)})"
+        return f"({top}+LN({'+'.join(f'EXP({x}-{top})' for x in xs)}))"
+
+    def _print_Function(self, expr: sp.Expr) -> str:
+        raise ValueError(f"no spreadsheet formula for the function {expr.func.__name__}")
+
+
+def spreadsheet_formula(expr: sp.Expr, cells: Mapping[sp.Symbol, str]) -> str:
+    """`expr` as a formula ("=..."), each symbol replaced by the cell `cells` names for it."""
+    return "=" + SpreadsheetPrinter(cells).doprint(expr)
