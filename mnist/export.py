@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch import nn
 
 from mnist.checkpoint import CHECKPOINT, read_checkpoint
@@ -51,7 +51,8 @@ def export(run_dir: Path, out: Path) -> Path:
     if out.suffix != SUFFIX:
         raise UsageError(f"--out {out}: must end in {SUFFIX}")
     tensors, metadata = checkpoint_weights(run_dir)
-    return write_atomic(out, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    content = save(tensors, metadata=metadata)
+    return write_atomic(out, lambda tmp: tmp.write_bytes(content))
 
 
 def main(argv: list[str] | None = None) -> None:

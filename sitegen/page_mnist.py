@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import math
 import tomllib
 from pathlib import Path
 
@@ -16,7 +14,14 @@ import matplotlib.pyplot as plt
 
 from mnist.cli import DataError
 from mnist.metrics import METRICS
-from mnist.metrics import read_metrics as read_metrics_file
+from sitegen.mnist_reference import (
+    TARGET,
+    read_metrics,
+    read_reference,
+    reference_context,
+    seed_order,
+)
+from sitegen.mnist_svg import Stage, architecture_svg
 from sitegen.site_common import (
     MNIST_RUN_ENV,
     PageData,
@@ -28,7 +33,7 @@ from sitegen.site_common import (
 )
 
 RESULTS = "results.json"  # a run's final confusion counts and misclassified digits
-TARGET = 99.4  # percent test accuracy the model is built to reach
+WEIGHTS = "model.safetensors"  # the default model's seed-1 weights, for the browser
 RUN_PLOTS = ("confusion.png", "misclassified.png")  # drawn by mnist.plots at the end of training
 
 
@@ -37,17 +42,16 @@ def build(site: Site) -> PageData:
     recipe = (settings.root / "mnist" / "defaults.toml").read_text(encoding="utf-8")
     defaults = tomllib.loads(recipe)
     files: dict[str, bytes | Path] = {}
-    reference = read_runs(settings.mnist_reference)
-    if reference:
-        files[site_path("mnist-reference.png")] = png(reference_figure(reference))
+    runs = read_reference(settings.mnist_reference)
+    model = defaults["model"]
     context = {
-        "model": defaults["model"],
-        "architecture": architecture(defaults["model"]),
+        "model": model,
+        "architecture": architecture(model),
         "dataset": dataset(),
         "recipe": recipe.strip(),
         "reference_dir": settings.shown(settings.mnist_reference),
-        "reference": reference_context(reference),
-        "results": results_context(settings, defaults["data_dir"], files),
+        "reference": reference_context(runs, model),
+        "results": results_context(settings, model, defaults["data_dir"], files),
         "run": run_context(settings, files),
         "run_env": MNIST_RUN_ENV,
         "target": TARGET,
@@ -55,33 +59,60 @@ def build(site: Site) -> PageData:
     return PageData(context, files)
 
 
+def stages(layers) -> list[Stage]:
+    """mnist.model.describe()'s layers grouped as a reader names them: a conv with the
+    BatchNorm, ReLU and dropout after it is one stage; a pool is one."""
+    groups: list[list] = []
+    for layer in layers:
+        starts = layer.kind.startswith(("Conv2d", "MaxPool2d", "global"))
+        if starts or not groups:
+            groups.append([layer])
+        else:
+            groups[-1].append(layer)
+    return [
+        Stage(stage_name(g), g[-1].shape, sum(x.params for x in g), g[-1].receptive_field)
+        for g in groups
+    ]
+
+
+def stage_name(group: list) -> str:
+    head, kinds = group[0].kind, [layer.kind for layer in group[1:]]
+    if head.startswith("Conv2d"):
+        size, channels = head.removeprefix("Conv2d ").split(", ")
+        size = size.replace("x", "×")
+        c_in, c_out = channels.split(" -> ")
+        name = f"conv {size}, {c_in}→{c_out}"
+        if "BatchNorm2d" not in kinds:
+            name = f"classifier {size}, {c_in}→{c_out}"
+        drop = [k for k in kinds if k.startswith("Dropout") and k != "Dropout p=0"]
+        return name + (f", {drop[0].lower()}" if drop else "")
+    if head.startswith("MaxPool2d"):
+        return "max-pool " + head.removeprefix("MaxPool2d ").replace("x", "×")
+    return head
+
+
 def architecture(model: str) -> dict:
-    """The torchinfo table, parameter count and receptive field, or why they are missing."""
+    """The layer table, diagram, parameter count and receptive field, or why they are missing."""
     try:
-        from mnist import summary
-        from mnist.model import ARCHS, build_model, count_params, receptive_field
-    except ImportError as exc:  # torch and torchinfo come with the optional `mnist` extra
+        from mnist.model import ARCHS, build_model, count_params, describe, receptive_field
+    except ImportError as exc:  # torch comes with the optional `mnist` extra
         return {"missing": f"{exc} (install the mnist extra: pip install -e '.[mnist]')"}
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        summary.main(["--model", model])
     network = build_model(model)
+    rows = stages(describe(network))
+    header = ["layer", "output shape", "parameters", "receptive field"]
+    table = markdown_table(
+        header,
+        [[s.name, s.shape_text, f"{s.params:,}", f"{s.receptive_field}"] for s in rows],
+    )
+    title = f"{model}: the layers from the 28 × 28 input to the 10 class scores"
     return {
         "missing": "",
-        "summary": printed.getvalue().strip(),
+        "table": table,
+        "diagram": architecture_svg(rows, 28, title),
         "parameters": f"{count_params(network):,}",
         "budget": f"{ARCHS[model].max_params:,}",
         "receptive_field": receptive_field(network),
     }
-
-
-def read_metrics(path: Path) -> list[dict]:
-    """One dict per epoch from a run's metrics.jsonl (mnist.metrics, no torch needed);
-    a broken file is one clear error."""
-    try:
-        return read_metrics_file(path)
-    except DataError as exc:
-        raise SiteError(str(exc)) from None
 
 
 def read_results(path: Path) -> dict:
@@ -107,119 +138,61 @@ def gallery_matches(misclassified: list[list[int]], labels) -> bool:
     return all(0 <= i < len(labels) and int(labels[i]) == true for i, true, _ in misclassified)
 
 
-def read_runs(folder: Path) -> dict[str, list[dict]]:
-    """{run name: metrics} for every sub-folder of `folder` that holds a metrics.jsonl."""
-    if not folder.is_dir():
-        return {}
-    return {
-        run.name: read_metrics(run / METRICS)
-        for run in sorted(folder.iterdir())
-        if (run / METRICS).is_file()
-    }
-
-
-def png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    return buffer.getvalue()
-
-
-def reference_figure(runs: dict[str, list[dict]]):
-    """Test accuracy (left) and train/test loss (right) per epoch, one colour per run."""
-    figure, (accuracy, loss) = plt.subplots(1, 2, figsize=(11, 4))
-    lowest = min(100 * m["test_acc"] for metrics in runs.values() for m in metrics)
-    for (name, metrics), colour in zip(runs.items(), plt.cm.tab10.colors, strict=False):
-        epochs = [m["epoch"] for m in metrics]
-        accuracy.plot(
-            epochs, [100 * m["test_acc"] for m in metrics], "o-", color=colour, label=name
-        )
-        loss.plot(
-            epochs, [m["train_loss"] for m in metrics], "--", color=colour, label=f"{name} train"
-        )
-        loss.plot(
-            epochs, [m["test_loss"] for m in metrics], "o-", color=colour, label=f"{name} test"
-        )
-    accuracy.axhline(TARGET, color="grey", linestyle=":", label=f"{TARGET}%")
-    accuracy.set(xlabel="epoch", ylabel="test accuracy (%)", title="Test accuracy",
-                 ylim=(math.floor(lowest), 100))  # fmt: skip
-    loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss", yscale="log")
-    for axes in (accuracy, loss):
-        axes.grid(alpha=0.3)
-        axes.legend(fontsize=8)
-    return figure
-
-
-def reference_context(runs: dict[str, list[dict]]) -> dict:
-    if not runs:
-        return {}
-    names = list(runs)
-    epochs = max(len(m) for m in runs.values())
-    rows = []
-    for epoch in range(epochs):
-        row = [str(epoch + 1)]
-        for name in names:
-            m = runs[name][epoch] if epoch < len(runs[name]) else None
-            row.append(f"{100 * m['test_acc']:.2f}" if m else "")
-        first = runs[names[0]][epoch] if epoch < len(runs[names[0]]) else None
-        row.append(f"{first['lr']:.4g}" if first else "")
-        row.append(
-            " / ".join(f"{runs[n][epoch]['seconds']:.0f}" for n in names if epoch < len(runs[n]))
-        )
-        rows.append(row)
-    header = ["epoch", *(f"{n} test acc. (%)" for n in names), "lr", "seconds per run"]
-    finals = {n: 100 * m[-1]["test_acc"] for n, m in runs.items()}
-    minutes = {n: sum(e["seconds"] for e in m) / 60 for n, m in runs.items()}
-    return {
-        "figure": site_path("mnist-reference.png"),
-        "table": markdown_table(header, rows),
-        "count": len(runs),
-        "epochs": epochs,
-        "finals": ", ".join(f"{finals[n]:.2f}% ({n})" for n in names),
-        "worst": f"{min(finals.values()):.2f}",
-        "reached": all(v >= TARGET for v in finals.values()),
-        "minutes": ", ".join(f"{minutes[n]:.0f} min ({n})" for n in names),
-    }
-
-
 def dataset() -> dict:
     """The official split sizes and image side the data loader checks; {} without the extra."""
     try:
         from mnist.data import IMAGE_SIDE, OFFICIAL_COUNTS
     except ImportError:
         return {}
-    return {"train": f"{OFFICIAL_COUNTS['train']:,}", "test": f"{OFFICIAL_COUNTS['test']:,}",
-            "side": IMAGE_SIDE}  # fmt: skip
+    return {
+        "train": f"{OFFICIAL_COUNTS['train']:,}",
+        "test": f"{OFFICIAL_COUNTS['test']:,}",
+        "side": IMAGE_SIDE,
+    }
 
 
-def results_context(settings: Settings, data_dir: str, files: dict[str, bytes | Path]) -> dict:
-    """Confusion matrix and misclassified digits of the first reference run that kept its
-    results.json; the digits only when MNIST itself is on this machine (it is never committed)."""
-    found = sorted(settings.mnist_reference.glob(f"*/{RESULTS}"))
+def confusion_table(confusion: list[list[int]]) -> str:
+    """Rows: the true digit; columns: the predicted one; the diagonal (correct) in bold."""
+    rows = [
+        [
+            f"**{true}**",
+            *(
+                f"**{n:,}**" if true == pred else (str(n) if n else "·")
+                for pred, n in enumerate(counts)
+            ),
+        ]
+        for true, counts in enumerate(confusion)
+    ]
+    return markdown_table(["true ↓ predicted →", *map(str, range(10))], rows)
+
+
+def results_context(settings: Settings, model: str, data_dir: str, files: dict) -> dict:
+    """Confusion matrix and misclassified digits of the default model's first reference run;
+    the digits only when MNIST itself is on this machine (it is never committed)."""
+    found = sorted(
+        settings.mnist_reference.glob(f"{model}/*/{RESULTS}"),
+        key=lambda p: seed_order(p.parent.name),
+    )
     if not found:
         return {}
-    try:
-        import torch
-
-        from mnist import plots
-        from mnist.data import load_split
-    except ImportError:  # the mnist extra is not installed: the architecture note says so
-        return {}
     results = read_results(found[0])
-    files[site_path("mnist-reference-confusion.png")] = png(
-        plots.confusion_figure(torch.tensor(results["confusion"]))
-    )
+    run = found[0].parent
+    weights = run / WEIGHTS
     context = {
-        "name": found[0].parent.name,
+        "name": f"{model}/{run.name}",
         "errors": len(results["misclassified"]),
         "tested": f"{sum(map(sum, results['confusion'])):,}",
-        "confusion": site_path("mnist-reference-confusion.png"),
+        "confusion": confusion_table(results["confusion"]),
         "misclassified": "",
         "data_dir": data_dir,
+        "weights": settings.shown(weights) if weights.is_file() else "",
     }
     try:
+        from mnist import plots
+        from mnist.data import load_split
+
         test = load_split(settings.root / data_dir, "test")
-    except DataError:
+    except (ImportError, DataError):  # no mnist extra, or no MNIST here: the note stands
         return context
     if not gallery_matches(results["misclassified"], test.labels):
         return context  # not the test split the run was scored on: the note stands instead
@@ -228,6 +201,13 @@ def results_context(settings: Settings, data_dir: str, files: dict[str, bytes | 
     )
     context["misclassified"] = site_path("mnist-reference-misclassified.png")
     return context
+
+
+def png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
 
 
 def run_context(settings: Settings, files: dict[str, bytes | Path]) -> dict:

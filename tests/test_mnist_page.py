@@ -1,10 +1,18 @@
-"""sitegen/page_mnist.py: a broken results.json or metrics.jsonl is one SiteError line, and
-the gallery is drawn only from a test split whose labels match the run's misclassified digits."""
+"""The MNIST page: its numbers against the committed reference files read independently; a broken
+results.json or metrics.jsonl is one SiteError line; the gallery only from a matching test split."""
+
+import html
+import json
+import re
+import tomllib
+from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 import torch
+from torchinfo import summary
 
-from sitegen import page_mnist
+from sitegen import mnist_svg, page_mnist
 from sitegen.site_common import SiteError
 
 
@@ -31,3 +39,135 @@ def test_partial_metrics_line_is_one_plugin_error(tmp_path):
     path.write_text('{"epoch": 1, "lr": 0.1, "train_loss": 1.0, "train_acc": 0.5, "test_loss"')
     with pytest.raises(SiteError, match=r"metrics.jsonl: line 1 is not JSON"):
         page_mnist.read_metrics(path)
+
+
+# The built page against the committed files, read here on their own --------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "mnist" / "reference"
+
+
+class Tables(HTMLParser):
+    """Every <table> of a page as rows of cell texts (header row first)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self.cell is not None:
+            self.tables[-1][-1].append("".join(self.cell).strip())
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def page_tables(site_dir: Path) -> list[list[list[str]]]:
+    parser = Tables()
+    parser.feed((site_dir / "mnist" / "index.html").read_text(encoding="utf-8"))
+    return parser.tables
+
+
+def table_starting(tables, *header: str) -> list[list[str]]:
+    return next(t for t in tables if tuple(t[0][: len(header)]) == header)
+
+
+def committed_runs() -> dict[str, dict[int, list[dict]]]:
+    runs: dict[str, dict[int, list[dict]]] = {}
+    for path in REFERENCE.glob("*/seed-*/metrics.jsonl"):
+        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        runs.setdefault(path.parent.parent.name, {})[int(path.parent.name[5:])] = lines
+    return runs
+
+
+def test_every_registry_model_has_three_committed_seeds():
+    from mnist.model import ARCHS
+
+    runs = committed_runs()
+    assert {name: sorted(seeds) for name, seeds in runs.items()} == {
+        name: [1, 2, 3] for name in ARCHS
+    }
+
+
+def test_accuracy_table_holds_each_seeds_last_epoch_and_the_mean(site_dir):
+    table = table_starting(page_tables(site_dir), "model", "seed-1")
+    rows = {row[0]: row for row in table[1:]}
+    for model, seeds in committed_runs().items():
+        finals = [100 * seeds[s][-1]["test_acc"] for s in (1, 2, 3)]
+        mean = sum(finals) / 3
+        expected = [f"{f:.2f}" for f in finals] + [
+            f"{mean:.2f}",
+            f"{max(finals) - min(finals):.2f}",
+        ]
+        assert rows[model][1:] == expected, model
+
+
+def test_time_table_sums_the_epochs_up_to_the_first_at_99_4(site_dir):
+    table = table_starting(page_tables(site_dir), "model", "epochs", "seconds per epoch")
+    rows = {row[0]: row for row in table[1:]}
+    for model, seeds in committed_runs().items():
+        cells = []
+        for s in sorted(seeds):
+            total, cell = 0.0, "not reached"
+            for m in seeds[s]:
+                total += m["seconds"]
+                if m["test_acc"] >= 0.994:
+                    cell = f"{total:.0f} s (epoch {m['epoch']})"
+                    break
+            cells.append(cell)
+        assert [cell for cell in rows[model][3:] if cell] == cells, model
+        assert rows[model][1] == str(len(seeds[1]))
+
+
+def test_architecture_table_adds_up_to_torchinfos_count(site_dir):
+    from mnist.model import build_model
+
+    model = tomllib.loads((ROOT / "mnist" / "defaults.toml").read_text())["model"]
+    table = table_starting(page_tables(site_dir), "layer", "output shape", "parameters")
+    total = summary(build_model(model), input_size=(1, 1, 28, 28), verbose=0).total_params
+    assert sum(int(row[2].replace(",", "")) for row in table[1:]) == total
+    assert table[-1][1] == "10"  # one score per digit
+    text = (site_dir / "mnist" / "index.html").read_text(encoding="utf-8")
+    assert f"<strong>{total:,} parameters</strong>" in text
+    assert "Units." not in text and "seconds per run" not in text
+
+
+def test_confusion_table_is_the_default_models_seed_1_results(site_dir):
+    model = tomllib.loads((ROOT / "mnist" / "defaults.toml").read_text())["model"]
+    results = json.loads((REFERENCE / model / "seed-1" / "results.json").read_text())
+    table = table_starting(page_tables(site_dir), "true ↓ predicted →")
+    for true, row in enumerate(table[1:]):
+        counts = [0 if cell == "·" else int(cell.replace(",", "")) for cell in row[1:]]
+        assert counts == results["confusion"][true]
+
+
+def test_pictures_are_inline_svg_in_the_pages_colour(site_dir):
+    text = (site_dir / "mnist" / "index.html").read_text(encoding="utf-8")
+    assert text.count('<svg class="mnist-arch"') == 1
+    assert text.count('class="mnist-plot"') == len(committed_runs())
+    assert "currentColor" in text and mnist_svg.INK not in text
+
+
+def test_page_credits_mnist_names_the_errors_and_says_how_to_add_a_run(site_dir):
+    model = tomllib.loads((ROOT / "mnist" / "defaults.toml").read_text())["model"]
+    results = json.loads((REFERENCE / model / "seed-1" / "results.json").read_text())
+    confusion = results["confusion"]
+    errors = sum(map(sum, confusion)) - sum(confusion[k][k] for k in range(10))
+    lines = (REFERENCE / model / "seed-1" / "metrics.jsonl").read_text().splitlines()
+    final = json.loads(lines[-1])
+    assert errors == len(results["misclassified"]) == round((1 - final["test_acc"]) * 10_000)
+    text = html.unescape((site_dir / "mnist" / "index.html").read_text(encoding="utf-8"))
+    assert "Yann LeCun, Corinna Cortes and" in text and "Christopher J.C. Burges" in text
+    assert f"misclassifies {errors} of the 10,000 test digits" in text
+    assert "BACKPROP_MNIST_RUN=runs/mine" in re.sub(r"<[^>]+>", "", text)

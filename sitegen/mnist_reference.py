@@ -1,0 +1,168 @@
+"""The committed reference runs of the MNIST page: reading them, statistics over seeds, curves."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt
+
+from mnist.cli import DataError
+from mnist.metrics import METRICS
+from mnist.metrics import read_metrics as read_metrics_file
+from sitegen.mnist_svg import figure_svg, ink_style
+from sitegen.site_common import SiteError, markdown_table
+
+TARGET = 99.4  # percent test accuracy the models are built to reach
+Runs = dict[str, dict[str, list[dict]]]  # model -> seed folder -> one metrics dict per epoch
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """One dict per epoch from a run's metrics.jsonl (mnist.metrics, no torch needed);
+    a broken file is one clear error."""
+    try:
+        return read_metrics_file(path)
+    except DataError as exc:
+        raise SiteError(str(exc)) from None
+
+
+def seed_order(name: str) -> tuple[int, str]:
+    """seed-2 before seed-10."""
+    tail = name.rpartition("-")[2]
+    return (int(tail) if tail.isdigit() else 0, name)
+
+
+def read_reference(folder: Path) -> Runs:
+    """{model: {seed folder: metrics}} from folder/<model>/<seed>/metrics.jsonl."""
+    if not folder.is_dir():
+        return {}
+    runs: Runs = {}
+    for model in sorted(p for p in folder.iterdir() if p.is_dir()):
+        seeds = sorted(
+            (p for p in model.iterdir() if (p / METRICS).is_file()),
+            key=lambda p: seed_order(p.name),
+        )
+        if seeds:
+            runs[model.name] = {seed.name: read_metrics(seed / METRICS) for seed in seeds}
+    return runs
+
+
+def first_at_target(metrics: list[dict]) -> tuple[int, float] | None:
+    """The first epoch whose test accuracy reaches TARGET, and the seconds spent until its end."""
+    spent = 0.0
+    for m in metrics:
+        spent += m["seconds"]
+        if 100 * m["test_acc"] >= TARGET - 1e-9:
+            return m["epoch"], spent
+    return None
+
+
+def reach_text(ran: bool, reached: tuple[int, float] | None) -> str:
+    if not ran:
+        return ""
+    return f"{reached[1]:.0f} s (epoch {reached[0]})" if reached else "not reached"
+
+
+def percent(fraction: float) -> str:
+    return f"{100 * fraction:.2f}"
+
+
+def accuracy_figure(model: str, seeds: dict[str, list[dict]]):
+    """Test accuracy per epoch of each seed of one model, with the target line."""
+    with plt.rc_context(ink_style()):
+        figure, axes = plt.subplots(figsize=(4.6, 3.2))
+        for (seed, metrics), colour in zip(seeds.items(), plt.cm.tab10.colors, strict=False):
+            epochs = [m["epoch"] for m in metrics]
+            axes.plot(
+                epochs,
+                [100 * m["test_acc"] for m in metrics],
+                "o-",
+                color=colour,
+                markersize=3,
+                label=seed,
+            )
+        axes.axhline(TARGET, color="grey", linestyle=":", label=f"{TARGET}%")
+        axes.set(
+            xlabel="epoch",
+            ylabel="test accuracy (%)",
+            ylim=(98.0, 100.0),
+            title=f"{model}: test accuracy per epoch",
+        )
+        axes.grid(alpha=0.3)
+        axes.legend(loc="lower right")
+    return figure
+
+
+def reference_context(runs: Runs, default: str) -> dict:
+    if not runs:
+        return {}
+    seeds = sorted({s for by_seed in runs.values() for s in by_seed}, key=seed_order)
+    accuracy, timing, figures = [], [], []
+    for model, by_seed in runs.items():
+        finals = {s: 100 * m[-1]["test_acc"] for s, m in by_seed.items()}
+        accuracy.append(
+            [
+                model,
+                *(f"{finals[s]:.2f}" if s in finals else "" for s in seeds),
+                f"{statistics.mean(finals.values()):.2f}",
+                f"{max(finals.values()) - min(finals.values()):.2f}",
+            ]
+        )
+        reached = {s: first_at_target(m) for s, m in by_seed.items()}
+        epochs = [m for metrics in by_seed.values() for m in metrics]
+        per_epoch = statistics.mean(m["seconds"] for m in epochs)
+        timing.append(
+            [
+                model,
+                str(max(len(m) for m in by_seed.values())),
+                f"{per_epoch:.0f}",
+                *(reach_text(s in by_seed, reached.get(s)) for s in seeds),
+            ]
+        )
+        label = f"Test accuracy per epoch of each seed of {model}"
+        figures.append(figure_svg(accuracy_figure(model, by_seed), label, f"mnist-{model}"))
+    return {
+        "accuracy": markdown_table(["model", *seeds, "mean", "spread (max − min)"], accuracy),
+        "timing": markdown_table(
+            ["model", "epochs", "seconds per epoch", *(f"to {TARGET}%, {s}" for s in seeds)],
+            timing,
+        ),
+        "figures": figures,
+        "models": ", ".join(f"`{m}`" for m in runs),
+        "seeds": len(seeds),
+        "default": epoch_context(runs.get(default, {})),
+    }
+
+
+def epoch_context(by_seed: dict[str, list[dict]]) -> dict:
+    """The default model's per-epoch test accuracy of every seed, lr and seconds per epoch."""
+    if not by_seed:
+        return {}
+    names = list(by_seed)
+    rows = []
+    for epoch in range(max(len(m) for m in by_seed.values())):
+        line = {n: m[epoch] for n, m in by_seed.items() if epoch < len(m)}
+        first = line.get(names[0])
+        rows.append(
+            [
+                str(epoch + 1),
+                *(percent(line[n]["test_acc"]) if n in line else "" for n in names),
+                f"{first['lr']:.4g}" if first else "",
+                " / ".join(f"{line[n]['seconds']:.0f}" for n in names if n in line),
+            ]
+        )
+    header = ["epoch", *(f"{n} test acc. (%)" for n in names), "lr", "seconds per epoch"]
+    finals = {n: 100 * m[-1]["test_acc"] for n, m in by_seed.items()}
+    return {
+        "table": markdown_table(header, rows),
+        "finals": ", ".join(f"{finals[n]:.2f}% ({n})" for n in names),
+        "worst": f"{min(finals.values()):.2f}",
+        "mean": f"{statistics.mean(finals.values()):.2f}",
+        "reached": all(v >= TARGET for v in finals.values()),
+        "minutes": ", ".join(
+            f"{sum(e['seconds'] for e in m) / 60:.0f} min ({n})" for n, m in by_seed.items()
+        ),
+    }
