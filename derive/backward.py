@@ -157,3 +157,20 @@ def backward_program(network: Network) -> Program:
         deltas,
         tuple(s for s, _ in gradients),
     )
+
+
+class ProductSums:
+    """Printer mixin: a product of symbols, or a sum of them, printed directly.
+
+    Most of the program is delta_m w_mn sums and delta x input products; SymPy's general Mul and
+    Add printers (signs, powers, ordering) would take most of the time at 64x64x64x64."""
+
+    def _print_Mul(self, expr: sp.Mul, *args) -> str:
+        if all(a.is_Symbol for a in expr.args):
+            return "*".join(self._print(a) for a in expr.args)
+        return super()._print_Mul(expr, *args)
+
+    def _print_Add(self, expr: sp.Add, *args) -> str:
+        if all(a.is_Symbol or (a.is_Mul and all(b.is_Symbol for b in a.args)) for a in expr.args):
+            return " + ".join(self._print(a) for a in expr.args)
+        return super()._print_Add(expr, *args)

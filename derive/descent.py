@@ -20,7 +20,8 @@ import numpy as np
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from derive.evaluate import Evaluator, ProductSums, identifier
+from derive.backward import ProductSums
+from derive.evaluate import Evaluator, identifier
 
 LARGEST_EXP_ARGUMENT = 709.78  # math.exp(709.79) overflows float64
 

@@ -12,7 +12,13 @@ import numpy as np
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from derive.backward import Program, Step, backward_program, finite_log_equations
+from derive.backward import (
+    ProductSums,
+    Program,
+    Step,
+    backward_program,
+    finite_log_equations,
+)
 from derive.chain import Gradient, gradients
 from derive.config import NetworkSpec, Values
 from derive.network import Network, build_network, gradient_symbol
@@ -42,7 +48,7 @@ class Evaluator:
 
     network: Network
     # Forward symbols in equation order, dE_total/dp for each trained parameter, then the
-    # program's other assignments (the deltas, and for a softmax output the shared sum s_o).
+    # program's other assignments (the deltas; for a softmax output also lse_o and s_o).
     outputs: tuple[sp.Symbol, ...]
     function: Callable
     # What `function` computes, assignment by assignment. The JavaScript and spreadsheet printers
@@ -71,23 +77,6 @@ class Evaluator:
     @property
     def gradient_outputs(self) -> tuple[sp.Symbol, ...]:
         return tuple(gradient_symbol(p) for p in self.network.trained)
-
-
-class ProductSums:
-    """Printer mixin: a product of symbols, or a sum of them, printed directly.
-
-    Most of the program is delta_m w_mn sums and delta x input products; SymPy's general Mul and
-    Add printers (signs, powers, ordering) would take most of the time at 64x64x64x64."""
-
-    def _print_Mul(self, expr: sp.Mul, *args) -> str:
-        if all(a.is_Symbol for a in expr.args):
-            return "*".join(self._print(a) for a in expr.args)
-        return super()._print_Mul(expr, *args)
-
-    def _print_Add(self, expr: sp.Add, *args) -> str:
-        if all(a.is_Symbol or (a.is_Mul and all(b.is_Symbol for b in a.args)) for a in expr.args):
-            return "(" + " + ".join(self._print(a) for a in expr.args) + ")"
-        return super()._print_Add(expr, *args)
 
 
 class ProgramPrinter(ProductSums, NumPyPrinter):

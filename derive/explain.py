@@ -64,10 +64,13 @@ def derivation(network: Network, program: Program | None = None) -> Derivation:
 
 def sampled_parameters(network: Network) -> tuple[sp.Symbol, ...]:
     """The first and last weight into each layer, in config order."""
+    layer_of = {n.name: k for k, layer in enumerate(network.layers) for n in layer}
+    into: dict[int, list[sp.Symbol]] = {}
+    for w in network.weights:
+        into.setdefault(layer_of[w.dest.name], []).append(w.symbol)
     found: list[sp.Symbol] = []
-    for layer in network.layers:
-        into = [w.symbol for w in network.weights if w.dest in layer]
-        found += [s for s in (into[0], into[-1])[:SAMPLE_PER_LAYER] if s not in found]
+    for weights in into.values():
+        found += [s for s in (weights[0], weights[-1])[:SAMPLE_PER_LAYER] if s not in found]
     return tuple(found)
 
 

@@ -23,8 +23,9 @@ import json
 import sympy as sp
 from sympy.printing.jscode import JavascriptCodePrinter
 
+from derive.backward import ProductSums
 from derive.config import Values
-from derive.evaluate import Evaluator, ProductSums, gradient_symbol, identifier, values_args
+from derive.evaluate import Evaluator, gradient_symbol, identifier, values_args
 
 # The custom functions, written to stay finite where the naive formula overflows, as
 # NUMPY_FUNCTIONS does in derive/evaluate.py.

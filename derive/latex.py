@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.printing.str import StrPrinter
 
-from derive.backward import Step
+from derive.backward import ProductSums, Step
 from derive.chain import Factor, Gradient, PathSum
 from derive.explain import Derivation
 from derive.network import Network
@@ -31,8 +32,15 @@ def latex_derivative(of: sp.Symbol, by: sp.Symbol) -> str:
     return rf"\frac{{\partial {latex_expr(of)}}}{{\partial {latex_expr(by)}}}"
 
 
+class TextPrinter(ProductSums, StrPrinter):
+    """sympy.sstr with factors and terms in the order they were built (order="none")."""
+
+    def __init__(self):
+        super().__init__({"order": "none"})
+
+
 def text_expr(expr: sp.Expr) -> str:
-    return sp.sstr(expr, order="none")
+    return TextPrinter().doprint(expr)
 
 
 def text_derivative(of: sp.Symbol, by: sp.Symbol) -> str:
