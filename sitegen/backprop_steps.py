@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import sympy as sp
 
 from derive import latex
-from derive.chain import Backward, Factor, Gradient
+from derive.backward import delta_symbol, local_derivative
+from derive.chain import Factor, Gradient
 from derive.evaluate import NUMPY_FUNCTIONS
-from derive.network import Neuron
+from derive.network import Network, Neuron
 from sitegen.site_common import SiteError, latex_number
 
 
@@ -84,21 +85,48 @@ class ParameterStep:
     value: float
 
 
-def neuron_step(back: Backward, neuron: Neuron, numbers: Numbers, deltas: dict) -> NeuronStep:
+@dataclass(frozen=True)
+class Backprop:
+    """What the deltas are built from, linear in the weights at every size: each neuron's
+    successors and the weights to them, the outputs' dE_total/da, a softmax output's delta."""
+
+    network: Network
+    above: dict[sp.Symbol, tuple[tuple[Neuron, sp.Symbol], ...]]  # a_h1 -> ((o1, w5), (o2, w7))
+    dE_da: dict[sp.Symbol, sp.Expr]  # for the output neurons only
+    softmax_delta: dict[sp.Symbol, sp.Expr]  # delta_o1 -> its expression, for a softmax output
+
+    @classmethod
+    def of(cls, network: Network, deltas: tuple[tuple[sp.Symbol, sp.Expr], ...]) -> Backprop:
+        above: dict[sp.Symbol, list[tuple[Neuron, sp.Symbol]]] = {}
+        for w in network.weights:
+            above.setdefault(w.source, []).append((w.dest, w.symbol))
+        definitions = dict(network.equations)
+        loss = definitions[network.loss].xreplace({e: definitions[e] for e in network.errors})
+        outputs = network.outputs
+        dE_da = {} if outputs[0].activation == "softmax" else {
+            n.out: sp.diff(loss, n.out) for n in outputs
+        }  # fmt: skip
+        return cls(network, {k: tuple(v) for k, v in above.items()}, dE_da, dict(deltas))
+
+
+def neuron_step(back: Backprop, neuron: Neuron, numbers: Numbers) -> NeuronStep:
     """delta of a neuron, from dE_total/da (output layer) or from the deltas above (hidden)."""
     loss, out, net = back.network.loss, neuron.out, neuron.net
     d = delta_tex(neuron)
     if neuron.activation == "softmax":
         # A softmax output's net input reaches E_total through every output: delta in one step.
-        value = numbers(back.delta[net])
-        line = rf"{d} = {partial(loss, net)} = {tex(back.delta[net])} = {result(value)}"
+        expr = back.softmax_delta[delta_symbol(neuron)]
+        value = numbers(expr)
+        line = rf"{d} = {partial(loss, net)} = {tex(expr)} = {result(value)}"
         return NeuronStep(neuron.name, "", rf"\[{line}\]", value)
-    dE_da = numbers(back.dE_da[out])
-    above = back.next_layer.get(out, ())
+    above = back.above.get(out, ())
     if above:
-        terms = " + ".join(rf"{delta_tex(m)} \cdot {tex(back.weight(m, out))}" for m in above)
-        paths = " + ".join(rf"{partial(loss, m.net)} \cdot {partial(m.net, out)}" for m in above)
-        values = " + ".join(times([deltas[m.name], numbers(back.weight(m, out))]) for m in above)
+        dE_da = math.fsum(numbers.values[delta_symbol(m)] * numbers.values[w] for m, w in above)
+        terms = " + ".join(rf"{delta_tex(m)} \cdot {tex(w)}" for m, w in above)
+        paths = " + ".join(rf"{partial(loss, m.net)} \cdot {partial(m.net, out)}" for m, _ in above)
+        values = " + ".join(
+            times([numbers.values[delta_symbol(m)], numbers.values[w]]) for m, w in above
+        )
         incoming = aligned(
             [
                 rf"{partial(loss, out)} &= {paths}",
@@ -108,10 +136,15 @@ def neuron_step(back: Backward, neuron: Neuron, numbers: Numbers, deltas: dict) 
             ]
         )
     else:
+        dE_da = numbers(back.dE_da[out])
         incoming = aligned([rf"{partial(loss, out)} &= {tex(back.dE_da[out])} = {result(dE_da)}"])
-    local_expr = back.local[out, net]
+    local_expr = local_derivative(neuron)
     local = numbers(local_expr)
     value = dE_da * local
+    # The page's own arithmetic must give the backward program's delta.
+    expected = numbers.values[delta_symbol(neuron)]
+    if not math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-15):
+        raise SiteError(f"delta_{neuron.name}: the page gives {value!r}, the program {expected!r}")
     # The output layer writes dE_total/da out; a hidden neuron's is the sum above, by name.
     written = (
         rf"{partial(loss, out)} \cdot {tex(local_expr)}"

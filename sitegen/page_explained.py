@@ -9,11 +9,13 @@ from pathlib import Path
 import sympy as sp
 
 from derive import table as iteration
-from derive.chain import Backward, Factor, Gradient, backward
+from derive.chain import Gradient
 from derive.config import Config, ConfigError, load_config
-from derive.evaluate import at_values, evaluator_for, gradient_symbol
-from derive.network import Network, Neuron
+from derive.evaluate import at_values, evaluator_for, gradient_symbol, values_args
+from derive.explain import Derivation, derivation
+from derive.network import Network
 from sitegen.backprop_steps import (
+    Backprop,
     Numbers,
     aligned,
     chain_ordered,
@@ -44,10 +46,7 @@ BIAS_WORDS = {
     "fixed": "a fixed bias on every neuron",
     "trained": "a trained bias on every neuron",
 }
-# Up to this many trained parameters the page prints every chain and closed form (the classic
-# net has 8, 10-8-2 with biases 106); past it, every delta and the chains of a sample.
-EVERY_CHAIN_MAX = 24
-SAMPLE_PER_LAYER = 3  # parameters of the first neuron of each layer shown for a larger network
+MAX_LISTED = 12  # a row of initial values longer than twice this shows its ends only
 UPDATE_LR = 1.0  # the learning rate of the worked update step (one of the table's rates)
 MAZUR = Path("derive", "configs", "mazur.toml")  # Matt Mazur's variant, with fixed biases
 
@@ -55,30 +54,31 @@ MAZUR = Path("derive", "configs", "mazur.toml")  # Matt Mazur's variant, with fi
 def build(site: Site) -> PageData:
     config, evaluator = site.config, site.evaluator
     network = evaluator.network
-    values = at_values(evaluator, config.values)
+    args = values_args(config.values)
+    computed = evaluator(*args)
+    values = {s.name: float(v) for s, v in computed.items()}
     numbers = Numbers(
-        {s: v for s, v in zip(network.values_args, _args(config), strict=True)}
-        | {s: values[s.name] for s, _ in network.equations}
+        dict(zip(network.values_args, args, strict=True))
+        | {s: float(v) for s, v in computed.items()}
     )
-    back = backward(network)
-    every = len(network.trained) <= EVERY_CHAIN_MAX
-    layers, shown = layer_sections(back, numbers, values, every)
+    derived = derivation(network)
+    layers, shown = layer_sections(derived, numbers, values)
+    # The parameters listed one by one: all of them, or past the size limit the sample's.
+    listed = network.trained if derived.complete else tuple(g.parameter for g in shown)
     context = {
         "source": site.source,
         "shape": describe(config),
         "diagram": diagram_html(network),
         "diagram_file": site_path("network.svg"),
-        "values_table": values_table(config, network),
+        "values_table": values_table(config, network, MAX_LISTED),
         "forward": forward_block(network, numbers),
         "loss": rf"\({tex(network.loss)}\)",
         "loss_tex": tex(network.loss),
         "layers": layers,
-        "every": every,
-        "shown": len(shown),
-        "trained": len(network.trained),
-        "closed_forms": closed_forms(shown) if every else "",
-        "gradients_table": gradients_table(network, values),
-        "update": update_step(site, values),
+        "complete": derived.complete,
+        "note": derived.note,
+        "closed_forms": closed_forms(shown) if derived.complete else "",
+        "update": update_step(site, values, listed),
         "mazur": mazur_note(site.settings.root / MAZUR),
     }
     files = {
@@ -86,11 +86,6 @@ def build(site: Site) -> PageData:
         site_path(MAZUR.name): site.settings.root / MAZUR,
     }
     return PageData(context, files)
-
-
-def _args(config: Config) -> tuple[float, ...]:
-    v = config.values
-    return v.inputs + v.targets + v.weights + v.biases
 
 
 def describe(config: Config) -> str:
@@ -108,8 +103,8 @@ def describe(config: Config) -> str:
     )
 
 
-def values_table(config: Config, network: Network) -> str:
-    """The config's starting numbers, one row per kind."""
+def values_table(config: Config, network: Network, most: int) -> str:
+    """The config's starting numbers, one row per kind; a long row's first and last `most`."""
     v = config.values
     kinds = [
         ("inputs", network.inputs, v.inputs),
@@ -117,11 +112,13 @@ def values_table(config: Config, network: Network) -> str:
         ("weights", network.weight_symbols, v.weights),
         ("biases", network.biases, v.biases),
     ]
-    rows = [
-        [kind, ", ".join(rf"\({tex(s)} = {number(x)}\)" for s, x in zip(ss, xs, strict=True))]
-        for kind, ss, xs in kinds
-        if ss
-    ]
+    rows = []
+    for kind, ss, xs in kinds:
+        shown = [rf"\({tex(s)} = {number(x)}\)" for s, x in zip(ss, xs, strict=True)]
+        if len(shown) > 2 * most:
+            shown = [*shown[:most], f"… ({len(shown) - 2 * most} more) …", *shown[-most:]]
+        if shown:
+            rows.append([kind, ", ".join(shown)])
     return markdown_table(["", "initial values"], rows, align="--")
 
 
@@ -132,43 +129,29 @@ def forward_block(network: Network, numbers: Numbers) -> str:
     )
 
 
-def gradient_of(back: Backward, parameter: sp.Symbol) -> tuple[Gradient, Neuron]:
-    """The chain of one parameter: E_total down to its neuron's net input, then d net/dp."""
-    network = back.network
-    neuron = next(
-        w.dest for w in network.weights if w.symbol == parameter
-    ) if parameter in network.weight_symbols else next(
-        n for n in network.neurons if n.bias == parameter
-    )  # fmt: skip
-    net = dict(network.equations)[neuron.net]
-    last = Factor(neuron.net, parameter, sp.diff(net, parameter))
-    return Gradient(parameter, (*back.path_to_net(neuron), last), back.sums_for(neuron)), neuron
-
-
-def layer_sections(back: Backward, numbers: Numbers, values: dict, every: bool):
-    """Output layer first: each neuron's delta, then its parameters' chains; (sections, shown)."""
-    network = back.network
-    by_neuron: dict[str, list[sp.Symbol]] = {}
-    for p in network.trained:
-        by_neuron.setdefault(gradient_of(back, p)[1].name, []).append(p)
-    deltas: dict[str, float] = {}
+def layer_sections(derived: Derivation, numbers: Numbers, values: dict):
+    """Output layer first: each neuron's delta, then its parameters' chains; (sections, shown).
+    Past the derivation's size limit only the neurons of its sample chains are written out."""
+    network = derived.network
+    back = Backprop.of(network, derived.deltas)
+    owner = {w.symbol: w.dest for w in network.weights}
+    owner |= {n.bias: n for n in network.neurons if n.bias is not None}
+    chains: dict[str, list[Gradient]] = {}
+    for gradient in derived.chains:
+        chains.setdefault(owner[gradient.parameter].name, []).append(gradient)
     sections, shown = [], []
     depth = len(network.layers)
     for k, layer in enumerate(reversed(network.layers)):
         neurons = []
-        for j, neuron in enumerate(layer):
-            step = neuron_step(back, neuron, numbers, deltas)
-            deltas[neuron.name] = step.value
-            chosen = by_neuron.get(neuron.name, [])
-            if not every:
-                chosen = chosen[:SAMPLE_PER_LAYER] if j == 0 else []
+        for neuron in layer:
+            if not derived.complete and neuron.name not in chains:
+                continue
             params = []
-            for p in chosen:
-                gradient, _ = gradient_of(back, p)
-                result = values[gradient_symbol(p).name]
-                params.append(parameter_step(gradient, neuron, numbers, result))
+            for gradient in chains.get(neuron.name, []):
+                value = values[gradient_symbol(gradient.parameter).name]
+                params.append(parameter_step(gradient, neuron, numbers, value))
                 shown.append(gradient)
-            neurons.append({"step": step, "params": params})
+            neurons.append({"step": neuron_step(back, neuron, numbers), "params": params})
         title = "The output layer" if k == 0 else f"Hidden layer {depth - k}"
         sections.append({"title": title, "first": k == 0, "neurons": neurons})
     return sections, shown
@@ -183,23 +166,14 @@ def closed_forms(shown: list[Gradient]) -> str:
     return aligned(lines)
 
 
-def gradients_table(network: Network, values: dict) -> str:
-    rows = []
-    for p in network.trained:
-        rows.append([rf"\({tex(p)}\)", number(values[p.name]) if p.name in values else "",
-                     number(values[gradient_symbol(p).name])])  # fmt: skip
-    return markdown_table(["parameter", "value", rf"\({partial(network.loss, sp.Symbol('p'))}\)"],
-                          rows)  # fmt: skip
-
-
-def update_step(site: Site, values: dict) -> dict:
+def update_step(site: Site, values: dict, listed: tuple[sp.Symbol, ...]) -> dict:
     """One gradient-descent step at UPDATE_LR: each new parameter and E_total after it, as
     `derive table` computes them (its step 1), checked against w - lr * gradient here."""
     network = site.evaluator.network
     table = iteration.iteration_table(site.config, (UPDATE_LR,), 1, site.evaluator)
-    start = dict(zip(network.values_args, _args(site.config), strict=True))
+    start = dict(zip(network.values_args, values_args(site.config.values), strict=True))
     lines, rows = [], []
-    for p in network.trained:
+    for p in listed:
         gradient = values[gradient_symbol(p).name]
         new = float(table.column(p.name)[0, 1])
         if not math.isclose(new, start[p] - UPDATE_LR * gradient, rel_tol=1e-12, abs_tol=1e-15):
@@ -210,12 +184,21 @@ def update_step(site: Site, values: dict) -> dict:
             rf"{latex_number(gradient)} = {latex_number(new)}"
         )
         rows.append([rf"\({tex(p)}\)", number(start[p]), number(gradient), number(new)])
+    # The gradients, and where the step takes each parameter.
+    derivative = partial(network.loss, sp.Symbol("p"))
+    header = [
+        "parameter \\(p\\)",
+        "value",
+        rf"\({derivative}\)",
+        f"after one step, η = {number(UPDATE_LR)}",
+    ]
     before = float(table.column(network.loss.name)[0, 0])
     after = float(table.column(network.loss.name)[0, 1])
     return {
         "lr": number(UPDATE_LR),
         "rule": rf"\(p \leftarrow p - \eta\,{partial(network.loss, sp.Symbol('p'))}\)",
         "block": aligned(lines),
+        "table": markdown_table(header, rows),
         "before": number(before, 10),
         "after": number(after, 10),
         "change": number(after - before, 6),

@@ -22,6 +22,7 @@ RADIUS = 40
 BOX, BOX_WIDE = 34, 52  # half widths of an error's box and of E_total's
 MARGIN = 80
 MAX_LABELLED_WEIGHTS = 40  # beyond this many weights the labels would overlap: edges only
+MAX_DRAWN = 10  # neurons drawn per layer; a wider layer shows its first 8, a gap and its last
 FONT = 24  # user units; the smallest text is a subscript: 0.8 of the notes' font, 22
 MIN_SCALE = 0.63  # 0.63 x 22 x 0.8 = 11.1 CSS px
 
@@ -44,8 +45,9 @@ def label(name: str) -> str:
 
 
 def _text(x: float, y: float, content: str, **attrs: str) -> str:
+    attrs = {"text_anchor": "middle", **attrs}
     extra = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in attrs.items())
-    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle"{extra}>{content}</text>'
+    return f'<text x="{x:.1f}" y="{y:.1f}"{extra}>{content}</text>'
 
 
 def _edge(x1: float, y1: float, x2: float, y2: float, shorten: float = RADIUS) -> str:
@@ -65,27 +67,33 @@ def network_svg(network: Network, vertical: bool = False) -> str:
         [(s.name, s, None) for s in network.inputs]
     ]
     columns += [[(n.name, n.out, n) for n in layer] for layer in network.layers]
+    # A wide layer is drawn as its first neurons, a gap and its last: the drawing stays readable.
+    gaps = [len(c) > MAX_DRAWN for c in columns]
+    columns = [
+        [*c[: MAX_DRAWN - 2], *c[-1:]] if gap else c for c, gap in zip(columns, gaps, strict=True)
+    ]
     across = 2 * MARGIN + (max(len(c) for c in columns) - 1) * ROW + 40
     along = 2 * MARGIN + (len(columns) + 0.75) * LAYER_GAP + 2 * BOX_WIDE
 
     def at(depth: float, row: float) -> tuple[float, float]:
         return (row, depth) if vertical else (depth, row)
 
-    def rows(count: int) -> list[float]:
-        top = (across - (count - 1) * ROW) / 2
-        return [top + j * ROW for j in range(count)]
+    def rows(count: int, gap: bool) -> list[float]:
+        top = (across - (count - 1 + gap) * ROW) / 2
+        return [top + (j + (gap and j == count - 1)) * ROW for j in range(count)]
 
     position = {
         symbol: at(MARGIN + c * LAYER_GAP, y)
-        for c, column in enumerate(columns)
-        for (_, symbol, _), y in zip(column, rows(len(column)), strict=True)
+        for c, (column, gap) in enumerate(zip(columns, gaps, strict=True))
+        for (_, symbol, _), y in zip(column, rows(len(column), gap), strict=True)
     }
     parts: list[str] = []
     # Edges and weight labels first, so the neurons are drawn over the line ends.
-    for weight in network.weights:
+    weights = [w for w in network.weights if w.source in position and w.dest.out in position]
+    for weight in weights:
         source, dest = position[weight.source], position[weight.dest.out]
         parts.append(_edge(*source, *dest))
-        if len(network.weights) <= MAX_LABELLED_WEIGHTS:
+        if len(weights) <= MAX_LABELLED_WEIGHTS:
             # Near the source end, where the edges that leave one neuron are still apart.
             t = 0.36
             x, y = source[0] + t * (dest[0] - source[0]), source[1] + t * (dest[1] - source[1])
@@ -96,18 +104,22 @@ def network_svg(network: Network, vertical: bool = False) -> str:
     depth_errors = MARGIN + len(columns) * LAYER_GAP
     total = at(depth_errors + LAYER_GAP * 0.75, across / 2)
     for neuron, target, error in zip(network.outputs, network.targets, network.errors, strict=True):
+        if neuron.out not in position:
+            continue
         out = position[neuron.out]
         box = at(depth_errors, out[0] if vertical else out[1])
         parts.append(_edge(*out, *box, RADIUS + 2))
         parts.append(_edge(*box, *total, BOX_WIDE if not vertical else 24))
         parts.append(_box(*box, error.name))
-        note = (box[0] + BOX + 8, box[1] + 44) if vertical else (box[0], box[1] + 52)
-        parts.append(_text(*note, "target " + label(target.name), class_="note",
-                           text_anchor="start" if vertical else "middle"))  # fmt: skip
+        parts.append(_text(box[0], box[1] + 52, "target " + label(target.name), class_="note"))
     parts.append(_box(*total, network.loss.name, wide=True))
-    for column in columns:
+    for column, gap in zip(columns, gaps, strict=True):
         for name, symbol, neuron in column:
-            parts.append(_neuron(*position[symbol], name, neuron))
+            parts.append(_neuron(*position[symbol], name, neuron, vertical))
+        if gap:  # the dots stand for the neurons left out, between the last two drawn
+            x, y = position[column[-2][1]]
+            dots = (x + ROW, y + 8) if vertical else (x, y + ROW + 8)
+            parts.append(_text(*dots, "⋯" if vertical else "⋮", class_="name"))
     width, height = at(along, across)
     return _document(width, height, parts, "tall" if vertical else "wide")
 
@@ -125,7 +137,7 @@ def diagram_html(network: Network) -> str:
     return "\n".join(blocks)
 
 
-def _neuron(x: float, y: float, name: str, neuron: Neuron | None) -> str:
+def _neuron(x: float, y: float, name: str, neuron: Neuron | None, vertical: bool) -> str:
     kind = "input" if neuron is None else "neuron"
     parts = [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{RADIUS}" class="{kind}"/>']
     if neuron is None:
@@ -134,8 +146,11 @@ def _neuron(x: float, y: float, name: str, neuron: Neuron | None) -> str:
     parts.append(_text(x, y - 6, label(name), class_="name", data_symbol=name))
     parts.append(_text(x, y + 28, ACTIVATION_LABELS[neuron.activation], class_="activation"))
     if neuron.bias is not None:
-        parts.append(_text(x + RADIUS + 6, y - RADIUS, "+ " + label(neuron.bias.name),
-                           class_="weight", text_anchor="start",
+        # Beside the neuron when layers run down the page, under it when they run across: where
+        # no weight label sits.
+        at = (x + RADIUS + 6, y - RADIUS) if vertical else (x, y + RADIUS + 28)
+        parts.append(_text(*at, "+ " + label(neuron.bias.name), class_="weight",
+                           text_anchor="start" if vertical else "middle",
                            data_symbol=neuron.bias.name))  # fmt: skip
     return "".join(parts)
 
@@ -162,6 +177,8 @@ STYLE = f"""
 .network .name {{ font-weight: bold; }}
 .network .activation, .network .note {{ font-size: 22px;
   fill: var(--md-default-fg-color--light, #4b5563); }}
+.network .note {{ paint-order: stroke; stroke: var(--md-default-bg-color, #fff);
+  stroke-width: 5px; }}
 .network .weight {{ font-size: {FONT}px; fill: var(--md-typeset-a-color, #283593);
   paint-order: stroke; stroke: var(--md-default-bg-color, #fff); stroke-width: 5px; }}
 """
