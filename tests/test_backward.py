@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -17,10 +18,12 @@ from test_derive import make_spec, random_values
 
 from derive.backward import backward_program
 from derive.chain import CLOSED_FORM_MAX_PARAMETERS, gradients
+from derive.config import load_config
 from derive.evaluate import evaluator_for, values_args
 from derive.explain import derivation
 from derive.latex import TEXT, document
 from derive.network import build_network, gradient_symbol
+from derive.table import iteration_table
 
 pytestmark = pytest.mark.core
 
@@ -156,3 +159,22 @@ def test_values_near_the_float_limit_give_valid_json_and_one_warning(activation,
     text = derive_cli("gradients", "--config", str(config))
     assert text.returncode == 1 and "Traceback" not in text.stderr
     assert "E_total = inf" in text.stdout
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "linear"])
+@pytest.mark.parametrize("loss", ["half_sse", "mse", "cross_entropy"])
+def test_table_at_the_float_limit_reports_instead_of_raising(activation, loss, tmp_path):
+    """Values of 1e308 overflow Python floats too (** and math.exp raise OverflowError there):
+    the table's printed loop must give inf or nan and name the run that diverged."""
+    spec = make_spec((2, 3, 2), activation, loss, "trained")
+    values = random_values(spec, seed=5)
+    huge = replace(
+        values,
+        inputs=(1e308, *values.inputs[1:]),
+        weights=(1e308, -1e308, *values.weights[2:]),
+    )
+    config = tmp_path / "huge.toml"
+    config.write_text(toml(spec, huge))
+    table = iteration_table(load_config(config), [0.5, 1e300], 5)
+    assert table.divergences  # reported, not raised
+    assert not np.isfinite(table.values).all()
