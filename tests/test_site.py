@@ -244,6 +244,49 @@ def test_check_page_finds_exactly_the_planted_mistakes(site_dir):
     assert "3 finding(s)" in text
 
 
+def test_explained_page_of_a_large_network_is_bounded_and_right(tmp_path):
+    """Past derive's closed-form limit the page shows a sample of chains; each sampled chain's
+    factors multiply to torch's gradient, and the page's text stays small."""
+    from derive.chain import CLOSED_FORM_MAX_PARAMETERS
+    from derive.config import load_config
+    from derive.evaluate import evaluator_for
+    from sitegen import page_explained
+    from sitegen.site_common import Settings, Site
+
+    layers = [4, 12, 12, 2]
+    sizes = list(zip(layers[1:], layers[:-1], strict=True))
+    rng = np.random.default_rng(7)
+    weights = rng.uniform(-0.8, 0.8, sum(o * i for o, i in sizes))
+    biases = rng.uniform(-0.3, 0.3, sum(layers[1:]))
+    assert len(weights) + len(biases) > CLOSED_FORM_MAX_PARAMETERS
+    path = tmp_path / "large.toml"
+    path.write_text(
+        f'[network]\nlayers = {layers}\nactivation = "sigmoid"\nbias = "trained"\n\n[values]\n'
+        f"inputs = [0.1, 0.5, -0.3, 0.8]\ntargets = [0.2, 0.7]\n"
+        f"weights = {weights.tolist()}\nbiases = {biases.tolist()}\n"
+    )
+    config = load_config(path)
+    settings = Settings(ROOT, path, ROOT / "mnist" / "reference", None)
+    page = page_explained.build(Site(settings, config, evaluator_for(config.network)))
+    assert not page.context["complete"] and "sample" in page.context["note"]
+    assert len(str(page.context)) < 200_000
+    # torch autograd on the same network: weights numbered destination by destination.
+    x = torch.tensor([0.1, 0.5, -0.3, 0.8], dtype=torch.float64)
+    w = torch.tensor(weights, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(biases, dtype=torch.float64, requires_grad=True)
+    a, wk, bk = x, 0, 0
+    for out, inp in sizes:
+        a = torch.sigmoid(w[wk : wk + out * inp].reshape(out, inp) @ a + b[bk : bk + out])
+        wk, bk = wk + out * inp, bk + out
+    (0.5 * ((torch.tensor([0.2, 0.7], dtype=torch.float64) - a) ** 2).sum()).backward()
+    grads = {f"w{k + 1}": float(g) for k, g in enumerate(w.grad)}
+    grads |= {f"b{k + 1}": float(g) for k, g in enumerate(b.grad)}
+    steps = [p for layer in page.context["layers"] for n in layer["neurons"] for p in n["params"]]
+    assert 3 <= len(steps) < 20
+    for step in steps:
+        assert np.prod(step.factors) == pytest.approx(grads[step.name], rel=1e-9, abs=1e-15)
+
+
 # Other settings ---------------------------------------------------------------------------
 
 
