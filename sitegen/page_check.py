@@ -17,7 +17,7 @@ import sympy as sp
 
 from derive import check, xlsx
 from derive import table as iteration
-from derive.chain import Factor, Gradient
+from derive.chain import CLOSED_FORM_MAX_PARAMETERS, Factor, Gradient, closed_forms_made
 from derive.evaluate import Evaluator, compile_network
 from derive.functions import sigmoid
 from derive.network import Network
@@ -88,6 +88,10 @@ def wrong_evaluator(evaluator: Evaluator, mistakes: list[Mistake]) -> Evaluator:
 
 def build(site: Site) -> PageData:
     config, evaluator = site.config, site.evaluator
+    if not closed_forms_made(evaluator.network):
+        # Mistakes are planted in the closed forms, which a network this large does not get.
+        return PageData({"example": "", "too_large": len(evaluator.network.trained),
+                         "limit": CLOSED_FORM_MAX_PARAMETERS})  # fmt: skip
     mistakes = mistakes_for(evaluator.network)
     wrong = iteration.iteration_table(
         config, (LEARNING_RATE,), STEPS, wrong_evaluator(evaluator, mistakes)

@@ -6,10 +6,12 @@ import numpy as np
 
 from derive import plot, xlsx
 from derive import table as iteration
+from safeio.atomic import OutputError
 from sitegen.site_common import PageData, Site, markdown_table, number, site_path
 
 FIRST_ROWS = 5  # rows shown per learning rate on the page; the downloads hold every row
 GROUP_COLUMNS = 4  # value columns per table: step + 4 fit the text column at 1280 px
+GROUP_TABLES = 3  # tables per column group at most; a larger network's rest is in the downloads
 DIGITS = 7  # significant digits on the page; the CSV keeps full precision
 # Larger rates tried to say where descent stops going smoothly downhill (same number of steps).
 SWEEP = (5.0, 10.0, 20.0, 50.0, 100.0, 1000.0, 10_000.0, 1_000_000.0)
@@ -20,12 +22,16 @@ def build(site: Site) -> PageData:
     table = iteration.iteration_table(config, evaluator=evaluator)
     files: dict[str, bytes | str] = {
         site_path("iteration-table.csv"): iteration.csv_text(table),
-        site_path("iteration-table.xlsx"): xlsx.workbook_bytes(table),
         site_path("learning-rates.png"): plot.plot_bytes(table, "png"),
         # On the page: SVG (text stays text and scales), a narrower chart for a phone.
         site_path("learning-rates.svg"): plot.plot_bytes(table, "svg"),
         site_path("learning-rates-narrow.svg"): plot.plot_bytes(table, "svg", plot.NARROW),
     }
+    try:
+        files[site_path("iteration-table.xlsx")] = xlsx.workbook_bytes(table)
+        too_large = ""
+    except OutputError as exc:  # a large network's workbook: the page says why there is none
+        too_large = str(exc)
     sweep = iteration.iteration_table(config, SWEEP, table.steps, evaluator)
     context = {
         "steps": table.steps,
@@ -35,6 +41,7 @@ def build(site: Site) -> PageData:
         "tabs": [rate_tab(table, j) for j in range(len(table.learning_rates))],
         "csv": site_path("iteration-table.csv"),
         "xlsx": site_path("iteration-table.xlsx"),
+        "xlsx_missing": too_large,
         "plot": site_path("learning-rates.svg"),
         "plot_narrow": site_path("learning-rates-narrow.svg"),
         "plot_png": site_path("learning-rates.png"),
@@ -83,7 +90,7 @@ def rate_tab(table: iteration.Table, j: int) -> dict:
     tables = {}
     for title, names in column_groups(table).items():
         chunks = [names[k : k + GROUP_COLUMNS] for k in range(0, len(names), GROUP_COLUMNS)]
-        for chunk in chunks:
+        for chunk in chunks[:GROUP_TABLES]:
             rows = [
                 [str(s), *(number(table.values[j, s, table.names.index(n)], DIGITS) for n in chunk)]
                 for s in steps
@@ -91,6 +98,9 @@ def rate_tab(table: iteration.Table, j: int) -> dict:
             rows.insert(len(steps) - 1, ["…"] + [""] * len(chunk))
             span = f" ({chunk[0]} to {chunk[-1]})" if len(chunks) > 1 else ""
             tables[title + span] = markdown_table(["step", *map(html_name, chunk)], rows)
+        if len(chunks) > GROUP_TABLES:
+            rest = sum(map(len, chunks[GROUP_TABLES:]))
+            tables[f"{title}: {rest} more columns"] = "(in the CSV download below)"
     return {"lr": number(table.learning_rates[j]), "tables": tables}
 
 

@@ -244,6 +244,24 @@ def test_check_page_finds_exactly_the_planted_mistakes(site_dir):
     assert "3 finding(s)" in text
 
 
+LARGE = [4, 12, 12, 2]  # 242 trained parameters: past derive's closed-form limit of 150
+
+
+def write_large_config(folder: Path) -> tuple[Path, np.ndarray, np.ndarray]:
+    """A 4-12-12-2 sigmoid net with trained biases and seeded random values."""
+    sizes = list(zip(LARGE[1:], LARGE[:-1], strict=True))
+    rng = np.random.default_rng(7)
+    weights = rng.uniform(-0.8, 0.8, sum(o * i for o, i in sizes))
+    biases = rng.uniform(-0.3, 0.3, sum(LARGE[1:]))
+    path = folder / "large.toml"
+    path.write_text(
+        f'[network]\nlayers = {LARGE}\nactivation = "sigmoid"\nbias = "trained"\n\n[values]\n'
+        f"inputs = [0.1, 0.5, -0.3, 0.8]\ntargets = [0.2, 0.7]\n"
+        f"weights = {weights.tolist()}\nbiases = {biases.tolist()}\n"
+    )
+    return path, weights, biases
+
+
 def test_explained_page_of_a_large_network_is_bounded_and_right(tmp_path):
     """Past derive's closed-form limit the page shows a sample of chains; each sampled chain's
     factors multiply to torch's gradient, and the page's text stays small."""
@@ -253,18 +271,9 @@ def test_explained_page_of_a_large_network_is_bounded_and_right(tmp_path):
     from sitegen import page_explained
     from sitegen.site_common import Settings, Site
 
-    layers = [4, 12, 12, 2]
-    sizes = list(zip(layers[1:], layers[:-1], strict=True))
-    rng = np.random.default_rng(7)
-    weights = rng.uniform(-0.8, 0.8, sum(o * i for o, i in sizes))
-    biases = rng.uniform(-0.3, 0.3, sum(layers[1:]))
+    path, weights, biases = write_large_config(tmp_path)
+    sizes = list(zip(LARGE[1:], LARGE[:-1], strict=True))
     assert len(weights) + len(biases) > CLOSED_FORM_MAX_PARAMETERS
-    path = tmp_path / "large.toml"
-    path.write_text(
-        f'[network]\nlayers = {layers}\nactivation = "sigmoid"\nbias = "trained"\n\n[values]\n'
-        f"inputs = [0.1, 0.5, -0.3, 0.8]\ntargets = [0.2, 0.7]\n"
-        f"weights = {weights.tolist()}\nbiases = {biases.tolist()}\n"
-    )
     config = load_config(path)
     settings = Settings(ROOT, path, ROOT / "mnist" / "reference", None)
     page = page_explained.build(Site(settings, config, evaluator_for(config.network)))
@@ -285,6 +294,16 @@ def test_explained_page_of_a_large_network_is_bounded_and_right(tmp_path):
     assert 3 <= len(steps) < 20
     for step in steps:
         assert np.prod(step.factors) == pytest.approx(grads[step.name], rel=1e-9, abs=1e-15)
+
+
+def test_a_large_network_builds_every_page(tmp_path, mkdocs_build):
+    path, _, _ = write_large_config(tmp_path)
+    site = mkdocs_build(tmp_path / "site", {"BACKPROP_CONFIG": str(path)})
+    check = re.sub(r"\s+", " ", page_text(site, "check/index.html"))
+    assert "at most 150 trained parameters" in check and "has 242" in check
+    explained = page_text(site, "explained/index.html")
+    assert "A sample of the chains" in explained
+    assert len(explained) < 400_000 and len(page_text(site, "table/index.html")) < 400_000
 
 
 # Other settings ---------------------------------------------------------------------------
