@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from derive.check.diagnose import WRONG_RATE, Issue, TableCheck
+from derive.check.diagnose import WRONG_RATE, Issue, TableCheck, finding_key
 from derive.check.locate import Sheet, Table, cell_name, locate
 from derive.check.model import build_model
 from derive.check.read import SheetError, read_sheets
@@ -22,8 +22,7 @@ from derive.check.report import (
     render_text,
 )
 from derive.config import Config
-
-DEFAULT_TOLERANCE = 1e-6
+from derive.limits import DEFAULT_TOLERANCE
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -49,7 +48,7 @@ def check_file(path: str | Path, config: Config, tolerance: float = DEFAULT_TOLE
     for sheet, table in tables:
         verdict = TableCheck(sheet, table, model, tolerance).run()
         where = f"{table.worksheet}!{table.span}"
-        findings += group(table, verdict.issues)
+        findings += group(table, verdict.issues, verdict.unlisted)
         infos.append(
             TableInfo(
                 table.worksheet,
@@ -86,17 +85,15 @@ def missing(sheets: list[Sheet], model) -> str:
     return f"no row has the labels {weights} and a computed column (h1, a_h1, E_total, dE/dw1 ...)"
 
 
-def group(table: Table, issues: list[Issue]) -> list[Finding]:
-    """One finding per column, kind and formula: the same mistake down a column is one finding."""
+def group(table: Table, issues: list[Issue], unlisted: dict[tuple, int]) -> list[Finding]:
+    """One finding per column, kind and formula: the same mistake down a column is one finding.
+    It lists its first MAX_LISTED cells; `unlisted` counts the rest."""
     groups: dict[tuple, list[Issue]] = {}
     for issue in issues:
-        if issue.kind == WRONG_RATE:  # one finding however many cells it wanders over
-            key = (issue.column, issue.kind)
-        else:
-            key = (issue.column, issue.kind, issue.formula, issue.diagnosis)
+        key = finding_key(issue.column, issue.kind, issue.formula, issue.diagnosis)
         groups.setdefault(key, []).append(issue)
     findings = []
-    for members in groups.values():
+    for key, members in groups.items():
         members.sort(key=lambda m: m.row)
         first = members[0]
         diagnosis = first.diagnosis
@@ -118,7 +115,7 @@ def group(table: Table, issues: list[Issue]) -> list[Finding]:
                 correct_value=first.correct_value,
                 correct_formula=first.correct_formula,
                 sheet_formula=formula,
-                count=len(members),
+                count=len(members) + unlisted.get(key, 0),
                 cells=tuple(cell_name(m.row, m.column) for m in members),
             )
         )

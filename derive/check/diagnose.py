@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +25,7 @@ from derive.check.explain import explain
 from derive.check.locate import Column, Formula, Sheet, Table, cell_name, labelled_value
 from derive.check.model import (
     LEARNING_RATE,
+    Equation,
     Model,
     equivalent,
     previous,
@@ -38,6 +41,7 @@ TYPED_NUMBER = "typed number"
 NOT_A_NUMBER = "not a number"
 WRONG_RATE = "wrong learning-rate cell"
 MAX_INLINE = 6  # references followed through cells of unknown columns
+MAX_LISTED = 1_000  # cells listed for one finding; the rest are counted (a large wrong table)
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,8 @@ class Issue:
 class Verdict:
     """What one table's check found and covered."""
 
-    issues: list[Issue] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)  # at most MAX_LISTED a finding
+    unlisted: Counter = field(default_factory=Counter)  # finding key -> wrong cells past those
     checked: int = 0
     columns: list[str] = field(default_factory=list)  # labels of the columns checked
     updates: str = ""  # how the weight updates were checked, or why not
@@ -95,15 +100,16 @@ class TableCheck:
         self.sheet, self.table, self.model, self.tolerance = sheet, table, model, tolerance
         self.keyed = table.keyed
         self.by_index = {c.index: c for c in table.columns}
-        self.rows = np.frombuffer(table.rows, dtype=np.int32) if len(table.rows) else np.zeros(0)
+        self.rows = np.asarray(table.rows, dtype=np.int64)
         self.row_set = set(table.rows)
         self.verdict = Verdict()
         self.judged: dict[tuple[int, str], Judgement] = {}
-        self.uses: dict[int, int] = {}  # formula index -> cells using it
+        self.listed: Counter = Counter()  # finding key -> cells listed
+        self.expected: dict[tuple[str, sp.Expr], str] = {}
+        self.uses: Counter[int] = Counter()  # formula index -> cells using it
         for column in table.columns:
-            for f in column.formulas:
-                if f >= 0:
-                    self.uses[f] = self.uses.get(f, 0) + 1
+            ids, counts = np.unique(column.formula_ids(), return_counts=True)
+            self.uses.update({int(f): int(c) for f, c in zip(ids, counts, strict=True) if f >= 0})
         self.givens = given_cells(sheet, Labels(model.network))
         self.updates = self.update_positions()
         self.last = len(self.rows) - (1 if self.unfinished() else 0)
@@ -117,21 +123,19 @@ class TableCheck:
         computed = [c for k, c in self.keyed.items() if k in self.model.equations]
         end = len(self.rows) - 1
         return bool(computed) and all(
-            np.isnan(c.values()[end]) and end not in c.texts and c.formulas[end] < 0
+            np.isnan(c.values()[end]) and end not in c.texts and c.formula(end) < 0
             for c in computed
         )
 
-    def update_positions(self) -> list[int]:
+    def update_positions(self) -> np.ndarray:
         """Positions i whose weights are one update after row i - 1 (not a restart of a run)."""
         step, lr = self.keyed.get(STEP), self.keyed.get(LR)
-        found = []
-        for i in range(1, len(self.rows)):
-            if step is not None and step.values()[i] != step.values()[i - 1] + 1:
-                continue
-            if lr is not None and lr.values()[i] != lr.values()[i - 1]:
-                continue
-            found.append(i)
-        return found
+        follows = np.ones(max(len(self.rows) - 1, 0), dtype=bool)
+        if step is not None:
+            follows &= step.values()[1:] == step.values()[:-1] + 1
+        if lr is not None:
+            follows &= lr.values()[1:] == lr.values()[:-1]
+        return np.flatnonzero(follows) + 1
 
     # Formulas ---------------------------------------------------------------------------
 
@@ -183,9 +187,9 @@ class TableCheck:
         target = self.by_index.get(column) if row in self.row_set else None
         if target is not None:
             positions = np.flatnonzero(self.rows == row)
-            if not len(positions) or target.formulas[positions[0]] < 0:
+            if not len(positions) or target.formula(positions[0]) < 0:
                 return None
-            return shifted(self.table.formulas[target.formulas[positions[0]]], row)
+            return shifted(self.table.formulas[target.formula(positions[0])], row)
         cell = self.sheet.loose.get((row, column))
         return cell.formula if cell is not None else None
 
@@ -222,7 +226,7 @@ class TableCheck:
         used = self.values_in_use()
         for key, equation in self.model.equations.items():
             if key in self.keyed:
-                self.check_column(self.keyed[key], equation.expr, used, range(self.last))
+                self.check_column(self.keyed[key], equation, used)
         self.check_updates(used)
         self.check_givens()
         if self.last < len(self.rows):
@@ -231,7 +235,8 @@ class TableCheck:
         return self.verdict
 
     def values_in_use(self) -> dict[str, np.ndarray]:
-        """Each symbol's numbers per row: the sheet's where it has them, else computed."""
+        """Each symbol's numbers per row: the sheet's where it has them, else computed. A column
+        without a gap is used as it stands (no copy): a large table is held once."""
         n = len(self.rows)
         used: dict[str, np.ndarray] = {}
         for symbol in self.model.network.values_args:
@@ -240,8 +245,7 @@ class TableCheck:
             if column is None:
                 used[symbol.name] = np.full(n, fallback)
             else:
-                values = column.values()
-                used[symbol.name] = np.where(np.isfinite(values), values, fallback)
+                used[symbol.name] = filled(column.values(), np.full(n, fallback))
         self.forward(used, n)
         # A weight that is not a number (#N/A) stands for what its update gives, so the cells
         # computed from it are judged as if it were right: the mistake is reported once.
@@ -250,41 +254,55 @@ class TableCheck:
             column = self.keyed.get(parameter.name)
             if column is None:
                 continue
+            before = self.updates - 1
+            gaps = self.updates[
+                ~np.isfinite(column.values()[self.updates]) & np.isfinite(lr[before])
+            ]
+            if not len(gaps):
+                continue
+            weight = used[parameter.name] = np.array(used[parameter.name])  # a copy to write in
             gradient = used["dE_total/d" + parameter.name]
-            for i in self.updates:
-                if not np.isfinite(column.values()[i]) and np.isfinite(lr[i - 1]):
-                    used[parameter.name][i] = (
-                        used[parameter.name][i - 1] - lr[i - 1] * gradient[i - 1]
-                    )
+            for i in gaps:  # in order: a gap after a gap takes the update of the first
+                weight[i] = weight[i - 1] - lr[i - 1] * gradient[i - 1]
         self.forward(used, n)
         return used
 
     def forward(self, used: dict[str, np.ndarray], n: int) -> None:
-        units = {s.name: np.zeros(n) for s in self.model.network.values_args}
+        """Each computed symbol's numbers: the sheet's column where it is whole (no copy, nothing
+        computed), else what the equation gives where the sheet has no number."""
         for key, equation in self.model.equations.items():
-            with np.errstate(all="ignore"):
-                correct = equation.function(*(used[a] for a in equation.args))
-            correct = np.broadcast_to(np.asarray(correct, dtype=float), (n,)).copy()
-            self.correct_units(equation, used, units, key)
             column = self.keyed.get(key)
-            if column is not None:
-                values = column.values()
-                used[key + "#correct"] = correct
-                correct = np.where(np.isfinite(values), values, correct)
-            used[key] = correct
-        self.units = units
+            if column is not None and np.isfinite(column.values()).all():
+                used[key] = column.values()
+                continue
+            correct = self.computed(equation, used)
+            used[key] = correct if column is None else filled(column.values(), correct)
 
-    def correct_units(self, equation, used, units, key) -> None:
+    def computed(self, equation: Equation, used: dict[str, np.ndarray]) -> np.ndarray:
+        """The equation at each row's numbers in use."""
+        with np.errstate(all="ignore"):
+            value = np.asarray(equation.function(*(used[a] for a in equation.args)), dtype=float)
+        return value if value.shape == self.rows.shape else np.full(self.rows.shape, value)
+
+    def own_units(self, key: str) -> np.ndarray | float:
+        """Half a unit of the last digit of a computed column's numbers; 0 for the givens."""
+        column = self.keyed.get(key)
+        if column is None or key not in self.model.equations:
+            return 0.0
+        return column.units()
+
+    def carried_units(self, equation: Equation, used) -> np.ndarray:
         """Half a unit of the last digit of each argument, carried through the equation."""
         n = len(self.rows)
         total = np.zeros(n)
         for arg, slope in zip(equation.args, equation.slopes, strict=True):
+            units = self.own_units(arg)
+            if np.isscalar(units):
+                continue  # an exact argument carries nothing
             with np.errstate(all="ignore"):
                 s = np.broadcast_to(np.asarray(slope(*(used[a] for a in equation.args))), (n,))
-            total = total + np.nan_to_num(np.abs(s) * units[arg], nan=0.0, posinf=0.0)
-        units[key + "#carried"] = total
-        column = self.keyed.get(key)
-        units[key] = column.units() if column is not None else np.zeros(n)
+                total += np.nan_to_num(np.abs(s) * units, nan=0.0, posinf=0.0)
+        return total
 
     def given_value(self, key: str) -> float:
         for cell, found in self.givens.items():
@@ -292,85 +310,87 @@ class TableCheck:
                 return self.sheet.loose[cell].value
         return self.model.defaults[key]
 
-    def check_column(self, column: Column, expected: sp.Expr, used, positions) -> None:
-        key = column.key
-        values, correct = column.values(), used[key + "#correct"]
-        allowed = 1.5 * (self.units[key] + self.units[key + "#carried"]) + self.tolerance * np.abs(
-            correct
-        )
-        fallback = []
-        for i in positions:
-            formula = column.formulas[i]
-            # A formula showing an error value is judged by its formula: a right one shows the
-            # error of a cell it reads, which is reported there.
-            if formula >= 0:
-                judgement = self.judge(formula, key, expected)
-                if judgement.ok or not judgement.unsupported:
-                    self.verdict.checked += 1
-                    if not judgement.ok:
-                        self.add(column, i, WRONG_FORMULA, correct[i], expected, judgement)
-                    continue
-            fallback.append(i)
-        for i in fallback:
-            self.check_value(column, i, values[i], correct[i], allowed[i], expected)
+    def check_column(self, column: Column, equation: Equation, used) -> None:
+        key, expected = column.key, equation.expr
+        correct = self.computed(equation, used)  # made here, not kept: a large table is held once
+
+        def wrong(at: np.ndarray, _formula: int, judgement: Judgement) -> None:
+            for i in at:
+                self.add(column, i, WRONG_FORMULA, correct[i], expected, judgement)
+
+        # A formula showing an error value is judged by its formula: a right one shows the
+        # error of a cell it reads, which is reported there.
+        rest = self.by_formula(column, np.arange(self.last), key, expected, wrong)
+        if len(rest):
+            units = column.units()[rest] + self.carried_units(equation, used)[rest]
+            allowed = 1.5 * units + self.tolerance * np.abs(correct[rest])
+            typed = TYPED_NUMBER if self.mostly_formulas(column) else WRONG_VALUE
+            self.by_value(column, rest, correct[rest], allowed, expected, typed, WRONG_VALUE)
         self.verdict.columns.append(column.label)
 
-    def check_value(self, column, i, value, correct, allowed, expected) -> None:
-        if not np.isfinite(correct):
-            self.verdict.unchecked.append(f"{self.where(column, i)}: its inputs are not numbers")
-            return
-        self.verdict.checked += 1
-        if not np.isfinite(value):
-            self.add(column, i, NOT_A_NUMBER, correct, expected)
-        elif abs(value - correct) > allowed:
-            typed = column.formulas[i] < 0 and self.mostly_formulas(column)
-            self.add(column, i, TYPED_NUMBER if typed else WRONG_VALUE, correct, expected)
+    def by_formula(
+        self,
+        column: Column,
+        positions: np.ndarray,
+        key: str,
+        expected: sp.Expr,
+        wrong: Callable[[np.ndarray, int, Judgement], None],
+    ) -> np.ndarray:
+        """Judge the cells at `positions` that hold a formula this reads, each formula once, and
+        hand the wrong ones to `wrong`; the positions left to compare by value (typed numbers,
+        formulas this cannot read)."""
+        ids = column.formula_ids()[positions]
+        if not (ids >= 0).any():
+            return positions
+        order = np.argsort(ids, kind="stable")
+        starts = np.flatnonzero(np.diff(ids[order])) + 1
+        rest = []
+        for group in np.split(order, starts):
+            at, formula = positions[group], int(ids[group[0]])
+            judgement = self.judge(formula, key, expected) if formula >= 0 else None
+            if judgement is None or not (judgement.ok or not judgement.unsupported):
+                rest.append(at)
+                continue
+            self.verdict.checked += len(at)
+            if not judgement.ok:
+                wrong(at, formula, judgement)
+        return np.sort(np.concatenate(rest)) if rest else positions[:0]
+
+    def by_value(self, column, positions, correct, allowed, expected, typed, other) -> None:
+        """Compare the numbers at `positions` with `correct` (one per position) within `allowed`;
+        a wrong typed number in a column of formulas is of kind `typed`, else `other`."""
+        exact = np.isfinite(correct)
+        if not exact.all():
+            skipped = positions[~exact]
+            more = f" and {len(skipped) - 1:,} more cell(s)" if len(skipped) > 1 else ""
+            where = self.where(column, skipped[0])
+            self.verdict.unchecked.append(f"{where}{more}: its inputs are not numbers")
+        positions, correct, allowed = positions[exact], correct[exact], allowed[exact]
+        self.verdict.checked += len(positions)
+        values = column.values()[positions]
+        missing = ~np.isfinite(values)
+        with np.errstate(invalid="ignore"):
+            off = ~missing & (np.abs(values - correct) > allowed)
+        formulas = column.formula_ids()[positions]
+        for k in np.flatnonzero(missing | off):
+            kind = NOT_A_NUMBER if missing[k] else typed if formulas[k] < 0 else other
+            self.add(column, positions[k], kind, correct[k], expected)
 
     @staticmethod
     def mostly_formulas(column: Column) -> bool:
-        return sum(f >= 0 for f in column.formulas) * 2 > len(column.formulas)
+        return int((column.formula_ids() >= 0).sum()) * 2 > len(column.numbers)
 
     def where(self, column: Column, i: int) -> str:
         return f"{self.table.worksheet}!{cell_name(int(self.rows[i]), column.index)}"
 
     def check_updates(self, used) -> None:
         weights = [p.name for p in self.model.network.trained if p.name in self.keyed]
-        if not weights or not self.updates:
+        if not weights or not len(self.updates):
             self.verdict.updates = "no update rows"
             return
         rate = self.table.learning_rate
         lr = self.rate_values(used)
-        needs_rate = False
-        for name in weights:
-            column = self.keyed[name]
-            expected = update_expr(name, self.model)
-            gradient = "dE_total/d" + name
-            values = column.values()
-            for i in self.updates:
-                formula = column.formulas[i]
-                if formula >= 0:
-                    judgement = self.judge(formula, name, expected)
-                    if judgement.ok or not judgement.unsupported:
-                        self.verdict.checked += 1
-                        if not judgement.ok:
-                            correct = used[name][i - 1] - lr[i - 1] * used[gradient][i - 1]
-                            if judgement.rate_cell:
-                                judgement = self.rate_read(judgement, formula, i)
-                            kind = WRONG_RATE if judgement.rate_cell else WRONG_UPDATE
-                            self.add(column, i, kind, correct, expected, judgement)
-                        continue
-                if not np.isfinite(lr[i - 1]):
-                    needs_rate = True
-                    continue
-                correct = used[name][i - 1] - lr[i - 1] * used[gradient][i - 1]
-                carried = self.units[name][i - 1] + abs(lr[i - 1]) * self.units[gradient][i - 1]
-                allowed = 1.5 * (column.units()[i] + carried) + self.tolerance * abs(correct)
-                self.verdict.checked += 1
-                if not np.isfinite(values[i]):
-                    self.add(column, i, NOT_A_NUMBER, correct, expected)
-                elif abs(values[i] - correct) > allowed:
-                    self.add(column, i, WRONG_UPDATE, correct, expected)
-        if needs_rate:
+        if not all([self.check_update_column(self.keyed[name], used, lr) for name in weights]):
             self.verdict.updates = "typed updates not checked: no learning rate found"
             self.verdict.unchecked.append(
                 f"{self.table.worksheet}!{self.table.span}: weight updates (no learning rate: no "
@@ -380,6 +400,34 @@ class TableCheck:
         else:
             source = f"lr from {rate.where} ({rate.source})" if rate else "lr in the formulas"
             self.verdict.updates = f"{len(self.updates)} update row(s) checked, {source}"
+
+    def check_update_column(self, column: Column, used, lr: np.ndarray) -> bool:
+        """Check one weight's updates; False where a typed update lacks a learning rate."""
+        name = column.key
+        expected = update_expr(name, self.model)
+        gradient = "dE_total/d" + name
+        before = self.updates - 1
+        correct = np.full(len(self.rows), np.nan)
+        correct[self.updates] = used[name][before] - lr[before] * used[gradient][before]
+
+        def wrong(at: np.ndarray, formula: int, judgement: Judgement) -> None:
+            kind = WRONG_RATE if judgement.rate_cell else WRONG_UPDATE
+            for i in at:
+                said = self.rate_read(judgement, formula, i) if judgement.rate_cell else judgement
+                self.add(column, i, kind, correct[i], expected, said)
+
+        rest = self.by_formula(column, self.updates, name, expected, wrong)
+        rated = np.isfinite(lr[rest - 1])
+        rest = rest[rated]
+        if len(rest):
+            # The row above's weight is a given (exact); its gradient carries its own digits.
+            gradient_units = np.broadcast_to(self.own_units(gradient), lr.shape)[rest - 1]
+            units = column.units()[rest] + np.abs(lr[rest - 1]) * gradient_units
+            allowed = 1.5 * units + self.tolerance * np.abs(correct[rest])
+            self.by_value(
+                column, rest, correct[rest], allowed, expected, WRONG_UPDATE, WRONG_UPDATE
+            )
+        return bool(rated.all())
 
     def rate_read(self, judgement: Judgement, formula: int, i: int) -> Judgement:
         """The cell this row's update reads the learning rate from, named in the diagnosis."""
@@ -415,7 +463,15 @@ class TableCheck:
         row = int(self.rows[i])
         value = column.values()[i]
         shown = column.texts.get(i) if not np.isfinite(value) else float(value)
-        formula = column.formulas[i]
+        formula = column.formula(i)
+        diagnosis = judgement.diagnosis if judgement else ""
+        key = finding_key(column.index, kind, formula, diagnosis)
+        if self.listed[key] >= MAX_LISTED:
+            self.verdict.unlisted[key] += 1
+            return
+        self.listed[key] += 1
+        if (column.key, expected) not in self.expected:  # printed once: SymPy prints slowly
+            self.expected[column.key, expected] = expected_text(column.key, expected, self.model)
         self.verdict.issues.append(
             Issue(
                 column.key,
@@ -425,11 +481,19 @@ class TableCheck:
                 kind,
                 shown,
                 float(correct) if correct is not None and np.isfinite(correct) else None,
-                expected_text(column.key, expected, self.model),
+                self.expected[column.key, expected],
                 formula,
-                judgement.diagnosis if judgement else "",
+                diagnosis,
             )
         )
+
+
+def finding_key(column: int, kind: str, formula: int, diagnosis: str) -> tuple:
+    """Cells with the same key are one finding: the same mistake down a column; a wrong
+    learning-rate cell is one finding however many cells it wanders over."""
+    if kind == WRONG_RATE:
+        return (column, kind)
+    return (column, kind, formula, diagnosis)
 
 
 def expected_text(key: str, expected: sp.Expr, model: Model) -> str:
@@ -463,3 +527,9 @@ def given_cells(sheet: Sheet, labels: Labels) -> dict[tuple[int, int], str]:
         if value is not None:
             found[value[0]] = key
     return found
+
+
+def filled(values: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """The sheet's numbers, `fallback` where it has none; the sheet's array itself when whole."""
+    finite = np.isfinite(values)
+    return values if finite.all() else np.where(finite, values, fallback)

@@ -23,8 +23,10 @@ from derive.check.read import Cell, SheetError, Worksheet
 from derive.labels import LR, Labels, is_learning_rate
 from derive.network import Network
 
-MAX_LOOSE_CELLS = 2_000_000  # cells outside any table (titles, notes, given values)
+MAX_KEPT_CELLS = 2_000_000  # cells kept as they are: outside tables, or text inside one
 MAX_GAP = 3  # blank rows a table may have inside it
+TYPED = array("i", [-1])
+NAN = float("nan")
 # A cell reference in a formula: $A$1, A1, not LOG10( nor Sheet2!A1.
 REFERENCE = re.compile(r"(?<![A-Za-z0-9_.!$'])(\$?)([A-Z]{1,3})(\$?)(\d+)(?![\w(!])")
 
@@ -36,7 +38,8 @@ def cell_name(row: int, column: int) -> str:
 @dataclass
 class Column:
     """One table column: its numbers (NaN where none), the texts shown where not a number, and
-    each row's formula as an index into the table's formulas (-1: typed)."""
+    each row's formula as an index into the table's formulas (-1: typed). `formulas` stops at the
+    last formula seen, so a column of typed numbers (a CSV file) holds 8 bytes a row, not 12."""
 
     key: str | None  # a symbol name, "lr" or "step"; None for a label this does not know
     label: str
@@ -49,6 +52,16 @@ class Column:
 
     def values(self) -> np.ndarray:
         return np.frombuffer(self.numbers, dtype=float) if len(self.numbers) else np.zeros(0)
+
+    def formula(self, position: int) -> int:
+        return self.formulas[position] if position < len(self.formulas) else -1
+
+    def formula_ids(self) -> np.ndarray:
+        """Each row's formula index, -1 where typed."""
+        ids = np.full(len(self.numbers), -1, dtype=np.int32)
+        if len(self.formulas):
+            ids[: len(self.formulas)] = np.frombuffer(self.formulas, dtype=np.int32)
+        return ids
 
     def units(self) -> np.ndarray:
         """Half a unit in the last digit each number carries: the column written to a fixed number
@@ -91,23 +104,33 @@ class Table:
         bottom = self.rows[-1] if self.rows else self.header_row
         return f"{cell_name(self.header_row, left)}:{cell_name(bottom, right)}"
 
-    def add(self, row: int, cells: dict[int, Cell]) -> None:
+    def add(self, row: int, cells: dict[int, Cell]) -> int:
+        """Append the row's cells to the columns; the number of texts kept (not numbers)."""
         position = len(self.rows)
         self.rows.append(row)
-        for column in self.columns:
+        texts = 0
+        for column in self.columns:  # run for every cell of a large table: kept plain
             cell = cells.get(column.index)
-            formula = -1
-            if cell is not None and cell.formula is not None:
-                formula = self.formula_id(cell.formula, row, column.index)
-            column.formulas.append(formula)
-            if cell is not None and isinstance(cell.value, float):
-                column.numbers.append(cell.value)
-                column.significant = max(column.significant, cell.digits[0])
-                column.decimals = max(column.decimals, cell.digits[1])
+            if cell is None:
+                column.numbers.append(NAN)
+                continue
+            value, formula, (significant, decimals) = cell
+            if formula is not None:
+                missing = position - len(column.formulas)
+                if missing:
+                    column.formulas.extend(TYPED * missing)
+                column.formulas.append(self.formula_id(formula, row, column.index))
+            if value.__class__ is float:
+                column.numbers.append(value)
+                if significant > column.significant:
+                    column.significant = significant
+                if decimals > column.decimals:
+                    column.decimals = decimals
             else:
-                column.numbers.append(np.nan)
-                if cell is not None:
-                    column.texts[position] = cell.value
+                column.numbers.append(NAN)
+                column.texts[position] = value
+                texts += 1
+        return texts
 
     def formula_id(self, text: str, row: int, column: int) -> int:
         inside = (self.header_row, {c.index for c in self.columns})
@@ -164,7 +187,7 @@ class Locator:
         self.path = path
         self.weights = [s.name for s in network.weight_symbols]
         self.computed = {s.name for s, _ in network.equations} | set(self.labels.trained.values())
-        self.loose_count = 0
+        self.kept = 0
 
     def header(self, cells: dict[int, Cell]) -> dict[int, str | None] | None:
         """The row's columns -> keys when it is a table's header, else None."""
@@ -191,7 +214,7 @@ class Locator:
                 tables.append(table)
                 rest = cells
             elif table is not None and row - last <= MAX_GAP + 1 and self.belongs(table, cells):
-                table.add(row, cells)
+                self.count(table.add(row, cells))
                 inside = {c.index for c in table.columns}
                 rest = {c: cell for c, cell in cells.items() if c not in inside}
             else:
@@ -204,13 +227,17 @@ class Locator:
         tables = [t for t in tables if t.rows]
         return Sheet(worksheet.name, tables, loose, header_like)
 
-    def keep(self, loose: dict, row: int, cells: dict[int, Cell]) -> None:
-        self.loose_count += len(cells)
-        if self.loose_count > MAX_LOOSE_CELLS:
+    def count(self, kept: int) -> None:
+        """Count cells kept as they are (each a Python object, not 8 bytes) against the bound."""
+        self.kept += kept
+        if self.kept > MAX_KEPT_CELLS:
             raise SheetError(
-                f"{self.path}: more than {MAX_LOOSE_CELLS:,} cells outside any table, the most "
-                "this reads"
+                f"{self.path}: more than {MAX_KEPT_CELLS:,} cells of text or outside any table, "
+                "the most this reads"
             )
+
+    def keep(self, loose: dict, row: int, cells: dict[int, Cell]) -> None:
+        self.count(len(cells))
         for column, cell in cells.items():
             loose[row, column] = cell
 
@@ -266,9 +293,9 @@ def update_references(table: Table) -> list[tuple[int, int]]:
     for column in table.columns:
         if column.key is None or not column.key.startswith("w"):
             continue
-        for position, formula in enumerate(column.formulas):
-            if formula < 0 or position == 0:
-                continue
+        ids = column.formula_ids()
+        for position in np.flatnonzero(ids[1:] >= 0) + 1:
+            formula = int(ids[position])
             row = table.rows[position]
             text = table.formulas[formula]
             shifted = row - text.row

@@ -26,8 +26,8 @@ class Finding:
     correct_value: float | None
     correct_formula: str  # plain text, e.g. "a_h1 = sigmoid(h1)"
     sheet_formula: str | None  # the first cell's formula, e.g. "=1/(1+EXP(H5))"
-    count: int
-    cells: tuple[str, ...]
+    count: int  # cells with this mistake
+    cells: tuple[str, ...]  # the first of them, at most diagnose.MAX_LISTED (1,000)
 
 
 @dataclass(frozen=True)
