@@ -9,13 +9,14 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from derive import check, table
-from derive.chain import CLOSED_FORM_MAX_PARAMETERS, TooLarge
+from derive import limits
 from derive.config import ConfigError, load_config
-from derive.evaluate import at_values, evaluator_for, gradient_symbol
+from derive.limits import TableError, TooLarge
 from safeio.atomic import OutputError, check_writable, write_atomic, write_text_atomic
 from safeio.cli import run_guarded
 
+# Each command imports its own machinery (SymPy, openpyxl, matplotlib) when it runs: `gradients`
+# with a cached program (derive/program_cache.py) loads only NumPy.
 PROGRAM = "python -m derive"
 
 
@@ -45,14 +46,17 @@ def show(args: argparse.Namespace) -> int:
 
 def gradients_report(args: argparse.Namespace) -> dict:
     """{"loss": E_total, "outputs": {"a_o1": ...}, "gradients": {"w1": ...}} at the values."""
+    from derive.program_cache import gradient_program
+
     config = load_config(args.config)
-    evaluator = evaluator_for(config.network)
-    values = at_values(evaluator, config.values)
-    network = evaluator.network
+    program = gradient_program(config.network, use_cache=not args.no_cache)
+    values = program.at_values(config.values)
     return {
-        "loss": values[network.loss.name],
-        "outputs": {n.out.name: values[n.out.name] for n in network.outputs},
-        "gradients": {p.name: values[gradient_symbol(p).name] for p in network.trained},
+        "loss": values[program.loss],
+        "outputs": {name: values[name] for name in program.network_outputs},
+        "gradients": {
+            p: values[g] for p, g in zip(program.parameters, program.gradients, strict=True)
+        },
     }
 
 
@@ -90,6 +94,30 @@ def gradients(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def parse_learning_rate(text: str) -> float:
+    """--lr: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a learning rate (a number above 0)")
+    return value
+
+
+def parse_steps(text: str) -> int:
+    """--steps: a whole number from 1 to MAX_STEPS."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= limits.MAX_STEPS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a step count from 1 to {limits.MAX_STEPS}"
+        )
+    return value
+
+
 def parse_tolerance(text: str) -> float:
     """--tolerance: a finite number above 0 and below 1."""
     try:
@@ -104,6 +132,8 @@ def parse_tolerance(text: str) -> float:
 def check_sheet(args: argparse.Namespace) -> int:
     """Exit 0 clean, 1 with findings, 2 when the sheet cannot be read, 3 when something was left
     unchecked (and no mistake found in the rest)."""
+    from derive import check  # openpyxl and the sheet model load only for a check
+
     config = load_config(args.config)
     try:
         report = check.check_file(args.sheet, config, args.tolerance)
@@ -114,8 +144,11 @@ def check_sheet(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def iteration_table(args: argparse.Namespace) -> table.Table:
-    """The table the flags ask for; a stderr warning for each run that diverged."""
+def iteration_table(args: argparse.Namespace):
+    """The table the flags ask for (a derive.table.Table); a stderr warning for each run that
+    diverged."""
+    from derive import table
+
     result = table.iteration_table(load_config(args.config), args.lr, args.steps)
     for divergence in result.divergences:
         print(f"warning: {divergence.message}", file=sys.stderr)
@@ -123,6 +156,8 @@ def iteration_table(args: argparse.Namespace) -> table.Table:
 
 
 def table_command(args: argparse.Namespace) -> int:
+    from derive import table
+
     if args.format == "xlsx" and args.out is None:
         raise OutputError("--format xlsx writes a workbook: give --out FILE.xlsx")
     suffix = {"csv": ".csv", "md": ".md", "json": ".json", "xlsx": ".xlsx"}[args.format]
@@ -167,21 +202,21 @@ def plot_command(args: argparse.Namespace) -> int:
 
 def add_table_flags(parser: argparse.ArgumentParser) -> None:
     add_config(parser)
-    rates = " ".join(map(str, table.LEARNING_RATES))
+    rates = " ".join(map(str, limits.LEARNING_RATES))
     parser.add_argument(
         "--lr",
         nargs="+",
-        type=table.parse_learning_rate,
-        default=table.LEARNING_RATES,
+        type=parse_learning_rate,
+        default=limits.LEARNING_RATES,
         metavar="LR",
         help=f"learning rates, one run each (default: {rates})",
     )
     parser.add_argument(
         "--steps",
-        type=table.parse_steps,
-        default=table.STEPS,
+        type=parse_steps,
+        default=limits.STEPS,
         metavar="N",
-        help=f"updates per run, 1 to {table.MAX_STEPS} (default: {table.STEPS})",
+        help=f"updates per run, 1 to {limits.MAX_STEPS} (default: {limits.STEPS})",
     )
 
 
@@ -194,8 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the forward equations, the deltas, each chain and closed form",
         description="Print the forward equations, the delta recursion, every gradient as delta x "
         "input, and each parameter's chain with its path sums and closed form. Past "
-        f"{CLOSED_FORM_MAX_PARAMETERS} trained parameters the chains of a sample of parameters "
-        "only, each written down to the next layer's deltas (the output says so).",
+        f"{limits.CLOSED_FORM_MAX_PARAMETERS} trained parameters the chains of a sample of "
+        "parameters only, each written down to the next layer's deltas (the output says so).",
     )
     add_config(p)
     p.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
@@ -209,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_config(p)
     p.add_argument("--format", choices=("json", "text"), default="text", help="(default: text)")
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="derive the program afresh, neither reading nor writing the cache of printed programs "
+        "($XDG_CACHE_HOME/backprop-demystified; also BACKPROP_NO_CACHE=1)",
+    )
     p.set_defaults(run=gradients)
 
     p = commands.add_parser("check", help="find the mistakes in a hand-made backpropagation sheet")
@@ -217,10 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tolerance",
         type=parse_tolerance,
-        default=check.DEFAULT_TOLERANCE,
+        default=limits.DEFAULT_TOLERANCE,
         metavar="REL",
         help="relative tolerance beyond the digits a value carries "
-        f"(default: {check.DEFAULT_TOLERANCE:g})",
+        f"(default: {limits.DEFAULT_TOLERANCE:g})",
     )
     p.add_argument(
         "--format", choices=("text", "md", "json"), default="text", help="(default: text)"
@@ -250,7 +291,7 @@ def run_command(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ConfigError, OutputError, table.TableError, TooLarge) as exc:
+    except (ConfigError, OutputError, TableError, TooLarge) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -15,19 +15,12 @@ from functools import cached_property
 
 import sympy as sp
 
+from derive.limits import CLOSED_FORM_MAX_PARAMETERS, TooLarge
 from derive.network import Network, Neuron
-
-# Closed forms are made for networks up to this many trained parameters (10-8-2 with biases has
-# 106; 8-8-8 has 144 and takes about half a second); past it they are too long to read.
-CLOSED_FORM_MAX_PARAMETERS = 150
-
-
-class TooLarge(ValueError):
-    """A network too large for closed forms; the message is one line."""
 
 
 def closed_forms_made(network: Network) -> bool:
-    """Whether `gradients` writes out closed forms for this network (see the limit above)."""
+    """Whether `gradients` writes out closed forms for this network (see derive.limits)."""
     return len(network.trained) <= CLOSED_FORM_MAX_PARAMETERS
 
 

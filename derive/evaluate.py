@@ -22,24 +22,10 @@ from derive.backward import (
 from derive.chain import Gradient, gradients
 from derive.config import NetworkSpec, Values
 from derive.network import Network, build_network, gradient_symbol
-
-
-def _sigmoid(x):
-    # exp(-log(1 + e^-x)): never overflows, unlike 1 / (1 + exp(-x)) for x << 0.
-    return np.exp(-np.logaddexp(0.0, -x))
-
-
-def _logsumexp(*xs):
-    return np.logaddexp.reduce(np.broadcast_arrays(*xs), axis=0)
-
-
-NUMPY_FUNCTIONS = {
-    "sigmoid": _sigmoid,
-    "relu": lambda x: np.maximum(x, 0.0),
-    "step": lambda x: np.where(np.asarray(x) > 0, 1.0, 0.0),
-    "logsumexp": _logsumexp,
-    "linear": lambda x: x,
-}
+from derive.numpy_program import (
+    NUMPY_FUNCTIONS as NUMPY_FUNCTIONS,
+)  # re-exported (check.model, sitegen)
+from derive.numpy_program import load_program, run_program, values_args
 
 
 @dataclass(frozen=True)
@@ -54,20 +40,12 @@ class Evaluator:
     # What `function` computes, assignment by assignment. The JavaScript and spreadsheet printers
     # print the same assignments.
     program: tuple[Step, ...]
+    source: str  # `function` as printed NumPy source (numpy_program.load_program loads it)
     closed_forms: tuple[Gradient, ...] | None = None  # given when compiled from closed forms
 
     def __call__(self, *args) -> dict[sp.Symbol, np.ndarray]:
-        # NumPy numbers, not Python floats: an overflow then gives inf (reported by the callers)
-        # where Python's ** and math functions would raise OverflowError.
-        args = [np.asarray(a, dtype=float) for a in args]
-        shape = np.broadcast_shapes(*(a.shape for a in args))
-        with np.errstate(all="ignore"):
-            results = self.function(*args)
-        # A constant expression comes back as a scalar: broadcast it to the inputs' shape.
-        return {
-            s: np.broadcast_to(np.asarray(r, dtype=float), shape)
-            for s, r in zip(self.outputs, results, strict=True)
-        }
+        results = run_program(self.function, len(self.outputs), args)
+        return dict(zip(self.outputs, results, strict=True))
 
     @cached_property
     def gradients(self) -> tuple[Gradient, ...]:
@@ -107,22 +85,13 @@ def numpy_source(
     return "\n".join(lines) + "\n"
 
 
-def compile_steps(
-    arguments: tuple[sp.Symbol, ...], steps: tuple[Step, ...], outputs: tuple[sp.Symbol, ...]
-) -> Callable:
-    namespace = {"numpy": np, **NUMPY_FUNCTIONS}
-    source = numpy_source(arguments, steps, outputs)
-    exec(compile(source, "<derived program>", "exec"), namespace)  # our own printed code
-    return namespace["program"]
-
-
 def compile_program(network: Network, program: Program) -> Evaluator:
     """The backward program as one NumPy function."""
     named = {*program.forward, *program.gradients}
     rest = tuple(s for s, _ in program.steps if s not in named)
     outputs = program.forward + program.gradients + rest
-    function = compile_steps(program.arguments, program.steps, outputs)
-    return Evaluator(network, outputs, function, program.steps)
+    source = numpy_source(program.arguments, program.steps, outputs)
+    return Evaluator(network, outputs, load_program(source), program.steps, source)
 
 
 def compile_network(network: Network, derived: tuple[Gradient, ...]) -> Evaluator:
@@ -136,14 +105,9 @@ def compile_network(network: Network, derived: tuple[Gradient, ...]) -> Evaluato
     )
     steps = (*forward, *shared, *zip(grads, closed, strict=True))
     outputs = tuple(s for s, _ in forward) + grads
-    function = compile_steps(network.values_args, steps, outputs)
+    source = numpy_source(network.values_args, steps, outputs)
     program = (*forward, *((gradient_symbol(g.parameter), g.closed_form) for g in derived))
-    return Evaluator(network, outputs, function, program, derived)
-
-
-def values_args(values: Values) -> tuple[float, ...]:
-    """The config's numbers in the order of Network.values_args."""
-    return values.inputs + values.targets + values.weights + values.biases
+    return Evaluator(network, outputs, load_program(source), program, source, derived)
 
 
 def at_values(evaluator: Evaluator, values: Values) -> dict[str, float]:

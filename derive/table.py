@@ -8,7 +8,6 @@ backward program of derive/backward.py, printed as a Python loop over the steps
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,11 +21,9 @@ import sympy as sp
 from derive.config import Config
 from derive.descent import compile_descent, run_descent
 from derive.evaluate import Evaluator, evaluator_for, gradient_symbol, values_args
+from derive.limits import LEARNING_RATES, MAX_STEPS, STEPS, TableError
 from derive.network import Network
 
-LEARNING_RATES = (0.1, 0.2, 0.5, 0.8, 1.0, 2.0)
-STEPS = 50
-MAX_STEPS = 100_000
 # learning rates x (steps + 1) x columns; 20 million float64 cells are 160 MB.
 MAX_CELLS = 20_000_000
 
@@ -40,10 +37,6 @@ CONSTANT = "constant"  # inputs, targets and fixed biases: the same in every row
 PARAMETER = "parameter"  # trained weights and biases: updated from the row above
 FORWARD = "forward"  # net inputs, activations, errors, E_total: from the row's parameters
 GRADIENT = "gradient"  # dE_total/dp at the row's parameters
-
-
-class TableError(ValueError):
-    """Table settings that cannot be used; the message is one line."""
 
 
 @dataclass(frozen=True)
@@ -113,28 +106,6 @@ def table_columns(network: Network) -> tuple[Column, ...]:
     columns += [Column(s.name, s, FORWARD) for s in (*network.errors, network.loss)]
     columns += [Column(f"dE/d{p.name}", gradient_symbol(p), GRADIENT, p) for p in network.trained]
     return tuple(columns)
-
-
-def parse_learning_rate(text: str) -> float:
-    """--lr: a finite number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a learning rate (a number above 0)")
-    return value
-
-
-def parse_steps(text: str) -> int:
-    """--steps: a whole number from 1 to MAX_STEPS."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_STEPS:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a step count from 1 to {MAX_STEPS}")
-    return value
 
 
 def check_settings(learning_rates: Sequence[float], steps: int, n_columns: int) -> None:

@@ -22,6 +22,16 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SITE_ENV = ("BACKPROP_CONFIG", "BACKPROP_MNIST_RUN")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_program_cache():
+    """`derive gradients` derives its program afresh in every test: none reads or writes the user's
+    ~/.cache or depends on what an earlier run left there (tests/test_program_cache.py turns the
+    cache on, in a folder of its own)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BACKPROP_NO_CACHE", "1")
+        yield
+
+
 def run_mkdocs(site_dir: Path, env: dict[str, str] | None = None, cwd: Path = ROOT):
     """`mkdocs build --strict` of the mkdocs.yml in `cwd` into site_dir; the finished process."""
     environment = {k: v for k, v in os.environ.items() if k not in SITE_ENV}

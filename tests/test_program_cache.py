@@ -1,0 +1,204 @@
+"""derive gradients' cache of printed programs (derive/program_cache.py): the numbers from a
+cached program equal the hand-worked classic net (tests/classic_oracle.py) and the uncached run;
+whatever the program depends on changes the key; a damaged entry is rebuilt; an unusable folder
+is skipped."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import classic_oracle as oracle
+import numpy as np
+import pytest
+
+import derive
+from derive import program_cache
+from derive.config import load_config
+
+pytestmark = pytest.mark.core
+
+ROOT = Path(__file__).resolve().parent.parent
+CLASSIC = ROOT / "derive" / "configs" / "classic.toml"
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The cache on (conftest turns it off), under a fresh XDG_CACHE_HOME; its folder."""
+    monkeypatch.delenv(program_cache.NO_CACHE, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg" / "backprop-demystified"
+
+
+def gradients_cli(
+    *flags: str, env: dict[str, str] | None = None, python: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
+    """`python [PYTHON...] -m derive gradients FLAGS...` in a fresh process."""
+    command = [sys.executable, *python, "-m", "derive", "gradients", *flags]
+    return subprocess.run(
+        command, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
+def entries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def assert_classic(report: dict) -> None:
+    """The classic net's loss, outputs and gradients as worked out by hand."""
+    _, _, o1, o2 = oracle.forward(oracle.WEIGHTS)
+    assert math.isclose(report["loss"], oracle.total_error(oracle.WEIGHTS), rel_tol=1e-13)
+    assert np.allclose([report["outputs"]["a_o1"], report["outputs"]["a_o2"]], [o1, o2], 0, 1e-15)
+    expected = oracle.gradients(oracle.WEIGHTS)
+    got = [report["gradients"][f"w{k}"] for k in range(1, 9)]
+    assert np.allclose(got, expected, rtol=1e-12, atol=0)
+
+
+def test_a_cached_program_gives_the_hand_worked_numbers_without_sympy(cache: Path):
+    cold = gradients_cli("--format", "json")
+    assert cold.returncode == 0, cold.stderr
+    assert len(entries(cache)) == 2  # KEY.py and KEY.json
+    warm = gradients_cli("--format", "json", python=("-X", "importtime"))
+    assert warm.returncode == 0
+    assert warm.stdout == cold.stdout
+    assert_classic(json.loads(warm.stdout))
+    imported = [line.rsplit("|", 1)[-1].strip() for line in warm.stderr.splitlines()]
+    assert "numpy" in imported
+    assert not [m for m in imported if m.split(".")[0] in ("sympy", "openpyxl", "matplotlib")]
+    uncached = gradients_cli("--format", "json", "--no-cache")
+    assert uncached.stdout == warm.stdout
+
+
+def test_text_output_is_the_same_with_and_without_the_cache(cache: Path):
+    runs = [gradients_cli(), gradients_cli(), gradients_cli(env={"BACKPROP_NO_CACHE": "1"})]
+    assert [r.returncode for r in runs] == [0, 0, 0]
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout
+    lines = dict(line.split(" = ") for line in runs[1].stdout.splitlines())
+    assert float(lines["dE_total/dw5"]) == pytest.approx(oracle.gradients(oracle.WEIGHTS)[4], 1e-12)
+
+
+def test_no_cache_flag_and_variable_neither_read_nor_write(cache: Path):
+    assert gradients_cli("--no-cache").returncode == 0
+    assert gradients_cli(env={"BACKPROP_NO_CACHE": "1"}).returncode == 0
+    assert entries(cache) == []
+
+
+def program_for(config: Path):
+    config = load_config(config)
+    return program_cache.gradient_program(config.network), config
+
+
+def test_a_changed_network_misses_and_changed_values_share_the_program(cache: Path, tmp_path: Path):
+    _, classic = program_for(CLASSIC)
+    moved = tmp_path / "moved.toml"
+    text = CLASSIC.read_text()
+    assert "0.15" in text
+    moved.write_text(text.replace("0.15", "0.35", 1))
+    program, config = program_for(moved)
+    assert len(entries(cache)) == 2  # same network, other values: one entry
+    w = list(oracle.WEIGHTS)
+    w[0] = 0.35
+    assert config.values.weights == tuple(w)
+    got = program.at_values(config.values)
+    assert np.allclose([got[f"dE_total/dw{k}"] for k in range(1, 9)], oracle.gradients(w), 1e-12, 0)
+
+    mazur, config = program_for(ROOT / "derive" / "configs" / "mazur.toml")  # fixed biases
+    assert len(entries(cache)) == 4
+    got = mazur.at_values(config.values)
+    expected = oracle.gradients(oracle.WEIGHTS, oracle.MAZUR_BIASES)
+    assert np.allclose([got[f"dE_total/dw{k}"] for k in range(1, 9)], expected, 1e-12, 0)
+
+    deep, config = program_for(ROOT / "tests" / "configs" / "table_deep_softmax.toml")
+    assert len(entries(cache)) == 6
+    fresh = program_cache.derived(config.network)
+    assert deep.source == fresh.source
+    assert deep.at_values(config.values) == fresh.at_values(config.values)
+    assert classic.network != config.network
+
+
+def test_the_key_follows_derive_source_and_versions(tmp_path: Path, monkeypatch):
+    spec = load_config(CLASSIC).network
+    key = program_cache.entry_key(spec)
+    copy = tmp_path / "derive"
+    shutil.copytree(Path(derive.__file__).parent, copy, ignore=shutil.ignore_patterns("check"))
+    monkeypatch.setattr(program_cache, "__file__", str(copy / "program_cache.py"))
+    assert program_cache.entry_key(spec) == key  # the same files: the same key
+    with (copy / "backward.py").open("a") as file:
+        file.write("\n# changed\n")
+    changed = program_cache.entry_key(spec)
+    assert changed != key
+    monkeypatch.setattr(sys, "version", sys.version + " (other build)")
+    assert program_cache.entry_key(spec) not in (key, changed)
+    monkeypatch.undo()
+    monkeypatch.setattr(np, "__version__", "0.0.1")
+    assert program_cache.entry_key(spec) != key
+
+
+DAMAGE = {
+    "source not Python": lambda py, meta: py.write_text("def program(:\n"),
+    "source changed": lambda py, meta: py.write_text(py.read_text().replace("*", "+", 1)),
+    "source gone": lambda py, meta: py.unlink(),
+    "source a folder": lambda py, meta: (py.unlink(), py.mkdir()),
+    "metadata cut short": lambda py, meta: meta.write_text(meta.read_text()[:40]),
+    "metadata a list": lambda py, meta: meta.write_text("[]"),
+    "metadata not UTF-8": lambda py, meta: meta.write_bytes(b"\xff\xfe{"),
+    "names not strings": lambda py, meta: meta.write_text(
+        json.dumps({**json.loads(meta.read_text()), "outputs": [1, 2]})
+    ),
+    "names one string": lambda py, meta: meta.write_text(
+        json.dumps({**json.loads(meta.read_text()), "gradients": "dE_total/dw1"})
+    ),
+    "another key": lambda py, meta: meta.write_text(
+        json.dumps({**json.loads(meta.read_text()), "key": "0" * 64})
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
+def test_a_damaged_entry_is_derived_again_and_rewritten(cache: Path, damage):
+    program_for(CLASSIC)
+    (py,) = cache.glob("*.py")
+    meta = py.with_suffix(".json")
+    good = (py.read_text(), meta.read_text())
+    damage(py, meta)
+    program, config = program_for(CLASSIC)
+    report = program.at_values(config.values)
+    assert_classic(
+        {
+            "loss": report["E_total"],
+            "outputs": report,
+            "gradients": {f"w{k}": report[f"dE_total/dw{k}"] for k in range(1, 9)},
+        }
+    )
+    if damage is DAMAGE["source a folder"]:
+        assert py.is_dir()  # not replaced: a cache only, never worth deleting a folder for
+    else:
+        assert (py.read_text(), meta.read_text()) == good
+
+
+@pytest.mark.parametrize("where", ["a file", "/dev/null", "a file in the cache's place"])
+def test_an_unusable_cache_folder_is_skipped(tmp_path: Path, monkeypatch, where: str):
+    # Files, not a read-only folder: the tests may run as root, who writes there all the same.
+    monkeypatch.delenv(program_cache.NO_CACHE, raising=False)
+    home = Path("/dev/null") if where == "/dev/null" else tmp_path / "cache"
+    if where == "a file":
+        home.write_text("not a folder")
+    elif where == "a file in the cache's place":
+        home.mkdir()
+        (home / "backprop-demystified").write_text("not a folder")
+    done = gradients_cli("--format", "json", env={"XDG_CACHE_HOME": str(home)})
+    assert (done.returncode, done.stderr) == (0, "")
+    assert_classic(json.loads(done.stdout))
+
+
+def test_a_relative_xdg_cache_home_is_ignored(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv(program_cache.NO_CACHE, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    assert program_cache.cache_folder() == tmp_path / ".cache" / "backprop-demystified"
