@@ -6,8 +6,9 @@ naming its results (KEY.json), in $XDG_CACHE_HOME/backprop-demystified (default
 arguments, not part of it), the source of every derive module and the Python, NumPy and SymPy
 versions: whatever could change the program changes the key, so nothing is ever cleared by hand.
 An entry that cannot be read or does not match is derived again and rewritten; a folder that
-cannot be written is left alone. BACKPROP_NO_CACHE=1 (or `derive gradients --no-cache`) bypasses
-it. The numbers are the same either way: both run the same printed source on the same arguments.
+cannot be written, or that others may write to (its programs are run), is left alone.
+BACKPROP_NO_CACHE=1 (or `derive gradients --no-cache`) bypasses it. The numbers are the same
+either way: both run the same printed source on the same arguments.
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ def sympy_release() -> bytes:
 def read_entry(folder: Path, key: str) -> GradientProgram | None:
     """The stored program under `key`, or None when it is missing, unreadable or not consistent."""
     try:
+        if not private(folder):
+            return None
         meta = json.loads(read_text(folder / f"{key}.json", MAX_ENTRY_BYTES))
         source = read_text(folder / f"{key}.py", MAX_ENTRY_BYTES)
         names = {field: meta[field] for field in NAME_FIELDS}
@@ -142,6 +145,12 @@ def read_entry(folder: Path, key: str) -> GradientProgram | None:
     )
 
 
+def private(folder: Path) -> bool:
+    """Whether only this user can change what the folder holds: its programs are run."""
+    info = folder.stat()
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
 def write_entry(folder: Path, key: str, program: GradientProgram) -> None:
     """Store the program; where the folder cannot be made or written, store nothing."""
     meta = {
@@ -152,6 +161,8 @@ def write_entry(folder: Path, key: str, program: GradientProgram) -> None:
     }
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not private(folder):
+            return  # never read back (read_entry): storing would only fill it
         # The source first: an entry counts once its JSON, which names the source's hash, exists.
         write_text_atomic(folder / f"{key}.py", program.source)
         write_text_atomic(folder / f"{key}.json", json.dumps(meta, indent=1) + "\n")

@@ -5,6 +5,7 @@ is skipped."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -202,3 +203,24 @@ def test_a_relative_xdg_cache_home_is_ignored(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
     assert program_cache.cache_folder() == tmp_path / ".cache" / "backprop-demystified"
+
+
+def plant_wrong_program(cache: Path) -> None:
+    """Rewrite the stored classic program to give dE_total/dw1 = 12345, its JSON to match."""
+    (py,) = cache.glob("*.py")
+    meta = py.with_suffix(".json")
+    source = py.read_text().replace("dE_total_dw1 = ", "dE_total_dw1 = 12345 + 0*", 1)
+    py.write_text(source)
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "source_sha256": digest}))
+
+
+def test_a_folder_others_may_write_to_is_not_read(cache: Path):
+    program_for(CLASSIC)
+    plant_wrong_program(cache)
+    program, config = program_for(CLASSIC)  # a private folder's entry is trusted and run ...
+    assert program.at_values(config.values)["dE_total/dw1"] == 12345
+    cache.chmod(0o777)  # ... one that anyone may change is not
+    program, config = program_for(CLASSIC)
+    report = program.at_values(config.values)
+    assert report["dE_total/dw1"] == pytest.approx(oracle.gradients(oracle.WEIGHTS)[0], 1e-12)
