@@ -8,6 +8,7 @@ cached values, as Excel does on saving. Expected diagnoses are written out here 
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import math
@@ -657,3 +658,39 @@ def test_sheet_the_user_may_not_read_is_one_line_exit_2(tmp_path, capsys):
             code, out, err = done.returncode, done.stdout, done.stderr
     assert (code, out) == (2, "")
     assert err == f"error: {path}: cannot read: Permission denied\n"
+
+
+def test_past_the_formula_budget_cells_are_compared_by_value(tmp_path, capsys, monkeypatch):
+    """Each row's h1 also adds a different blank cell (BZ5, BZ6, ...), so every row holds another
+    formula. Past MAX_JUDGED different formulas (2 here) the rest are compared by their values,
+    which are right: the first two rows are found by formula, every cell is still checked."""
+    from derive.check import diagnose
+
+    monkeypatch.setattr(diagnose, "MAX_JUDGED", 2)
+    path = course_sheet(tmp_path / "many.xlsx", change={"h1": "{w1}*{i1}+{w2}*{i2}+BZ{ROW}"})
+    code, report = report_of(capsys, path)
+    assert code == 1
+    assert [(f["cell"], f["kind"]) for f in report["findings"]] == [
+        ("I5", "wrong formula"),
+        ("I6", "wrong formula"),
+    ]
+    assert "cell BZ5" in report["findings"][0]["diagnosis"]
+    assert report["cells_checked"] == 6 * 19 + 5 * 8
+    assert report["notes"] == [
+        "Backprop!A4:AE10: more than 2 different formulas: the cells of the rest are compared by "
+        "their values"
+    ]
+
+
+def test_text_kept_past_its_bound_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
+    """Texts and formulas are kept as Python strings: their characters are bounded too."""
+    locate = importlib.import_module("derive.check.locate")  # the module, not the function
+    monkeypatch.setattr(locate, "MAX_KEPT_CHARACTERS", 1_000)
+    path = tmp_path / "notes.csv"
+    path.write_text("".join(f"note {k}: {'x' * 90}\n" for k in range(20)))
+    code, out, err = run_check(capsys, path)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: {path}: more than 1,000 characters of text and different formulas, the most "
+        "this reads\n"
+    )

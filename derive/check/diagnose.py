@@ -42,6 +42,7 @@ NOT_A_NUMBER = "not a number"
 WRONG_RATE = "wrong learning-rate cell"
 MAX_INLINE = 6  # references followed through cells of unknown columns
 MAX_LISTED = 1_000  # cells listed for one finding; the rest are counted (a large wrong table)
+MAX_JUDGED = 10_000  # different formulas a table's cells are judged by (~10 ms each); then values
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class TableCheck:
         self.row_set = set(table.rows)
         self.verdict = Verdict()
         self.judged: dict[tuple[int, str], Judgement] = {}
+        self.too_many = False  # past MAX_JUDGED formulas
         self.listed: Counter = Counter()  # finding key -> cells listed
         self.expected: dict[tuple[str, sp.Expr], str] = {}
         self.uses: Counter[int] = Counter()  # formula index -> cells using it
@@ -196,6 +198,14 @@ class TableCheck:
     def judge(self, formula_id: int, key: str, expected: sp.Expr) -> Judgement:
         cache = (formula_id, key)
         if cache not in self.judged:
+            if len(self.judged) >= MAX_JUDGED:  # bounded work: the rest compared by value
+                if not self.too_many:
+                    self.too_many = True
+                    self.verdict.notes.append(
+                        f"more than {MAX_JUDGED:,} different formulas: the cells of the rest are "
+                        "compared by their values"
+                    )
+                return Judgement(False, unsupported="one of too many different formulas")
             self.judged[cache] = self._judge(self.table.formulas[formula_id], key, expected)
         return self.judged[cache]
 

@@ -23,7 +23,8 @@ from derive.check.read import Cell, SheetError, Worksheet
 from derive.labels import LR, Labels, is_learning_rate
 from derive.network import Network
 
-MAX_KEPT_CELLS = 2_000_000  # cells kept as they are: outside tables, or text inside one
+MAX_KEPT_CELLS = 2_000_000  # cells kept as they are: outside tables, text or a new formula in one
+MAX_KEPT_CHARACTERS = 200_000_000  # the characters of those cells' texts and formulas
 MAX_GAP = 3  # blank rows a table may have inside it
 TYPED = array("i", [-1])
 NAN = float("nan")
@@ -104,11 +105,13 @@ class Table:
         bottom = self.rows[-1] if self.rows else self.header_row
         return f"{cell_name(self.header_row, left)}:{cell_name(bottom, right)}"
 
-    def add(self, row: int, cells: dict[int, Cell]) -> int:
-        """Append the row's cells to the columns; the number of texts kept (not numbers)."""
+    def add(self, row: int, cells: dict[int, Cell]) -> tuple[int, int]:
+        """Append the row's cells to the columns; the texts and new formulas kept as they are
+        (not as numbers): how many, and their characters."""
         position = len(self.rows)
         self.rows.append(row)
-        texts = 0
+        known = len(self.formulas)
+        texts = characters = 0
         for column in self.columns:  # run for every cell of a large table: kept plain
             cell = cells.get(column.index)
             if cell is None:
@@ -130,7 +133,11 @@ class Table:
                 column.numbers.append(NAN)
                 column.texts[position] = value
                 texts += 1
-        return texts
+                characters += len(value)
+        for formula in self.formulas[known:]:
+            texts += 1
+            characters += len(formula.text)
+        return texts, characters
 
     def formula_id(self, text: str, row: int, column: int) -> int:
         inside = (self.header_row, {c.index for c in self.columns})
@@ -187,7 +194,7 @@ class Locator:
         self.path = path
         self.weights = [s.name for s in network.weight_symbols]
         self.computed = {s.name for s, _ in network.equations} | set(self.labels.trained.values())
-        self.kept = 0
+        self.kept = self.characters = 0
 
     def header(self, cells: dict[int, Cell]) -> dict[int, str | None] | None:
         """The row's columns -> keys when it is a table's header, else None."""
@@ -214,7 +221,7 @@ class Locator:
                 tables.append(table)
                 rest = cells
             elif table is not None and row - last <= MAX_GAP + 1 and self.belongs(table, cells):
-                self.count(table.add(row, cells))
+                self.count(*table.add(row, cells))
                 inside = {c.index for c in table.columns}
                 rest = {c: cell for c, cell in cells.items() if c not in inside}
             else:
@@ -227,17 +234,27 @@ class Locator:
         tables = [t for t in tables if t.rows]
         return Sheet(worksheet.name, tables, loose, header_like)
 
-    def count(self, kept: int) -> None:
-        """Count cells kept as they are (each a Python object, not 8 bytes) against the bound."""
+    def count(self, kept: int, characters: int) -> None:
+        """Count cells kept as they are (each a Python object, not 8 bytes) against the bounds."""
         self.kept += kept
+        self.characters += characters
         if self.kept > MAX_KEPT_CELLS:
             raise SheetError(
-                f"{self.path}: more than {MAX_KEPT_CELLS:,} cells of text or outside any table, "
-                "the most this reads"
+                f"{self.path}: more than {MAX_KEPT_CELLS:,} cells of text, different formulas "
+                "or cells outside any table, the most this reads"
+            )
+        if self.characters > MAX_KEPT_CHARACTERS:
+            raise SheetError(
+                f"{self.path}: more than {MAX_KEPT_CHARACTERS:,} characters of text and "
+                "different formulas, the most this reads"
             )
 
     def keep(self, loose: dict, row: int, cells: dict[int, Cell]) -> None:
-        self.count(len(cells))
+        self.count(
+            len(cells),
+            sum(len(c.value) if c.value.__class__ is str else 0 for c in cells.values())
+            + sum(len(c.formula) for c in cells.values() if c.formula is not None),
+        )
         for column, cell in cells.items():
             loose[row, column] = cell
 
