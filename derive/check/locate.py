@@ -11,6 +11,7 @@ on its row, or just below it), else an lr column. Never from another worksheet.
 
 from __future__ import annotations
 
+import functools
 import re
 from array import array
 from collections import Counter
@@ -94,6 +95,11 @@ class Table:
     learning_rate: LearningRate | None = None
     _ids: dict[str, int] = field(default_factory=dict)
 
+    @functools.cached_property
+    def indexes(self) -> frozenset[int]:
+        """The sheet's column numbers of the table's columns."""
+        return frozenset(c.index for c in self.columns)
+
     @property
     def keyed(self) -> dict[str, Column]:
         return {c.key: c for c in self.columns if c.key is not None}
@@ -140,8 +146,7 @@ class Table:
         return texts, characters
 
     def formula_id(self, text: str, row: int, column: int) -> int:
-        inside = (self.header_row, {c.index for c in self.columns})
-        key = f"{column}|{relative(text, row, column, inside)}"
+        key = f"{column}|{relative(text, row, column, (self.header_row, self.indexes))}"
         found = self._ids.get(key)
         if found is None:
             found = self._ids[key] = len(self.formulas)
@@ -149,7 +154,7 @@ class Table:
         return found
 
 
-def relative(text: str, row: int, column: int, inside: tuple[int, set[int]]) -> str:
+def relative(text: str, row: int, column: int, inside: tuple[int, frozenset[int]]) -> str:
     """The formula with each reference into the table written relative to its cell, as R1C1
     notation does, and each reference outside it as the cell it names; spaces dropped. So the same
     formula down a column is one text, and one that reads another cell in some rows is another."""
@@ -222,7 +227,7 @@ class Locator:
                 rest = cells
             elif table is not None and row - last <= MAX_GAP + 1 and self.belongs(table, cells):
                 self.count(*table.add(row, cells))
-                inside = {c.index for c in table.columns}
+                inside = table.indexes
                 rest = {c: cell for c, cell in cells.items() if c not in inside}
             else:
                 if keys is not None:
@@ -304,7 +309,7 @@ def learning_rate(sheet: Sheet, table: Table) -> LearningRate | None:
 
 def update_references(table: Table) -> list[tuple[int, int]]:
     """The cells outside the table that weight-update formulas refer to, one per formula cell."""
-    inside = {c.index for c in table.columns}
+    inside = table.indexes
     rows = set(table.rows)
     found = []
     for column in table.columns:
