@@ -6,14 +6,11 @@ written left behind."""
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
-import resource
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,37 +36,25 @@ class Done:
     peak_mb: float  # the child's peak resident memory
 
 
-def run_derive(*args: str, tmp_path: Path, stdout=None, prepare=lambda: None) -> Done:
-    """`python -m derive ARGS` under a 1 GiB address-space limit, timed and measured; stdout goes
-    to `stdout` (a file or descriptor) if given, else to a file; prepare() runs in the child."""
-
-    def limit_then_prepare():
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-        prepare()
-
+def run_derive(*args: str, tmp_path: Path, stdout=None, prepare: str = "none") -> Done:
+    """`python -m derive ARGS` under a 1 GiB address-space limit, timed and measured by
+    tests/limited_run.py after its `prepare` step; stdout goes to `stdout` (a file or
+    descriptor) if given, else to a file."""
     out_path, err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
-    start = time.monotonic()
+    report = tmp_path / "usage.txt"
+    launcher = [sys.executable, str(ROOT / "tests" / "limited_run.py"), str(report)]
+    limits = [str(MEMORY_LIMIT), str(TIME_LIMIT), prepare]
     with out_path.open("w") as out_file, err_path.open("w") as err_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "derive", *args],
+        proc = subprocess.run(
+            [*launcher, *limits, sys.executable, "-m", "derive", *args],
             stdin=subprocess.DEVNULL,
             stdout=out_file if stdout is None else stdout,
             stderr=err_file,
             cwd=ROOT,
-            preexec_fn=limit_then_prepare,
+            timeout=TIME_LIMIT + 30,
         )
-        timer = threading.Timer(TIME_LIMIT, proc.kill)
-        timer.start()
-        _, status, usage = os.wait4(proc.pid, 0)  # wait4: this child's own peak memory
-        timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return Done(
-        proc.returncode,
-        out_path.read_text(),
-        err_path.read_text(),
-        time.monotonic() - start,
-        usage.ru_maxrss / 1024,
-    )
+    peak_mb, seconds = map(float, report.read_text().split())
+    return Done(proc.returncode, out_path.read_text(), err_path.read_text(), seconds, peak_mb)
 
 
 def one_line(err: str) -> str:
@@ -159,20 +144,11 @@ def test_integer_of_5000_digits_is_one_line(tmp_path, capsys):
     assert "not valid TOML: Exceeds the limit" in one_line(capsys.readouterr().err)
 
 
-def drop_root_read_override():
-    """As root, give up the right to read any file, so that mode 000 means unreadable."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_capbset_drop, cap_dac_override, cap_dac_read_search = 24, 1, 2
-    for capability in (cap_dac_override, cap_dac_read_search):
-        if libc.prctl(pr_capbset_drop, capability, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
-
 def test_unreadable_config_is_one_line(tmp_path):
     path = tmp_path / "secret.toml"
     path.write_text("[network]\n")
     path.chmod(0)
-    prepare = drop_root_read_override if os.geteuid() == 0 else (lambda: None)
+    prepare = "drop-read-override" if os.geteuid() == 0 else "none"
     done = run_derive("gradients", "--config", str(path), tmp_path=tmp_path, prepare=prepare)
     assert done.code == 2
     assert one_line(done.err) == (
@@ -221,7 +197,7 @@ def test_full_standard_output_is_one_line_exit_2(tmp_path, command):
 
 def test_closed_standard_output_is_one_line_exit_2(tmp_path):
     done = run_derive(
-        "gradients", tmp_path=tmp_path, stdout=subprocess.DEVNULL, prepare=lambda: os.close(1)
+        "gradients", tmp_path=tmp_path, stdout=subprocess.DEVNULL, prepare="close-stdout"
     )
     assert done.code == 2
     assert one_line(done.err) == (
@@ -233,7 +209,7 @@ def test_closed_standard_output_is_fine_when_nothing_is_printed(tmp_path):
     out = tmp_path / "table.csv"
     done = run_derive(
         "table", "--steps", "1", "--out", str(out), tmp_path=tmp_path, stdout=subprocess.DEVNULL,
-        prepare=lambda: os.close(1),
+        prepare="close-stdout",
     )  # fmt: skip
     assert (done.code, done.err) == (0, "")
     assert out.read_text().startswith("lr,step,")
