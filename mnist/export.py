@@ -15,10 +15,10 @@ from safetensors.torch import save
 from torch import nn
 
 from mnist.checkpoint import CHECKPOINT, read_checkpoint
-from mnist.cli import OneLineParser, UsageError, fail
+from mnist.cli import OneLineParser, UsageError, command, say
 from mnist.evaluate import MEAN, STD
 from mnist.model import build_model, describe
-from safeio.atomic import OutputError, write_atomic
+from safeio.atomic import write_atomic
 
 SUFFIX = ".safetensors"
 DEFAULT_NAME = "model" + SUFFIX
@@ -55,16 +55,13 @@ def export(run_dir: Path, out: Path) -> Path:
     return write_atomic(out, lambda tmp: tmp.write_bytes(content))
 
 
+@command
 def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(description="Write a run's final weights as a safetensors file.")
     parser.add_argument("run_dir", type=Path, help="run folder holding checkpoint.pt")
     parser.add_argument("--out", type=Path, help=f"file to write (default: RUN_DIR/{DEFAULT_NAME})")
     args = parser.parse_args(argv)
-    try:
-        written = export(args.run_dir, args.out or args.run_dir / DEFAULT_NAME)
-    except (UsageError, OutputError) as err:
-        fail(err)
-    print(f"wrote {written}")
+    say(f"wrote {export(args.run_dir, args.out or args.run_dir / DEFAULT_NAME)}")
 
 
 if __name__ == "__main__":

@@ -50,13 +50,26 @@ def build(site: Site) -> PageData:
         "dataset": dataset(),
         "recipe": recipe.strip(),
         "reference_dir": settings.shown(settings.mnist_reference),
-        "reference": reference_context(runs, model),
+        "reference": reference_context(runs, model, settings.mnist_reference, defaults),
         "results": results_context(settings, model, defaults["data_dir"], files),
         "run": run_context(settings, files),
+        "weights": [
+            settings.shown(p) for p in sorted(settings.mnist_reference.glob(f"*/*/{WEIGHTS}"))
+        ],
+        "unrun": ", ".join(f"`{name}`" for name in registry() if name not in runs),
         "run_env": MNIST_RUN_ENV,
         "target": TARGET,
     }
     return PageData(context, files)
+
+
+def registry() -> list[str]:
+    """The model names of mnist.model.ARCHS; [] without the mnist extra."""
+    try:
+        from mnist.model import ARCHS
+    except ImportError:
+        return []
+    return sorted(ARCHS)
 
 
 def stages(layers) -> list[Stage]:
@@ -177,7 +190,6 @@ def results_context(settings: Settings, model: str, data_dir: str, files: dict) 
         return {}
     results = read_results(found[0])
     run = found[0].parent
-    weights = run / WEIGHTS
     context = {
         "name": f"{model}/{run.name}",
         "errors": len(results["misclassified"]),
@@ -185,7 +197,6 @@ def results_context(settings: Settings, model: str, data_dir: str, files: dict) 
         "confusion": confusion_table(results["confusion"]),
         "misclassified": "",
         "data_dir": data_dir,
-        "weights": settings.shown(weights) if weights.is_file() else "",
     }
     try:
         from mnist import plots

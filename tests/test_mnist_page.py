@@ -91,13 +91,17 @@ def committed_runs() -> dict[str, dict[int, list[dict]]]:
     return runs
 
 
-def test_every_registry_model_has_three_committed_seeds():
+def test_reference_runs_come_in_three_seeds_and_the_page_names_models_without(site_dir):
     from mnist.model import ARCHS
 
     runs = committed_runs()
-    assert {name: sorted(seeds) for name, seeds in runs.items()} == {
-        name: [1, 2, 3] for name in ARCHS
-    }
+    assert runs and all(sorted(seeds) == [1, 2, 3] for seeds in runs.values()), runs.keys()
+    text = re.sub(r"<[^>]+>", "", (site_dir / "mnist" / "index.html").read_text(encoding="utf-8"))
+    unrun = sorted(set(ARCHS) - set(runs))
+    if unrun:
+        assert f"No reference runs yet for {', '.join(unrun)}:" in text
+    else:
+        assert "No reference runs yet" not in text
 
 
 def test_accuracy_table_holds_each_seeds_last_epoch_and_the_mean(site_dir):
@@ -106,10 +110,9 @@ def test_accuracy_table_holds_each_seeds_last_epoch_and_the_mean(site_dir):
     for model, seeds in committed_runs().items():
         finals = [100 * seeds[s][-1]["test_acc"] for s in (1, 2, 3)]
         mean = sum(finals) / 3
-        expected = [f"{f:.2f}" for f in finals] + [
-            f"{mean:.2f}",
-            f"{max(finals) - min(finals):.2f}",
-        ]
+        every = "yes" if min(finals) >= 99.4 else "no"
+        spread = max(finals) - min(finals)
+        expected = [*(f"{f:.2f}" for f in finals), f"{mean:.2f}", f"{spread:.2f}", every]
         assert rows[model][1:] == expected, model
 
 
@@ -126,8 +129,24 @@ def test_time_table_sums_the_epochs_up_to_the_first_at_99_4(site_dir):
                     cell = f"{total:.0f} s (epoch {m['epoch']})"
                     break
             cells.append(cell)
-        assert [cell for cell in rows[model][3:] if cell] == cells, model
+        assert [cell for cell in rows[model][3:-1] if cell] == cells, model
         assert rows[model][1] == str(len(seeds[1]))
+
+
+def test_time_table_names_each_models_settings_apart_from_the_defaults(site_dir):
+    table = table_starting(page_tables(site_dir), "model", "epochs", "seconds per epoch")
+    assert table[0][-1] == "settings other than defaults.toml"
+    defaults = tomllib.loads((ROOT / "mnist" / "defaults.toml").read_text())
+    for row in table[1:]:
+        runs = [json.loads(p.read_text()) for p in REFERENCE.glob(f"{row[0]}/seed-*/settings.json")]
+        assert len(runs) == len(list(REFERENCE.glob(f"{row[0]}/seed-*/metrics.jsonl")))
+        named = dict(item.split(" = ") for item in row[-1].split(", ")) if "=" in row[-1] else {}
+        for key in ("epochs", "batch_size", "lr", "rotation", "translation", "weight_decay"):
+            values = {run[key] for run in runs}
+            if values == {defaults[key]}:
+                assert key not in named, (row[0], key)
+            else:
+                assert {float(v) for v in named[key].split(" / ")} == values, (row[0], key)
 
 
 def test_architecture_table_adds_up_to_torchinfos_count(site_dir):
