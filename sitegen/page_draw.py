@@ -1,4 +1,4 @@
-"""Draw a digit: the default model's committed weights, folded and run by generated JavaScript.
+"""Draw a digit: committed MNIST weights, folded and run by generated JavaScript in the page.
 
 The page gets the network (generated/draw-network.json), its forward pass
 (generated/draw-forward.js) and, when MNIST is on this machine, a few test digits to load
@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sitegen.page_mnist import RESULTS, gallery_matches, read_results
-from sitegen.site_common import PageData, Settings, Site, SiteError, site_path
+from sitegen.site_common import PageData, Site, SiteError, site_path
 
 if TYPE_CHECKING:  # torch is optional: the builder imports mnist lazily
     from mnist.fold import Stage
 
 WEIGHTS_ENV = "BACKPROP_DRAW_WEIGHTS"  # another `python -m mnist.export` file to show instead
-WEIGHTS = "model.safetensors"
-REFERENCE_SEED = "seed-1"  # the reference run whose weights the page runs
+# The run the page runs, under mkdocs.yml's extra.mnist_reference: the smallest registry model's
+# seed-1 reference run, whose weights are committed for the browser (the trainer's default model,
+# tiny, has none committed).
+WEIGHTS = Path("nano", "seed-1", "model.safetensors")
 WRONG_SHOWN = 4  # misclassified digits offered beside one correct digit of each class
 NETWORK, FORWARD, DIGITS = "draw-network.json", "draw-forward.js", "draw-digits.json"
 
@@ -31,17 +33,16 @@ def defaults(root: Path) -> dict:
     return tomllib.loads((root / "mnist" / "defaults.toml").read_text(encoding="utf-8"))
 
 
-def weights_file(root: Path, reference: Path) -> Path:
-    """The exported weights the page runs: $BACKPROP_DRAW_WEIGHTS if set, else those of the
-    default model's reference run."""
+def weights_file(reference: Path) -> Path:
+    """The exported weights the page runs: $BACKPROP_DRAW_WEIGHTS if set, else WEIGHTS."""
     if os.environ.get(WEIGHTS_ENV):
         return Path(os.environ[WEIGHTS_ENV]).resolve()
-    return reference / defaults(root)["model"] / REFERENCE_SEED / WEIGHTS
+    return reference / WEIGHTS
 
 
 def build(site: Site) -> PageData:
     settings = site.settings
-    weights = weights_file(settings.root, settings.mnist_reference)
+    weights = weights_file(settings.mnist_reference)
     context = {
         "weights": settings.shown(weights),
         "weights_env": WEIGHTS_ENV,
@@ -67,20 +68,28 @@ def build(site: Site) -> PageData:
         site_path(NETWORK): network_json(exported, stages, source),
         site_path(FORWARD): forward_module(exported, stages, source),
     }
+    recipe = defaults(settings.root)
+    results_file = weights.parent / RESULTS
+    results = read_results(results_file) if results_file.is_file() else None
     context |= {
         "model": exported.name,
+        "default_model": recipe["model"],
         "parameters": f"{sum(p.numel() for p in exported.model.parameters()):,}",
+        "accuracy": accuracy(results) if results else "",
+        "results": settings.shown(results_file) if results else "",
         "stages": [stage_context(exported.model, stage) for stage in stages],
         "network": site_path(NETWORK),
         "forward": site_path(FORWARD),
-        "digits": digits_context(
-            settings.root / defaults(settings.root)["data_dir"],
-            weights.parent / RESULTS,
-            settings,
-            files,
-        ),
+        "digits": digits_context(settings.root / recipe["data_dir"], results, files),
     }
     return PageData(context, files)
+
+
+def accuracy(results: dict) -> str:
+    """Test accuracy in percent from a results.json's confusion counts (diagonal / all)."""
+    confusion = results["confusion"]
+    right = sum(row[i] for i, row in enumerate(confusion))
+    return f"{100 * right / max(1, sum(map(sum, confusion))):.2f}"
 
 
 def stage_context(model, stage: Stage) -> dict:
@@ -97,18 +106,17 @@ def stage_context(model, stage: Stage) -> dict:
     }
 
 
-def digits_context(data_dir: Path, results_file: Path, settings: Settings, files: dict) -> dict:
+def digits_context(data_dir: Path, results: dict | None, files: dict) -> dict:
     """Test digits to load: one correct digit of each class and the first few the run got
     wrong, with what its results.json records; their pixels only when MNIST is here."""
-    if not results_file.is_file():
-        return {"results": "", "offered": [], "listed": []}
-    results = read_results(results_file)
+    if results is None:
+        return {"offered": [], "listed": []}
     wrong = {index: predicted for index, _, predicted in results["misclassified"]}
     listed = [
         {"index": i, "label": t, "predicted": p}
         for i, t, p in results["misclassified"][:WRONG_SHOWN]
     ]
-    context = {"results": settings.shown(results_file), "offered": [], "listed": listed}
+    context = {"offered": [], "listed": listed}
     from mnist.cli import DataError
     from mnist.data import load_split
 

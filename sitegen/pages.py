@@ -8,6 +8,7 @@ from derive.config import ConfigError, load_config
 from derive.evaluate import evaluator_for
 from sitegen import (
     page_check,
+    page_draw,
     page_explained,
     page_home,
     page_mnist,
@@ -24,6 +25,7 @@ BUILDERS: dict[str, Callable[[Site], PageData]] = {
     "check.md": page_check.build,
     "mnist.md": page_mnist.build,
     "playground.md": page_playground.build,
+    "draw.md": page_draw.build,
 }
 
 

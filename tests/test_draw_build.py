@@ -30,18 +30,22 @@ WRONG = [[0, 3, 8], [3, 0, 6], [4, 1, 7], [9, 3, 5], [11, 0, 2]]  # [index, true
 
 @pytest.fixture
 def repository(tmp_path, monkeypatch):
-    """A repository folder: mkdocs' root with mnist/defaults.toml, an exported `tiny` run."""
+    """A repository folder: mkdocs' root with mnist/defaults.toml and an exported `nano` run."""
     (tmp_path / "mnist").mkdir()
     (tmp_path / "mnist" / "defaults.toml").write_text(
         f'model = "tiny"\ndata_dir = "{DATA_DIR}"\n', encoding="utf-8"
     )
-    run = tmp_path / "reference" / "tiny" / "seed-1"
+    run = tmp_path / "reference" / "nano" / "seed-1"
     run.mkdir(parents=True)
-    model = build_model("tiny")
-    meta = {"model": "tiny", "normalize_mean": "0.1307", "normalize_std": "0.3081"}
+    model = build_model("nano")
+    meta = {"model": "nano", "normalize_mean": "0.1307", "normalize_std": "0.3081"}
     save_file({k: v.contiguous() for k, v in model.state_dict().items()},
               str(run / "model.safetensors"), metadata=meta)  # fmt: skip
+    # 7 digits read right, 5 wrong (WRONG): 58.33% (the page's accuracy comes from these counts).
     confusion = [[0] * 10 for _ in range(10)]
+    confusion[1][1], confusion[2][2], confusion[3][3] = 2, 3, 2
+    for _, true, predicted in WRONG:
+        confusion[true][predicted] += 1
     (run / "results.json").write_text(json.dumps({"confusion": confusion, "misclassified": WRONG}))
     monkeypatch.delenv(page_draw.WEIGHTS_ENV, raising=False)
     return tmp_path
@@ -58,11 +62,13 @@ def test_without_mnist_the_page_lists_the_wrong_digits_and_offers_none(repositor
     digits = page.context["digits"]
     assert digits["offered"] == []
     assert [[d["index"], d["label"], d["predicted"]] for d in digits["listed"]] == WRONG[:4]
-    assert digits["results"] == "reference/tiny/seed-1/results.json"
+    assert page.context["results"] == "reference/nano/seed-1/results.json"
+    assert page.context["accuracy"] == "58.33"
+    assert (page.context["model"], page.context["default_model"]) == ("nano", "tiny")
     assert set(page.files) == {"generated/draw-network.json", "generated/draw-forward.js"}
     network = json.loads(page.files["generated/draw-network.json"])
-    assert network["model"] == "tiny"
-    assert [s["kind"] for s in network["stages"]] == [s.kind for s in fold(build_model("tiny"))]
+    assert network["model"] == "nano"
+    assert [s["kind"] for s in network["stages"]] == [s.kind for s in fold(build_model("nano"))]
 
 
 def test_with_a_test_split_it_offers_right_and_wrong_digits_with_their_pixels(repository):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +23,9 @@ from torch import nn
 from mnist.fold import Exported, FoldError, fold, read_exported
 from mnist.model import ARCHS, build_model
 from sitegen.draw_net import forward_module, network_json
+from sitegen.page_draw import weights_file
 
+ROOT = Path(__file__).resolve().parent.parent
 NODE = shutil.which("node")
 TOLERANCE = 1e-5
 MEAN, STD = 0.1307, 0.3081
@@ -70,10 +73,12 @@ def custom_model() -> nn.Sequential:
 MODELS = {name: lambda name=name: build_model(name) for name in ARCHS} | {"custom": custom_model}
 
 
-def torch_outputs(model: nn.Sequential, pixels: np.ndarray) -> list[torch.Tensor]:
+def torch_outputs(
+    model: nn.Sequential, pixels: np.ndarray, mean: float = MEAN, std: float = STD
+) -> list[torch.Tensor]:
     """Every layer's output of the unfolded float64 model in eval mode, for one image in [0, 1]."""
     model = model.double().eval()
-    x = (torch.from_numpy(pixels).double().reshape(1, 1, 28, 28) - MEAN) / STD
+    x = (torch.from_numpy(pixels).double().reshape(1, 1, 28, 28) - mean) / std
     outputs = []
     with torch.no_grad():
         for layer in model:
@@ -100,20 +105,16 @@ def random_inputs(seed: int) -> list[np.ndarray]:
     return [rng.random((28, 28)), rng.random((28, 28)), sparse, np.zeros((28, 28))]
 
 
-@pytest.mark.skipif(NODE is None, reason="needs Node.js (installed with npm)")
-@pytest.mark.parametrize("name", list(MODELS))
-def test_generated_javascript_equals_the_unfolded_torch_model(name, tmp_path):
-    model = randomise_batchnorm(MODELS[name](), seed=len(name))
-    stages = fold(model)
-    exported = Exported(name, model, MEAN, STD)
-    inputs = random_inputs(seed=7)
-    results = run_in_node(
-        forward_module(exported, stages, "test"), network_json(exported, stages, "test"),
-        inputs, tmp_path,
-    )  # fmt: skip
+def largest_error(exported: Exported, seed: int, folder) -> float:
+    """Largest |JavaScript - torch| over every stage's output and every probability, for the
+    folded network in Node and the unfolded one in torch, on random inputs."""
+    stages = fold(exported.model)
+    inputs = random_inputs(seed)
+    module = forward_module(exported, stages, "test")
+    results = run_in_node(module, network_json(exported, stages, "test"), inputs, folder)
     worst = 0.0
     for pixels, result in zip(inputs, results, strict=True):
-        expected = torch_outputs(model, pixels)
+        expected = torch_outputs(exported.model, pixels, exported.mean, exported.std)
         assert len(result["maps"]) == len(stages)
         for stage, got in zip(stages, result["maps"], strict=True):
             want = expected[stage.last].numpy()
@@ -121,8 +122,24 @@ def test_generated_javascript_equals_the_unfolded_torch_model(name, tmp_path):
             worst = max(worst, float(np.abs(np.array(got) - want.ravel()).max()))
         probabilities = torch.softmax(expected[-1].flatten(), 0).numpy()
         worst = max(worst, float(np.abs(np.array(result["probabilities"]) - probabilities).max()))
-    print(f"{name}: largest |JavaScript - torch| over every map and probability: {worst:.3g}")
-    assert worst < TOLERANCE
+    print(f"{exported.name}: largest |JavaScript - torch| over every map and probability: "
+          f"{worst:.3g}")  # fmt: skip
+    return worst
+
+
+@pytest.mark.skipif(NODE is None, reason="needs Node.js (installed with npm)")
+@pytest.mark.parametrize("name", list(MODELS))
+def test_generated_javascript_equals_the_unfolded_torch_model(name, tmp_path):
+    model = randomise_batchnorm(MODELS[name](), seed=len(name))
+    assert largest_error(Exported(name, model, MEAN, STD), seed=7, folder=tmp_path) < TOLERANCE
+
+
+@pytest.mark.skipif(NODE is None, reason="needs Node.js (installed with npm)")
+def test_generated_javascript_equals_torch_on_the_pages_weights(tmp_path):
+    """The weights the Draw page runs: nano's committed seed-1 reference run."""
+    path = weights_file(ROOT / "mnist" / "reference")
+    assert path.is_file(), f"{path}: the page's weights should be committed"
+    assert largest_error(read_exported(path), seed=11, folder=tmp_path) < TOLERANCE
 
 
 @pytest.mark.parametrize("name", list(MODELS))

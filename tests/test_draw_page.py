@@ -1,0 +1,251 @@
+"""Draw a digit in a real browser: strokes drawn through pointer events, test digits clicked.
+
+The page's 28 x 28 input is compared with a reference implementation of MNIST's preparation
+written here from its description (bounding box scaled to fit 20 x 20 keeping the aspect ratio,
+each pixel the mean ink of the area it covers, placed by centre of mass at pixel (14, 14)); it
+computes the area means from an integral image, not the page's per-axis weights. The page's
+probabilities are compared with torch's unfolded model (safetensors weights loaded into
+mnist.model.build_model) on the page's input, and a loaded test digit's answer with what the
+reference run's results.json records for it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+from selenium.webdriver.common.actions import interaction
+from selenium.webdriver.common.actions.action_builder import ActionBuilder
+from selenium.webdriver.common.actions.pointer_input import PointerInput
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from test_browser import LOCAL_HOSTS, LOCAL_SCHEMES, network_events
+
+from mnist.model import build_model
+from sitegen.page_draw import defaults, weights_file
+
+ROOT = Path(__file__).resolve().parent.parent
+BOX, SIDE, CENTRE = 20, 28, 14  # MNIST: fit in 20 x 20, 28 x 28 field, centre of mass at 14
+FRAME_MS = 1000 / 60
+
+pytestmark = pytest.mark.browser
+
+READY = """
+const done = arguments[arguments.length - 1];
+const wait = () => (window.drawDigit && window.drawDigit.ready ? done(true) : setTimeout(wait, 50));
+wait();
+"""
+STATE = """
+const pad = document.getElementById('draw-canvas');
+const rgba = pad.getContext('2d').getImageData(0, 0, pad.width, pad.height).data;
+const alpha = [];
+for (let p = 3; p < rgba.length; p += 4) alpha.push(rgba[p]);
+return {alpha, width: pad.width, height: pad.height, input: window.drawDigit.input,
+        probabilities: window.drawDigit.probabilities,
+        bars: [...document.querySelectorAll('#draw-bars li')].map((li) => ({
+          top: li.classList.contains('draw-top'),
+          text: li.querySelector('.draw-value').textContent}))};
+"""
+
+
+def weights_path() -> Path:
+    """The weights file the page runs (nano's seed-1 reference run, unless overridden)."""
+    return weights_file(ROOT / "mnist" / "reference")
+
+
+@pytest.fixture(scope="module")
+def torch_model():
+    """The unfolded model, in eval mode, and its input normalisation: probabilities(input)."""
+    path = weights_path()
+    with safe_open(str(path), "pt") as handle:
+        meta = handle.metadata()
+    model = build_model(meta["model"]).double()
+    model.load_state_dict(load_file(str(path)))
+    model.eval()
+    mean, std = float(meta["normalize_mean"]), float(meta["normalize_std"])
+
+    def probabilities(pixels) -> np.ndarray:
+        x = (torch.tensor(pixels, dtype=torch.float64).reshape(1, 1, SIDE, SIDE) - mean) / std
+        with torch.no_grad():
+            return torch.softmax(model(x), dim=1)[0].numpy()
+
+    return probabilities
+
+
+@pytest.fixture
+def page(server, browser):
+    browser.set_window_size(1280, 900)
+    network_events(browser)
+    browser.get(f"{server}/draw/")
+    assert browser.execute_async_script(READY), "the network did not load"
+    return browser
+
+
+def mnist_prepare(alpha: np.ndarray) -> np.ndarray | None:
+    """MNIST's preparation of a drawing whose ink is `alpha` (0..255), from its description."""
+    ink = alpha.astype(np.float64) / 255
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        return None
+    box = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = box.shape
+    scale = BOX / max(h, w)
+    oh, ow = max(1, math.floor(h * scale + 0.5)), max(1, math.floor(w * scale + 0.5))
+    # Integral image: ink in box[:y, :x]. Between whole pixels it is bilinear, so interpolating
+    # it gives the exact ink of any rectangle; each new pixel is its rectangle's mean.
+    integral = np.zeros((h + 1, w + 1))
+    integral[1:, 1:] = box.cumsum(0).cumsum(1)
+    ys, xs = np.arange(oh + 1) * h / oh, np.arange(ow + 1) * w / ow
+    along_x = np.array([np.interp(xs, np.arange(w + 1), row) for row in integral])
+    corners = np.array([np.interp(ys, np.arange(h + 1), column) for column in along_x.T]).T
+    small = np.diff(np.diff(corners, axis=0), axis=1) / ((h / oh) * (w / ow))
+    mass = small.sum()
+    cy = (small.sum(axis=1) * np.arange(oh)).sum() / mass
+    cx = (small.sum(axis=0) * np.arange(ow)).sum() / mass
+    dy, dx = math.floor(CENTRE - cy + 0.5), math.floor(CENTRE - cx + 0.5)
+    field = np.zeros((SIDE, SIDE))
+    for i in range(oh):
+        for j in range(ow):
+            if 0 <= i + dy < SIDE and 0 <= j + dx < SIDE:
+                field[i + dy, j + dx] = small[i, j]
+    return field
+
+
+def stroke(driver, canvas, points, kind=interaction.POINTER_MOUSE):
+    """Press at the first point (pad pixels, pad shown 1:1), move through the rest, release."""
+    pointer = PointerInput(kind, f"{kind}-test")
+    actions = ActionBuilder(driver, mouse=pointer)
+    left = canvas.rect["width"] / 2
+    top = canvas.rect["height"] / 2
+    x, y = points[0]
+    actions.pointer_action.move_to(canvas, int(x - left), int(y - top)).pointer_down()
+    for x, y in points[1:]:
+        actions.pointer_action.move_to(canvas, int(x - left), int(y - top))
+    actions.pointer_action.pointer_up()
+    actions.perform()
+
+
+def state(driver) -> dict:
+    found = driver.execute_script(STATE)
+    found["alpha"] = np.array(found["alpha"], dtype=np.uint8).reshape(found["height"], -1)
+    return found
+
+
+def check_input_and_answer(found: dict, probabilities) -> np.ndarray:
+    """The page's input is MNIST's preparation of its ink, its answer torch's on that input."""
+    expected = mnist_prepare(found["alpha"])
+    page_input = np.array(found["input"]).reshape(SIDE, SIDE)
+    assert np.abs(page_input - expected).max() <= 1 / 255
+    assert expected.sum() > 5, "the strokes should have left ink"
+    torch_p = probabilities(page_input)
+    assert np.abs(np.array(found["probabilities"]) - torch_p).max() < 1e-5
+    top = [i for i, bar in enumerate(found["bars"]) if bar["top"]]
+    assert top == [int(torch_p.argmax())]
+    assert found["bars"][top[0]]["text"] == f"{100 * torch_p.max():.1f}%"
+    return page_input
+
+
+SEVEN = [(60, 50), (120, 48), (200, 50), (170, 120), (140, 190), (120, 240)]
+BAR = [(110, 150), (190, 148)]
+
+
+def test_strokes_drawn_with_mouse_pen_and_finger_are_prepared_as_mnist(page, torch_model):
+    canvas = page.find_element(By.ID, "draw-canvas")
+    assert canvas.rect["width"] == 280, "the test draws in pad pixels: the pad should show 1:1"
+    stroke(page, canvas, SEVEN)
+    after_mouse = state(page)
+    ink = after_mouse["alpha"] > 0
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    # The ink spans the stroke's points, widened by about half the 20-pixel line on each side.
+    assert abs(rows[0] - (48 - 10)) <= 2 and abs(rows[-1] - (240 + 10)) <= 2
+    assert abs(cols[0] - (60 - 10)) <= 2 and abs(cols[-1] - (200 + 10)) <= 2
+    assert all(after_mouse["alpha"][y, x] == 255 for x, y in SEVEN)
+    check_input_and_answer(after_mouse, torch_model)
+
+    stroke(page, canvas, BAR, kind=interaction.POINTER_PEN)
+    stroke(page, canvas, [(30, 260), (40, 262)], kind=interaction.POINTER_TOUCH)
+    found = state(page)
+    assert found["alpha"][150, 150] == 255 and found["alpha"][261, 35] == 255
+    check_input_and_answer(found, torch_model)
+
+
+def test_undo_and_clear_work_from_the_keyboard(page, torch_model):
+    canvas = page.find_element(By.ID, "draw-canvas")
+    stroke(page, canvas, SEVEN)
+    one = state(page)
+    stroke(page, canvas, BAR)
+    undo = page.find_element(By.ID, "draw-undo")
+    undo.send_keys(Keys.ENTER)  # focuses the button (no click), then presses Enter
+    assert page.switch_to.active_element == undo
+    undone = state(page)
+    assert np.array_equal(undone["alpha"], one["alpha"])
+    check_input_and_answer(undone, torch_model)
+    page.find_element(By.ID, "draw-clear").send_keys(Keys.SPACE)
+    cleared = state(page)
+    assert cleared["input"] is None and not cleared["alpha"].any()
+    assert [bar["text"] for bar in cleared["bars"]] == ["–"] * 10
+
+
+def recorded(results: dict, index: int, label: int) -> int:
+    """What the reference run answered for test digit `index`: results.json lists every digit it
+    got wrong with its answer, so a digit not listed was answered with its label."""
+    wrong = {i: predicted for i, _, predicted in results["misclassified"]}
+    return wrong.get(index, label)
+
+
+def test_test_digits_load_with_the_answer_the_reference_run_recorded(page, torch_model):
+    results = json.loads((weights_path().parent / "results.json").read_text(encoding="utf-8"))
+    buttons = page.find_elements(By.CSS_SELECTOR, ".draw-sample")
+    data = ROOT / defaults(ROOT)["data_dir"]
+    if not buttons:  # MNIST was not there when the site was built: the page must say so
+        assert not (data / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file()
+        text = page.find_element(By.CSS_SELECTOR, ".md-content").text
+        assert "MNIST test set was not on the machine that built this site" in text
+        for index, label, predicted in results["misclassified"][:4]:
+            assert f"test digit #{index}: a {label}, read as {predicted}" in text
+        return
+    from mnist.data import load_split
+
+    test = load_split(data, "test")
+    answers = set()
+    for button in buttons:
+        index = int(button.get_attribute("data-index"))
+        label = int(test.labels[index])
+        assert int(button.get_attribute("data-label")) == label
+        button.send_keys(Keys.ENTER)
+        page.execute_async_script(
+            "const done = arguments[0];"
+            "const wait = () => (window.drawDigit.input ? done() : setTimeout(wait, 20)); wait();"
+        )
+        found = state(page)
+        page_input = np.array(found["input"]).reshape(SIDE, SIDE)
+        assert np.abs(page_input - test.images[index].numpy() / 255).max() < 1e-12
+        assert np.abs(np.array(found["probabilities"]) - torch_model(page_input)).max() < 1e-5
+        answer = int(np.argmax(found["probabilities"]))
+        assert answer == recorded(results, index, label), f"test digit #{index}"
+        answers.add(answer == label)
+        assert f"#{index}" in page.find_element(By.ID, "draw-status").text
+        page.execute_script("window.drawDigit.input = null;")
+    assert answers == {True, False}, "both right and wrong answers should be offered"
+
+
+def test_one_inference_takes_under_a_frame_and_nothing_leaves_localhost(page):
+    forward_ms = page.execute_script("return window.drawDigit.forwardMs;")
+    print(f"one forward pass in headless Chromium: {forward_ms:.3f} ms")
+    assert 0 < forward_ms < FRAME_MS
+    canvas = page.find_element(By.ID, "draw-canvas")
+    stroke(page, canvas, SEVEN)
+    events = network_events(page)
+    urls = [e["params"]["request"]["url"] for e in events
+            if e["method"] == "Network.requestWillBeSent"]  # fmt: skip
+    assert any(u.endswith("draw-network.json") for u in urls)
+    leaving = [u for u in urls if urlparse(u).scheme not in LOCAL_SCHEMES
+               and urlparse(u).hostname not in LOCAL_HOSTS]  # fmt: skip
+    assert not leaving, f"requests that leave localhost: {leaving}"
