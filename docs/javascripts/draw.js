@@ -261,10 +261,15 @@ function show(input, message) {
   if (message) status.textContent = message(result);
 }
 
+// "a 7", "an 8": the digit with its article.
+function aDigit(digit) {
+  return `${Number(digit) === 8 ? "an" : "a"} ${digit}`;
+}
+
 function reading(result) {
   const p = Array.from(result.probabilities);
   const top = p.indexOf(Math.max(...p));
-  return `The network reads a ${top} (${(100 * p[top]).toFixed(1)}%).`;
+  return `The network reads ${aDigit(top)} (${(100 * p[top]).toFixed(1)}%).`;
 }
 
 function showDrawing(announce) {
@@ -281,7 +286,7 @@ async function loadDigit(button) {
   const input = Float64Array.from(digits[button.dataset.index], (v) => v / 255);
   const { index, label, predicted } = button.dataset;
   show(input, (result) =>
-    `Test digit #${index}, a ${label}: ${reading(result)} The reference run recorded ${predicted}.`);
+    `Test digit #${index}, ${aDigit(label)}: ${reading(result)} The reference run recorded ${predicted}.`);
 }
 
 for (const button of document.querySelectorAll(".draw-sample")) {
