@@ -48,7 +48,7 @@ function areaWeights(n, m) {
 
 // The SIDE x SIDE input (ink in [0, 1], row by row) for an RGBA image whose alpha is the ink;
 // null when nothing is drawn.
-export function prepareDrawing(rgba, width, height) {
+function prepareDrawing(rgba, width, height) {
   let top = height;
   let bottom = -1;
   let left = width;
