@@ -1,18 +1,21 @@
 """derive check: find the mistakes in a hand-made backpropagation sheet (.xlsx or .csv).
 
-The pipeline, one module each: read (the file -> rows of cells, within stated bounds), locate (rows
--> tables, their columns and learning rates), diagnose (formulas and values -> findings, each
-mistake named where it is made; translate, model and explain serve it), report (text, md, json).
+The pipeline: read (the file -> rows of cells, within stated bounds; read_xlsx, read_csv, grid),
+locate (rows -> tables, their columns and learning rates; table, learning_rate), diagnose (formulas
+and values -> findings, each mistake named where it is made; formulas, values, updates, with
+translate, model and explain serving them), report (text, md, json).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from derive.check.diagnose import WRONG_RATE, Issue, TableCheck, finding_key
-from derive.check.locate import Sheet, Table, cell_name, locate
+from derive.check.diagnose import Issue, TableCheck, finding_key
+from derive.check.formulas import shifted
+from derive.check.grid import SheetError
+from derive.check.locate import locate
 from derive.check.model import build_model
-from derive.check.read import SheetError, read_sheets
+from derive.check.read import read_sheets
 from derive.check.report import (
     Finding,
     Report,
@@ -21,6 +24,8 @@ from derive.check.report import (
     render_markdown,
     render_text,
 )
+from derive.check.table import Sheet, Table, cell_name
+from derive.check.updates import WRONG_RATE
 from derive.config import Config
 from derive.limits import DEFAULT_TOLERANCE
 
@@ -101,8 +106,6 @@ def group(table: Table, issues: list[Issue], unlisted: dict[tuple, int]) -> list
             diagnosis = rate_diagnosis(table, first.key, members)
         formula = None
         if first.formula >= 0:
-            from derive.check.diagnose import shifted
-
             formula = shifted(table.formulas[first.formula], first.row)
         findings.append(
             Finding(

@@ -1,0 +1,53 @@
+"""A sheet as both readers hand it on (read_xlsx.py, read_csv.py): worksheets, each a stream of rows
+of cells, a number with the digits it was written with; the bounds both readers share; and
+SheetError, the one-line refusal every stage of the check raises.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+MAX_CELLS = 25_000_000  # derive table writes at most table.MAX_CELLS = 20,000,000
+MAX_TEXT = 32_767
+
+
+class SheetError(ValueError):
+    """A sheet that cannot be checked; the message is one line saying why."""
+
+
+class Cell(NamedTuple):  # a tuple: a large sheet makes millions of them, a tuple is made fastest
+    value: float | str  # a number, a text or an error value such as '#N/A'
+    formula: str | None  # '=E21-$G$19*X21', or None for a typed value
+    digits: tuple[int, int] = (0, 0)  # a number's (significant digits, decimals) as written
+
+
+Row = tuple[int, dict[int, Cell]]  # (row number, column number -> cell), 1-based
+
+
+@dataclass(frozen=True)
+class Worksheet:
+    name: str
+    rows: Iterator[Row]
+
+
+def number_digits(text: str) -> tuple[int, int]:
+    """(significant digits, decimals) of a number as written: '0.000123' -> (3, 6), '1.5E-05' ->
+    (2, 6); what a value rounded when it was typed or pasted still carries."""
+    mantissa, _, exponent = text.lower().partition("e")
+    whole, _, fraction = mantissa.lstrip("+-").partition(".")
+    digits = (whole + fraction).lstrip("0")
+    return max(len(digits), 1), len(fraction) - int(exponent or 0)
+
+
+def number(text: str) -> Cell | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(value):
+        return Cell(text, None)
+    # To 15 significant digits, as spreadsheets show them: 0.0009990000000000001 is 0.000999.
+    return Cell(value, None, number_digits(f"{value:.15g}"))

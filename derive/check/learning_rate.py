@@ -1,0 +1,103 @@
+"""Values a worksheet states outside its tables: each table's learning rate, read the way a person
+reads the sheet (the cell its update formulas multiply the gradient by, else a labelled cell on the
+same worksheet, nearest above the table, its value anywhere right of the label on its row or just
+below it, else an lr column; never from another worksheet), and the cells a label names as givens.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from openpyxl.utils import column_index_from_string
+
+from derive.check.table import REFERENCE, LearningRate, Sheet, Table, cell_name
+from derive.labels import LR, Labels, is_learning_rate
+
+
+def learning_rate(sheet: Sheet, table: Table) -> LearningRate | None:
+    """The table's learning rate: from its update formulas, a labelled cell, or a column."""
+    referenced = update_references(table)
+    if referenced:
+        (row, column), _ = Counter(referenced).most_common(1)[0]
+        cell = sheet.loose.get((row, column))
+        value = cell.value if cell is not None and isinstance(cell.value, float) else None
+        return LearningRate(
+            "formula", f"{sheet.name}!{cell_name(row, column)}", (row, column), value
+        )
+    labelled = labelled_rate(sheet, table)
+    if labelled is not None:
+        return labelled
+    column = table.keyed.get(LR)
+    if column is not None:
+        return LearningRate("column", column.label, None, None)
+    return None
+
+
+def update_references(table: Table) -> list[tuple[int, int]]:
+    """The cells outside the table that weight-update formulas refer to, one per formula cell."""
+    inside = table.indexes
+    rows = set(table.rows)
+    found = []
+    for column in table.columns:
+        if column.key is None or not column.key.startswith("w"):
+            continue
+        ids = column.formula_ids()
+        for position in np.flatnonzero(ids[1:] >= 0) + 1:
+            formula = int(ids[position])
+            row = table.rows[position]
+            text = table.formulas[formula]
+            shifted = row - text.row
+            for m in REFERENCE.finditer(text.text):
+                c = column_index_from_string(m[2])
+                r = int(m[4]) + (0 if m[3] else shifted)
+                if c not in inside or r not in rows:
+                    found.append((r, c))
+    return found
+
+
+def labelled_rate(sheet: Sheet, table: Table) -> LearningRate | None:
+    """A learning rate in a labelled cell: the one nearest above the table's header row."""
+    best: tuple[float, LearningRate] | None = None
+    for (row, column), cell in sheet.loose.items():
+        if not isinstance(cell.value, str) or cell.formula is not None:
+            continue
+        if not is_learning_rate(cell.value, beside_number=True):
+            continue
+        value = labelled_value(sheet, row, column)
+        if value is None:
+            continue
+        (vr, vc), number = value
+        distance = table.header_row - row if row <= table.header_row else 1e6 + row
+        rate = LearningRate("label", f"{sheet.name}!{cell_name(vr, vc)}", (vr, vc), number)
+        if best is None or distance < best[0]:
+            best = (distance, rate)
+    return best[1] if best else None
+
+
+def labelled_value(sheet: Sheet, row: int, column: int):
+    """The number a label names: the first filled cell right of it on its row, else below it."""
+    right = sorted(c for (r, c) in sheet.loose if r == row and c > column)
+    if right:
+        cell = sheet.loose[row, right[0]]
+        if isinstance(cell.value, float):
+            return (row, right[0]), cell.value
+    below = sheet.loose.get((row + 1, column))
+    if below is not None and isinstance(below.value, float):
+        return (row + 1, column), below.value
+    return None
+
+
+def given_cells(sheet: Sheet, labels: Labels) -> dict[tuple[int, int], str]:
+    """Cells outside tables that a label names as a given: i1 0.05, t1 0.01, η = 0.5."""
+    found = {}
+    for (row, column), cell in sheet.loose.items():
+        if not isinstance(cell.value, str) or cell.formula is not None:
+            continue
+        key = labels.key(cell.value)
+        if key is None or not (key == LR or key in labels.parameters or key[0] in "it"):
+            continue
+        value = labelled_value(sheet, row, column)
+        if value is not None:
+            found[value[0]] = key
+    return found

@@ -1,0 +1,181 @@
+"""What locating makes of a worksheet: its tables, each a header's columns held as arrays (8 bytes a
+number), the table's different formulas (the same formula down a column is one), where its learning
+rate stands; and the cells outside tables, kept as they are.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from array import array
+from dataclasses import dataclass, field
+
+import numpy as np
+from openpyxl.utils import column_index_from_string, get_column_letter
+
+from derive.check.grid import Cell
+
+TYPED = array("i", [-1])
+NAN = float("nan")
+# A cell reference in a formula: $A$1, A1, not LOG10( nor Sheet2!A1.
+REFERENCE = re.compile(r"(?<![A-Za-z0-9_.!$'])(\$?)([A-Z]{1,3})(\$?)(\d+)(?![\w(!])")
+
+
+def cell_name(row: int, column: int) -> str:
+    return f"{get_column_letter(column)}{row}"
+
+
+@dataclass
+class Column:
+    """One table column: its numbers (NaN where none), the texts shown where not a number, and
+    each row's formula as an index into the table's formulas (-1: typed). `formulas` stops at the
+    last formula seen, so a column of typed numbers (a CSV file) holds 8 bytes a row, not 12."""
+
+    key: str | None  # a symbol name, "lr" or "step"; None for a label this does not know
+    label: str
+    index: int  # the sheet's column number
+    numbers: array = field(default_factory=lambda: array("d"))
+    formulas: array = field(default_factory=lambda: array("i"))
+    texts: dict[int, str] = field(default_factory=dict)  # row position -> text or error value
+    significant: int = 0  # the most significant digits any of its numbers is written with
+    decimals: int = -99  # the most decimals any of its numbers is written with
+
+    def values(self) -> np.ndarray:
+        return np.frombuffer(self.numbers, dtype=float) if len(self.numbers) else np.zeros(0)
+
+    def formula(self, position: int) -> int:
+        return self.formulas[position] if position < len(self.formulas) else -1
+
+    def formula_ids(self) -> np.ndarray:
+        """Each row's formula index, -1 where typed."""
+        ids = np.full(len(self.numbers), -1, dtype=np.int32)
+        if len(self.formulas):
+            ids[: len(self.formulas)] = np.frombuffer(self.formulas, dtype=np.int32)
+        return ids
+
+    def units(self) -> np.ndarray:
+        """Half a unit in the last digit each number carries: the column written to a fixed number
+        of decimals or significant digits (a typed or pasted value) passes within it."""
+        values = self.values()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            magnitude = np.floor(np.log10(np.abs(values)))
+        magnitude = np.where(np.isfinite(magnitude), magnitude, -300)
+        by_digits = 0.5 * 10.0 ** (magnitude - self.significant + 1)
+        return np.maximum(by_digits, 0.5 * 10.0 ** (-self.decimals))
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A formula as written in its first cell; the same formula down a column is one Formula."""
+
+    text: str
+    row: int
+    column: int
+
+
+@dataclass
+class Table:
+    worksheet: str
+    header_row: int
+    columns: list[Column]
+    rows: array = field(default_factory=lambda: array("i"))  # sheet row numbers
+    formulas: list[Formula] = field(default_factory=list)
+    learning_rate: LearningRate | None = None
+    _ids: dict[str, int] = field(default_factory=dict)
+
+    @functools.cached_property
+    def indexes(self) -> frozenset[int]:
+        """The sheet's column numbers of the table's columns."""
+        return frozenset(c.index for c in self.columns)
+
+    @property
+    def keyed(self) -> dict[str, Column]:
+        return {c.key: c for c in self.columns if c.key is not None}
+
+    @property
+    def span(self) -> str:
+        left = min(c.index for c in self.columns)
+        right = max(c.index for c in self.columns)
+        bottom = self.rows[-1] if self.rows else self.header_row
+        return f"{cell_name(self.header_row, left)}:{cell_name(bottom, right)}"
+
+    def add(self, row: int, cells: dict[int, Cell]) -> tuple[int, int]:
+        """Append the row's cells to the columns; the texts and new formulas kept as they are
+        (not as numbers): how many, and their characters."""
+        position = len(self.rows)
+        self.rows.append(row)
+        known = len(self.formulas)
+        texts = characters = 0
+        for column in self.columns:  # run for every cell of a large table: kept plain
+            cell = cells.get(column.index)
+            if cell is None:
+                column.numbers.append(NAN)
+                continue
+            value, formula, (significant, decimals) = cell
+            if formula is not None:
+                missing = position - len(column.formulas)
+                if missing:
+                    column.formulas.extend(TYPED * missing)
+                column.formulas.append(self.formula_id(formula, row, column.index))
+            if value.__class__ is float:
+                column.numbers.append(value)
+                if significant > column.significant:
+                    column.significant = significant
+                if decimals > column.decimals:
+                    column.decimals = decimals
+            else:
+                column.numbers.append(NAN)
+                column.texts[position] = value
+                texts += 1
+                characters += len(value)
+        for formula in self.formulas[known:]:
+            texts += 1
+            characters += len(formula.text)
+        return texts, characters
+
+    def formula_id(self, text: str, row: int, column: int) -> int:
+        key = f"{column}|{relative(text, row, column, (self.header_row, self.indexes))}"
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = len(self.formulas)
+            self.formulas.append(Formula(text, row, column))
+        return found
+
+
+def relative(text: str, row: int, column: int, inside: tuple[int, frozenset[int]]) -> str:
+    """The formula with each reference into the table written relative to its cell, as R1C1
+    notation does, and each reference outside it as the cell it names; spaces dropped. So the same
+    formula down a column is one text, and one that reads another cell in some rows is another."""
+    header, columns = inside
+
+    def ref(m: re.Match) -> str:
+        c = column_index_from_string(m[2])
+        r = int(m[4])
+        if c not in columns or r <= header:
+            return cell_name(r, c)
+        return (
+            f"R{'' if m[3] else '['}{r if m[3] else r - row}{'' if m[3] else ']'}"
+            f"C{'' if m[1] else '['}{c if m[1] else c - column}{'' if m[1] else ']'}"
+        )
+
+    return REFERENCE.sub(ref, text.replace(" ", ""))
+
+
+@dataclass(frozen=True)
+class LearningRate:
+    """Where a table's learning rate stands and its value (NaN per row where a column lacks it)."""
+
+    source: str  # "formula", "label" or "column"
+    where: str  # "Sheet1!E47", or the column's label
+    cell: tuple[int, int] | None  # (row, column) of the cell, None for a column
+    value: float | None
+
+
+@dataclass
+class Sheet:
+    """One worksheet after locating: its tables and the cells outside them."""
+
+    name: str
+    tables: list[Table]
+    loose: dict[tuple[int, int], Cell]
+    header_like: list[str]  # headers with every weight but nothing computed: not tables
