@@ -95,7 +95,7 @@ def accuracy_figure(model: str, seeds: dict[str, list[dict]]):
             title=f"{model}: test accuracy per epoch",
         )
         axes.grid(alpha=0.3)
-        axes.legend(loc="lower right")
+        axes.legend(loc="upper left", ncol=2)  # early epochs sit below 98%: that corner is free
     return figure
 
 

@@ -22,6 +22,7 @@ WIDTH = 340  # viewBox width: about the text column of a 390 px phone, so 1 unit
 ROW = 50  # vertical distance between two stages of the diagram
 BAR = 120  # widest bar: the 28-pixel input
 FONT, SMALL = 14, 12  # diagram text sizes, in viewBox units
+PLOT_MAX_WIDTH = 560  # px; a 4.6-inch figure's 12 pt labels then stay under 20 px
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def architecture_svg(stages: list[Stage], side: int, title: str) -> str:
     height = ROW * (len(stages) + 1)
     parts = [
         f'<svg class="mnist-arch" viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-labelledby="mnist-arch-title" style="max-width:{WIDTH * 1.4:.0f}px">',
+        f'aria-labelledby="mnist-arch-title" style="{size_style(WIDTH * 1.4)}">',
         f'<title id="mnist-arch-title">{escape(title)}</title>',
         "<style>.mnist-arch text{fill:currentColor}"
         ".mnist-arch .bar{fill:var(--md-accent-fg-color,#526cfe);fill-opacity:.35;"
@@ -87,10 +88,19 @@ def figure_svg(figure, label: str, salt: str) -> str:
     text = text[text.index("<svg") :].replace(INK, "currentColor")
     text = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", text, count=1)
     text = text.replace(
-        "<svg", f'<svg role="img" aria-label="{escape(label)}" class="mnist-plot"', 1
+        "<svg",
+        f'<svg role="img" aria-label="{escape(label)}" class="mnist-plot" '
+        f'style="{size_style(PLOT_MAX_WIDTH)}"',
+        1,
     )
     # Python-Markdown ends a raw HTML block at a blank line: keep the SVG in one block.
     return "\n".join(line for line in text.splitlines() if line.strip())
+
+
+def size_style(max_width: float) -> str:
+    """CSS that fills the text column up to max_width px: an SVG without a width collapses to
+    nothing inside Material's fit-content <figure>."""
+    return f"width:100%;height:auto;max-width:{max_width:.0f}px"
 
 
 def ink_style() -> dict:

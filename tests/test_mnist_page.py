@@ -190,3 +190,23 @@ def test_page_credits_mnist_names_the_errors_and_says_how_to_add_a_run(site_dir)
     assert "Yann LeCun, Corinna Cortes and" in text and "Christopher J.C. Burges" in text
     assert f"misclassifies {errors} of the 10,000 test digits" in text
     assert "BACKPROP_MNIST_RUN=runs/mine" in re.sub(r"<[^>]+>", "", text)
+
+
+@pytest.mark.browser
+def test_pictures_fill_the_text_column_on_a_phone(server, browser):
+    """Inline SVGs have no intrinsic size: without one set in CSS they shrink to nothing."""
+    metrics = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    try:
+        browser.get(f"{server}/mnist/")
+        widths = browser.execute_script(
+            "return [...document.querySelectorAll('svg.mnist-plot, svg.mnist-arch')]"
+            ".map(svg => svg.getBoundingClientRect().width)"
+        )
+        column = browser.execute_script(
+            "return document.querySelector('.md-content__inner').getBoundingClientRect().width"
+        )
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    assert len(widths) == 1 + len(committed_runs())
+    assert column > 300 and all(width >= 0.9 * column for width in widths), (widths, column)
