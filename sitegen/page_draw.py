@@ -21,10 +21,9 @@ if TYPE_CHECKING:  # torch is optional: the builder imports mnist lazily
     from mnist.fold import Stage
 
 WEIGHTS_ENV = "BACKPROP_DRAW_WEIGHTS"  # another `python -m mnist.export` file to show instead
-# The run the page runs, under mkdocs.yml's extra.mnist_reference: the smallest registry model's
-# seed-1 reference run, whose weights are committed for the browser (the trainer's default model,
-# tiny, has none committed).
-WEIGHTS = Path("nano", "seed-1", "model.safetensors")
+# The run the page runs, under mkdocs.yml's extra.mnist_reference: the trainer's default model's
+# seed-1 reference run, whose weights are committed for the browser.
+WEIGHTS = Path("seed-1", "model.safetensors")
 WRONG_SHOWN = 4  # misclassified digits offered beside one correct digit of each class
 NETWORK, FORWARD, DIGITS = "draw-network.json", "draw-forward.js", "draw-digits.json"
 
@@ -33,16 +32,17 @@ def defaults(root: Path) -> dict:
     return tomllib.loads((root / "mnist" / "defaults.toml").read_text(encoding="utf-8"))
 
 
-def weights_file(reference: Path) -> Path:
-    """The exported weights the page runs: $BACKPROP_DRAW_WEIGHTS if set, else WEIGHTS."""
+def weights_file(root: Path, reference: Path) -> Path:
+    """The exported weights the page runs: $BACKPROP_DRAW_WEIGHTS if set, else the default
+    model's (mnist/defaults.toml under root) WEIGHTS in the reference folder."""
     if os.environ.get(WEIGHTS_ENV):
         return Path(os.environ[WEIGHTS_ENV]).resolve()
-    return reference / WEIGHTS
+    return reference / defaults(root)["model"] / WEIGHTS
 
 
 def build(site: Site) -> PageData:
     settings = site.settings
-    weights = weights_file(settings.mnist_reference)
+    weights = weights_file(settings.root, settings.mnist_reference)
     context = {
         "weights": settings.shown(weights),
         "weights_env": WEIGHTS_ENV,

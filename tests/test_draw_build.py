@@ -30,10 +30,11 @@ WRONG = [[0, 3, 8], [3, 0, 6], [4, 1, 7], [9, 3, 5], [11, 0, 2]]  # [index, true
 
 @pytest.fixture
 def repository(tmp_path, monkeypatch):
-    """A repository folder: mkdocs' root with mnist/defaults.toml and an exported `nano` run."""
+    """A repository folder: mkdocs' root with mnist/defaults.toml naming `nano` as the default
+    model, and an exported `nano` run."""
     (tmp_path / "mnist").mkdir()
     (tmp_path / "mnist" / "defaults.toml").write_text(
-        f'model = "tiny"\ndata_dir = "{DATA_DIR}"\n', encoding="utf-8"
+        f'model = "nano"\ndata_dir = "{DATA_DIR}"\n', encoding="utf-8"
     )
     run = tmp_path / "reference" / "nano" / "seed-1"
     run.mkdir(parents=True)
@@ -64,7 +65,7 @@ def test_without_mnist_the_page_lists_the_wrong_digits_and_offers_none(repositor
     assert [[d["index"], d["label"], d["predicted"]] for d in digits["listed"]] == WRONG[:4]
     assert page.context["results"] == "reference/nano/seed-1/results.json"
     assert page.context["accuracy"] == "58.33"
-    assert (page.context["model"], page.context["default_model"]) == ("nano", "tiny")
+    assert (page.context["model"], page.context["default_model"]) == ("nano", "nano")
     assert set(page.files) == {"generated/draw-network.json", "generated/draw-forward.js"}
     network = json.loads(page.files["generated/draw-network.json"])
     assert network["model"] == "nano"

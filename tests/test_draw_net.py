@@ -136,8 +136,8 @@ def test_generated_javascript_equals_the_unfolded_torch_model(name, tmp_path):
 
 @pytest.mark.skipif(NODE is None, reason="needs Node.js (installed with npm)")
 def test_generated_javascript_equals_torch_on_the_pages_weights(tmp_path):
-    """The weights the Draw page runs: nano's committed seed-1 reference run."""
-    path = weights_file(ROOT / "mnist" / "reference")
+    """The weights the Draw page runs: the default model's committed seed-1 reference run."""
+    path = weights_file(ROOT, ROOT / "mnist" / "reference")
     assert path.is_file(), f"{path}: the page's weights should be committed"
     assert largest_error(read_exported(path), seed=11, folder=tmp_path) < TOLERANCE
 

@@ -56,8 +56,8 @@ return {alpha, width: pad.width, height: pad.height, input: window.drawDigit.inp
 
 
 def weights_path() -> Path:
-    """The weights file the page runs (nano's seed-1 reference run, unless overridden)."""
-    return weights_file(ROOT / "mnist" / "reference")
+    """The weights file the page runs (the default model's seed-1 reference run, unless overridden)."""
+    return weights_file(ROOT, ROOT / "mnist" / "reference")
 
 
 @pytest.fixture(scope="module")
