@@ -56,7 +56,7 @@ return {alpha, width: pad.width, height: pad.height, input: window.drawDigit.inp
 
 
 def weights_path() -> Path:
-    """The weights file the page runs (the default model's seed-1 reference run, unless overridden)."""
+    """The weights file the page runs (the default model's seed-1 reference run, unless set)."""
     return weights_file(ROOT, ROOT / "mnist" / "reference")
 
 
