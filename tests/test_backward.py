@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import zlib
 from dataclasses import replace
 
@@ -98,9 +97,7 @@ def test_small_network_is_shown_whole():
 def test_large_network_is_shown_by_its_recursion_and_a_sample():
     spec = make_spec((64, 64, 64, 64), "sigmoid", "half_sse", "trained")
     assert spec.n_weights > CLOSED_FORM_MAX_PARAMETERS
-    start = time.perf_counter()
     shown = derivation(build_network(spec))
-    assert time.perf_counter() - start < 10
     assert not shown.complete and "sample" in shown.note
     assert len(shown.deltas) == 3 * 64 and len(shown.gradient_rules) == spec.n_weights + 192
     # First and last weight into each layer; each chain's first factor sums the next deltas.

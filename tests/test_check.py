@@ -34,6 +34,8 @@ from derive.config import load_config
 from derive.labels import Labels
 from derive.network import build_network
 
+LIMITED_RUN = Path(__file__).parent / "limited_run.py"
+
 pytestmark = pytest.mark.core
 
 CONFIG = load_config()
@@ -430,16 +432,13 @@ def test_unknown_column_with_formulas_is_left_unchecked_exit_3(tmp_path, capsys)
 # The project's own export ----------------------------------------------------------------
 
 
-def test_default_export_checks_clean_within_3_seconds(tmp_path, capsys):
+def test_default_export_checks_clean(tmp_path, capsys):
     path = tmp_path / "export.xlsx"
     assert main(["table", "--format", "xlsx", "--out", str(path)]) == 0
-    start = time.process_time()
     report = check_file(path, CONFIG)
-    elapsed = time.process_time() - start
     assert report.findings == () and report.unchecked == ()
     assert len(report.tables) == 6
     assert all(t.updates == "50 update row(s) checked, lr from lr (column)" for t in report.tables)
-    assert elapsed < 3, elapsed
 
 
 def test_csv_export_checks_clean(tmp_path, capsys):
@@ -565,36 +564,32 @@ def test_directory_and_missing_file_are_one_line(tmp_path, capsys):
         assert code == 2 and err.count("\n") == 1 and says in err
 
 
-# The project's own large exports: bounded memory and time -----------------------------------
+# The project's own large exports: bounded memory -----------------------------------------
 
 
-def measured_check(path: Path) -> tuple[int, str, int, float]:
-    """Exit code, stdout, peak resident bytes and CPU seconds of `derive check --format json`
-    in a child process held to 1 GiB of address space and 60 s of CPU."""
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
-        resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
-
-    with open(path.with_suffix(".out"), "w+") as out:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "derive", "check", str(path), "--format", "json"],
+def measured_check(path: Path) -> tuple[int, str, int]:
+    """Exit code, stdout and peak resident bytes of `derive check --format json` held to 1 GiB of
+    address space and 120 s, started by tests/limited_run.py: a child of pytest would count
+    pytest's own pages in its peak."""
+    report, output = path.with_suffix(".peak"), path.with_suffix(".out")
+    launcher = [sys.executable, str(LIMITED_RUN), str(report), str(2**30), "120", "none"]
+    command = [sys.executable, "-m", "derive", "check", str(path), "--format", "json"]
+    with open(output, "w") as out:
+        done = subprocess.run(
+            launcher + command,
             stdout=out,
             stderr=subprocess.DEVNULL,
-            preexec_fn=limit,
             env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+            timeout=300,
         )
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak, not all children's
-        child.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        return child.returncode, out.read(), usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
+    peak_mb = float(report.read_text().split()[0])
+    return done.returncode, output.read_text(), int(peak_mb * 2**20)
 
 
-def test_large_export_checked_in_memory_and_time_that_grow_by_the_cell(tmp_path):
+def test_large_export_checked_in_memory_that_grows_by_the_cell(tmp_path):
     """A 20,004-row CSV export (660,132 cells) with one a_h1 planted 0.1% off: the mistake is found
-    at its cell, and beyond what a 2-row export takes the check uses at most 40 bytes and 30 µs
-    of CPU a cell (the numbers alone take 8 bytes). The 600,006-row export checks the same way in
-    about 380 MB (README)."""
+    at its cell, and beyond what a 2-row export takes the check uses at most 40 bytes a cell (the
+    numbers alone take 8). Its CPU time, and the 600,006-row export: benchmarks/check_speed.py."""
     tiny, large = tmp_path / "tiny.csv", tmp_path / "large.csv"
     assert main(["table", "--steps", "1", "--out", str(tiny)]) == 0
     assert main(["table", "--steps", "3333", "--out", str(large)]) == 0
@@ -608,15 +603,14 @@ def test_large_export_checked_in_memory_and_time_that_grow_by_the_cell(tmp_path)
     large.write_text("\n".join(lines) + "\n")
     cells = len(lines) * len(header)
 
-    base_code, _, base_bytes, base_seconds = measured_check(tiny)
-    code, out, peak, seconds = measured_check(large)
+    base_code, _, base_bytes = measured_check(tiny)
+    code, out, peak = measured_check(large)
     assert (base_code, code) == (0, 1)
     first = json.loads(out)["findings"][0]
     column = get_column_letter(header.index("a_h1") + 1)
     assert (first["cell"], first["kind"], first["count"]) == (f"{column}15001", "wrong value", 1)
     assert first["correct_value"] == pytest.approx(1 / (1 + math.exp(-h1)), rel=1e-12)
     assert peak - base_bytes < 40 * cells, f"{(peak - base_bytes) / cells:.1f} bytes a cell"
-    assert seconds - base_seconds < 30e-6 * cells, f"{seconds - base_seconds:.1f} s CPU"
 
 
 NOBODY = 65534

@@ -33,7 +33,6 @@ from sitegen.page_draw import defaults, weights_file
 
 ROOT = Path(__file__).resolve().parent.parent
 BOX, SIDE, CENTRE = 20, 28, 14  # MNIST: fit in 20 x 20, 28 x 28 field, centre of mass at 14
-FRAME_MS = 1000 / 60
 
 pytestmark = pytest.mark.browser
 
@@ -237,10 +236,12 @@ def test_test_digits_load_with_the_answer_the_reference_run_recorded(page, torch
     assert answers == {True, False}, "both right and wrong answers should be offered"
 
 
-def test_one_inference_takes_under_a_frame_and_nothing_leaves_localhost(page):
+def test_the_page_states_its_inference_time_and_nothing_leaves_localhost(page):
+    """How long a forward pass takes against a frame: benchmarks/page_speed.py."""
     forward_ms = page.execute_script("return window.drawDigit.forwardMs;")
-    print(f"one forward pass in headless Chromium: {forward_ms:.3f} ms")
-    assert 0 < forward_ms < FRAME_MS
+    assert forward_ms > 0
+    said = page.find_element(By.ID, "draw-timing").text
+    assert said.startswith(f"One forward pass takes {forward_ms:.2f} ms in this browser"), said
     canvas = page.find_element(By.ID, "draw-canvas")
     stroke(page, canvas, SEVEN)
     events = network_events(page)

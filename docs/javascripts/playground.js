@@ -72,7 +72,8 @@ function recompute() {
     return;
   }
   state.lowest = lowestError(state.shape.loss, state.model.network.targets.map((t) => values[t]));
-  state.runs = rates.map((lr) => train(state.model, values, lr, steps, state.lowest));
+  // The previous runs are dropped here, so their arrays are filled again.
+  state.runs = rates.map((lr, k) => train(state.model, values, lr, steps, state.lowest, state.runs[k]?.data));
   state.steps = steps;
   const previous = $("pg-show").value;
   $("pg-show").replaceChildren(...rates.map((lr) => element("option", { value: String(lr) }, String(lr))));
