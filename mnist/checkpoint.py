@@ -21,6 +21,9 @@ from safeio.atomic import write_atomic
 CHECKPOINT = "checkpoint.pt"
 MAX_BYTES = 256 * 1024 * 1024  # the `small` model's checkpoint is ~0.3 MB
 KEYS = ("model", "optimizer", "scheduler", "epoch", "rng", "config")
+# Settings added after checkpoints were first written: an older checkpoint, which lacks them,
+# was trained with these values.
+ADDED_LATER = {"precision": "float32", "channels_last": True}
 # What moves as training goes on; every other optimizer and scheduler entry follows from the
 # settings, so it must equal the freshly built one's.
 OPTIMIZER_PROGRESS = ("lr", "momentum")
@@ -122,6 +125,8 @@ def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
         raise UsageError(f"{path}: holds a {type(state).__name__}, not a checkpoint")
     missing = [key for key in KEYS if key not in state]
     config = state.get("config") if isinstance(state.get("config"), dict) else {}
+    if config:
+        config = state["config"] = ADDED_LATER | config
     missing += [f"config.{name}" for name in FIELDS if name not in config]
     rng = state.get("rng") if isinstance(state.get("rng"), dict) else {}
     if not isinstance(rng.get("torch"), list) or len(rng["torch"]) != config.get("world_size"):

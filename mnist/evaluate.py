@@ -11,25 +11,31 @@ MEAN, STD = 0.1307, 0.3081  # MNIST training-set pixel mean and std, as in pytor
 TEST_BATCH = 1000
 
 
-def normalize(images: torch.Tensor) -> torch.Tensor:
+def memory_format(channels_last: bool) -> torch.memory_format:
+    return torch.channels_last if channels_last else torch.contiguous_format
+
+
+def normalize(images: torch.Tensor, channels_last: bool = True) -> torch.Tensor:
     """uint8 (B, 28, 28) or float [0, 1] (B, 1, 28, 28) to normalised float (B, 1, 28, 28)."""
     if images.dtype == torch.uint8:
         images = images.unsqueeze(1).float() / 255
-    return ((images - MEAN) / STD).contiguous(memory_format=torch.channels_last)
+    return ((images - MEAN) / STD).contiguous(memory_format=memory_format(channels_last))
 
 
-def prepare_model(name: str, device: torch.device) -> nn.Module:
-    """The named model on the device in channels-last layout (on CPU ~1.4x faster conv and BN)."""
-    return build_model(name).to(device, memory_format=torch.channels_last)
+def prepare_model(name: str, device: torch.device, channels_last: bool = True) -> nn.Module:
+    """The named model on the device, its conv weights channels-last (NHWC) or not."""
+    return build_model(name).to(device, memory_format=memory_format(channels_last))
 
 
 @torch.no_grad()
-def test(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> tuple[dict, torch.Tensor]:
+def test(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, channels_last: bool = True
+) -> tuple[dict, torch.Tensor]:
     """Mean loss and accuracy on the test images, and the predicted label of each."""
     model.eval()
     loss_sum, preds = torch.zeros((), dtype=torch.float64, device=labels.device), []
     for x, y in zip(images.split(TEST_BATCH), labels.split(TEST_BATCH), strict=True):
-        output = model(normalize(x))
+        output = model(normalize(x, channels_last))
         loss_sum += F.cross_entropy(
             output, y, reduction="sum"
         ).double()  # summed as floats would be

@@ -92,6 +92,7 @@ def train(model, images, labels, optimizer, scheduler, cfg: Config, epoch: int, 
     """One epoch on this process's share; returns lr, train_loss, train_acc over all processes."""
     model.train()
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    low_precision = cfg.precision == "bfloat16"
     batches = (
         epoch_indices(len(labels), epoch, cfg.seed, ddp).to(images.device).split(cfg.batch_size)
     )
@@ -101,10 +102,12 @@ def train(model, images, labels, optimizer, scheduler, cfg: Config, epoch: int, 
     bar = tqdm(total=len(batches), desc=f"epoch {epoch}/{cfg.epochs}", leave=False, disable=quiet)
     start, lrs = time.perf_counter(), []
     for step, idx in enumerate(batches):
-        x, y = normalize(augment(images[idx], cfg.rotation, cfg.translation)), labels[idx]
+        warped = augment(images[idx], cfg.rotation, cfg.translation)
+        x, y = normalize(warped, cfg.channels_last), labels[idx]
         optimizer.zero_grad(set_to_none=True)
-        output = model(x)
-        loss = criterion(output, y)
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=low_precision):
+            output = model(x)
+            loss = criterion(output, y)
         loss.backward()
         optimizer.step()
         lrs.append(optimizer.param_groups[0]["lr"])
@@ -178,7 +181,7 @@ def start(cfg: Config) -> tuple[torch.device, Dist]:
 def build(cfg: Config, device: torch.device, ddp: Dist) -> tuple[nn.Module, nn.Module]:
     """The model to train (wrapped for DDP and compiled if asked) and the plain model inside."""
     torch.manual_seed(cfg.seed)  # same seed on every process: identical initial weights
-    raw_model = prepare_model(cfg.model, device)
+    raw_model = prepare_model(cfg.model, device, cfg.channels_last)
     torch.manual_seed(cfg.seed + ddp.rank)  # but a different augmentation stream per process
     model = DistributedDataParallel(raw_model) if ddp.active else raw_model
     return (torch.compile(model) if cfg.compile else model), raw_model
@@ -225,14 +228,14 @@ def run(cfg: Config, resume: bool, make_plots: bool) -> None:
                                             optimizer, scheduler, cfg, epoch, ddp)  # fmt: skip
             if ddp.active:
                 log(synchronise(raw_model, epoch, ddp))
-            scores, pred = test(raw_model, mnist.test.images, mnist.test.labels)
+            scores, pred = test(raw_model, mnist.test.images, mnist.test.labels, cfg.channels_last)
             line |= scores | {"seconds": round(time.perf_counter() - begin, 2)}
             log(report(line, cfg.epochs))
             history.append(finite(line))
             save(run_dir, history, raw_model, optimizer, scheduler, cfg, device, ddp)
         if make_plots and ddp.rank == 0:
             if pred is None:  # resumed a finished run: nothing trained, score the model
-                pred = test(raw_model, mnist.test.images, mnist.test.labels)[1]
+                pred = test(raw_model, mnist.test.images, mnist.test.labels, cfg.channels_last)[1]
             images, labels = mnist.test.images.cpu(), mnist.test.labels.cpu()
             written = plots.save_all(run_dir, history, images, labels, pred.cpu())
             log("plots: " + ", ".join(str(p) for p in written))

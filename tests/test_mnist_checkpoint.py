@@ -159,3 +159,19 @@ def test_a_checkpoint_too_large_to_be_one_is_refused_before_reading(good_run, ca
     finally:
         (out / "checkpoint.pt").write_bytes(good)
     assert "checkpoint.pt: 314,572,800 bytes; a checkpoint here is at most 268,435,456" in err
+
+
+def test_a_checkpoint_from_before_precision_and_layout_settings_resumes(good_run, capsys):
+    """Checkpoints written before --precision and --channels-last existed were trained in float32,
+    channels-last: they resume as such, and a run with other values is refused."""
+    out, args, good = good_run
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    del state["config"]["precision"], state["config"]["channels_last"]
+    torch.save(state, out / "checkpoint.pt")
+    try:
+        run_train([*args, "--resume"])
+        assert "epochs 3..2" in capsys.readouterr().out
+        err = one_error_line(capsys, [*args, "--resume", "--precision", "bfloat16"])
+    finally:
+        (out / "checkpoint.pt").write_bytes(good)
+    assert "was made with precision='float32', this run has precision='bfloat16'" in err
