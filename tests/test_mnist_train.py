@@ -381,7 +381,7 @@ def test_training_stops_at_the_first_non_finite_loss(data_dir, tmp_path, capsys,
     poison_at = 8  # the 9th training step: step 3 of epoch 2 (6 steps per epoch)
     calls = []
 
-    def poisoned_model(name, device):
+    def poisoned_model(name, device, channels_last=True):
         model = build_model(name).to(device)
 
         def nan_once_there(module, inputs, output):
