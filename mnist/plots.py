@@ -130,9 +130,9 @@ def main(argv: list[str] | None = None) -> None:
     cfg = Config(**state["config"])
     metrics = read_metrics(args.run_dir / METRICS)
     mnist = load_data(Path(args.data_dir or cfg.data_dir), cfg.limit, torch.device("cpu"))
-    model = prepare_model(cfg.model, torch.device("cpu"))
+    model = prepare_model(cfg.model, torch.device("cpu"), cfg.channels_last)
     model.load_state_dict(state["model"])
-    _, preds = test(model, mnist.test.images, mnist.test.labels)
+    _, preds = test(model, mnist.test.images, mnist.test.labels, cfg.channels_last)
     for path in save_all(args.run_dir, metrics, mnist.test.images, mnist.test.labels, preds):
         say(path)
 

@@ -123,51 +123,48 @@ def test_smoke_epoch_end_to_end(data_dir, tmp_path):
     assert all(png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for png in pngs)
 
 
-def test_bfloat16_precision_trains_in_bfloat16_and_tests_in_float32(
-    data_dir, tmp_path, monkeypatch
-):
-    """--precision bfloat16: every training step's convolutions compute in bfloat16 (autocast),
-    the test pass in float32, and the run differs from a float32 one only in rounding."""
-    seen: list[tuple[bool, torch.dtype]] = []  # (training, conv output dtype)
+@pytest.fixture
+def conv_calls(monkeypatch) -> list[tuple[bool, bool | None, torch.dtype]]:
+    """Every Conv2d call while the test runs: training or not, whether its input is channels-last
+    (None for one channel, which is both layouts at once), and its output's dtype."""
+    calls = []
     conv_forward = torch.nn.Conv2d.forward
 
     def recording_forward(self, x):
         out = conv_forward(self, x)
-        seen.append((self.training, out.dtype))
+        layout = x.is_contiguous(memory_format=torch.channels_last) if x.shape[1] > 1 else None
+        calls.append((self.training, layout, out.dtype))
         return out
 
     monkeypatch.setattr(torch.nn.Conv2d, "forward", recording_forward)
+    return calls
+
+
+def test_bfloat16_precision_trains_in_bfloat16_and_tests_in_float32(data_dir, tmp_path, conv_calls):
+    """--precision bfloat16: every training step's convolutions compute in bfloat16 (autocast),
+    the test pass in float32, and the run differs from a float32 one only in rounding."""
     common = ["--data-dir", str(data_dir), "--epochs", "2", "--no-plots", *FAST]
     run_train([*common, "--out", str(tmp_path / "bf16"), "--precision", "bfloat16"])
-    assert {dtype for training, dtype in seen if training} == {torch.bfloat16}
-    assert {dtype for training, dtype in seen if not training} == {torch.float32}
-    seen.clear()
+    assert {dtype for training, _, dtype in conv_calls if training} == {torch.bfloat16}
+    assert {dtype for training, _, dtype in conv_calls if not training} == {torch.float32}
+    conv_calls.clear()
     run_train([*common, "--out", str(tmp_path / "fp32")])
-    assert {dtype for _, dtype in seen} == {torch.float32}
+    assert {dtype for _, _, dtype in conv_calls} == {torch.float32}
     low, full = metrics(tmp_path / "bf16"), metrics(tmp_path / "fp32")
     assert [m["train_loss"] for m in low] != [m["train_loss"] for m in full]
     for a, b in zip(low, full, strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=0.05)
 
 
-def test_channels_last_changes_the_layout_not_the_numbers(data_dir, tmp_path, monkeypatch):
+def test_channels_last_changes_the_layout_not_the_numbers(data_dir, tmp_path, conv_calls):
     """--no-channels-last: the convolutions see NCHW tensors instead of NHWC ones, and the run's
     metrics agree with the default's to float32 rounding (summed over two epochs)."""
-    layouts = set()
-    conv_forward = torch.nn.Conv2d.forward
-
-    def recording_forward(self, x):
-        if self.training and x.shape[1] > 1:  # one channel is both layouts at once
-            layouts.add(x.is_contiguous(memory_format=torch.channels_last))
-        return conv_forward(self, x)
-
-    monkeypatch.setattr(torch.nn.Conv2d, "forward", recording_forward)
     common = ["--data-dir", str(data_dir), "--epochs", "2", "--no-plots", *FAST]
     run_train([*common, "--out", str(tmp_path / "nchw"), "--no-channels-last"])
-    assert layouts == {False}
-    layouts.clear()
+    assert {layout for training, layout, _ in conv_calls if training} - {None} == {False}
+    conv_calls.clear()
     run_train([*common, "--out", str(tmp_path / "nhwc")])
-    assert layouts == {True}
+    assert {layout for training, layout, _ in conv_calls if training} - {None} == {True}
     for a, b in zip(metrics(tmp_path / "nchw"), metrics(tmp_path / "nhwc"), strict=True):
         for key in ("train_loss", "test_loss", "test_acc"):
             assert a[key] == pytest.approx(b[key], rel=1e-3), key
