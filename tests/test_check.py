@@ -27,14 +27,13 @@ import numpy as np
 import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
+from test_cli_faults import run_derive
 
 from derive.__main__ import main
 from derive.check import check_file
 from derive.config import load_config
 from derive.labels import Labels
 from derive.network import build_network
-
-LIMITED_RUN = Path(__file__).parent / "limited_run.py"
 
 pytestmark = pytest.mark.core
 
@@ -567,25 +566,6 @@ def test_directory_and_missing_file_are_one_line(tmp_path, capsys):
 # The project's own large exports: bounded memory -----------------------------------------
 
 
-def measured_check(path: Path) -> tuple[int, str, int]:
-    """Exit code, stdout and peak resident bytes of `derive check --format json` held to 1 GiB of
-    address space and 120 s, started by tests/limited_run.py: a child of pytest would count
-    pytest's own pages in its peak."""
-    report, output = path.with_suffix(".peak"), path.with_suffix(".out")
-    launcher = [sys.executable, str(LIMITED_RUN), str(report), str(2**30), "120", "none"]
-    command = [sys.executable, "-m", "derive", "check", str(path), "--format", "json"]
-    with open(output, "w") as out:
-        done = subprocess.run(
-            launcher + command,
-            stdout=out,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
-            timeout=300,
-        )
-    peak_mb = float(report.read_text().split()[0])
-    return done.returncode, output.read_text(), int(peak_mb * 2**20)
-
-
 def test_large_export_checked_in_memory_that_grows_by_the_cell(tmp_path):
     """A 20,004-row CSV export (660,132 cells) with one a_h1 planted 0.1% off: the mistake is found
     at its cell, and beyond what a 2-row export takes the check uses at most 40 bytes a cell (the
@@ -603,14 +583,17 @@ def test_large_export_checked_in_memory_that_grows_by_the_cell(tmp_path):
     large.write_text("\n".join(lines) + "\n")
     cells = len(lines) * len(header)
 
-    base_code, _, base_bytes = measured_check(tiny)
-    code, out, peak = measured_check(large)
-    assert (base_code, code) == (0, 1)
-    first = json.loads(out)["findings"][0]
+    # Each under 1 GiB, measured by tests/limited_run.py (a child of pytest would count pytest's
+    # own pages in its peak).
+    base = run_derive("check", str(tiny), "--format", "json", tmp_path=tmp_path)
+    done = run_derive("check", str(large), "--format", "json", tmp_path=tmp_path)
+    assert (base.code, done.code) == (0, 1)
+    first = json.loads(done.out)["findings"][0]
     column = get_column_letter(header.index("a_h1") + 1)
     assert (first["cell"], first["kind"], first["count"]) == (f"{column}15001", "wrong value", 1)
     assert first["correct_value"] == pytest.approx(1 / (1 + math.exp(-h1)), rel=1e-12)
-    assert peak - base_bytes < 40 * cells, f"{(peak - base_bytes) / cells:.1f} bytes a cell"
+    grown = (done.peak_mb - base.peak_mb) * 2**20
+    assert grown < 40 * cells, f"{grown / cells:.1f} bytes a cell"
 
 
 NOBODY = 65534
