@@ -22,7 +22,7 @@ from openpyxl.utils import column_index_from_string, get_column_letter, quote_sh
 
 from derive.spreadsheet import spreadsheet_formula
 from derive.table import CONSTANT, COUNTER, FORWARD, GRADIENT, LR, PARAMETER, RATE, Table
-from safeio.atomic import OutputError, write_atomic
+from safeio.atomic import OutputError, scratch_folder, write_atomic
 
 SUMMARY = "Summary"
 CHART_TITLE = "Total Error at Learning Rates"
@@ -264,7 +264,8 @@ def workbook_bytes(table: Table) -> bytes:
     """The .xlsx file: openpyxl's workbook with the table's numbers as cached formula values."""
     book, formulas = workbook(table)
     raw = io.BytesIO()
-    book.save(raw)
+    with scratch_folder(prefix="openpyxl-"):  # its per-sheet scratch files, whatever happens
+        book.save(raw)
     parts = {
         sheet.path.lstrip("/"): sheet_values(table, k)
         for k, sheet in enumerate(book.worksheets[1:])  # sheet.path is set by save()

@@ -82,6 +82,23 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def scratch_folder(prefix: str) -> Iterator[Path]:
+    """A temp folder that Python's tempfile functions default to inside the block, removed with
+    all it holds on leaving, on an error or a signal too. For a library such as openpyxl, which
+    records each scratch file for its clean-up only after creating it: a signal in between would
+    leave the file behind in the system's temp folder."""
+    with _signals_held():  # no signal between making the folder and registering its clean-up
+        scratch = tempfile.TemporaryDirectory(prefix=prefix)
+    previous = tempfile.tempdir
+    try:
+        tempfile.tempdir = scratch.name
+        yield Path(scratch.name)
+    finally:
+        tempfile.tempdir = previous
+        scratch.cleanup()
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
     return write_atomic(path, lambda temp: temp.write_text(text, encoding="utf-8"))
 

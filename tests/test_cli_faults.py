@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -309,3 +310,31 @@ def test_a_signal_inside_a_write_keeps_the_old_file_and_no_temp(tmp_path, signum
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the write's handler is gone
+
+
+def test_a_signal_inside_a_scratch_folder_removes_it_with_its_unrecorded_files(
+    tmp_path, monkeypatch
+):
+    """What openpyxl does: a scratch file made by tempfile and not yet recorded for clean-up
+    when SIGTERM lands. The scratch folder holding it goes, and tempfile's default comes back."""
+    from safeio.atomic import Terminated, scratch_folder, write_atomic
+
+    system_temp = tmp_path / "system-temp"
+    system_temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
+    target = tmp_path / "kept.txt"
+    target.write_text("old")
+
+    def scratch_then_signal(temp: Path) -> None:
+        with scratch_folder(prefix="lib-") as folder:
+            assert folder.parent == system_temp and tempfile.gettempdir() == str(folder)
+            made = tempfile.NamedTemporaryFile(delete=False)  # noqa: SIM115 (left open on purpose)
+            assert Path(made.name).parent == folder
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the signal's exception ends this
+
+    with pytest.raises(Terminated):
+        write_atomic(target, scratch_then_signal)
+    assert list(system_temp.iterdir()) == []
+    assert tempfile.tempdir == str(system_temp)
+    assert target.read_text() == "old"
