@@ -39,8 +39,9 @@ class Stage:
     kernel: int = 1
     stride: int = 1
     padding: int = 0
+    groups: int = 1  # conv: input and output channels split into this many independent groups
     relu: bool = False  # a conv whose ReLU is applied in the same stage
-    weight: np.ndarray | None = None  # conv (out, in, kernel, kernel), float64, BatchNorm folded
+    weight: np.ndarray | None = None  # conv (out, in/groups, k, k), float64, BatchNorm folded
     bias: np.ndarray | None = None  # conv (out,), float64
 
 
@@ -64,8 +65,8 @@ def square(value, what: str, index: int) -> int:
 
 def folded_conv(conv: nn.Conv2d, norm: nn.BatchNorm2d | None, index: int):
     """(weight, bias) of conv followed by norm in eval mode, as one float64 conv."""
-    if conv.groups != 1 or square(conv.dilation, "dilation", index) != 1:
-        raise FoldError(f"layer {index}: grouped or dilated Conv2d, only plain ones fold")
+    if square(conv.dilation, "dilation", index) != 1:
+        raise FoldError(f"layer {index}: dilated Conv2d, only undilated ones fold")
     if conv.padding_mode != "zeros":
         raise FoldError(f"layer {index}: padding_mode {conv.padding_mode!r}, only 'zeros' folds")
     weight = conv.weight.detach().double()
@@ -143,6 +144,7 @@ def conv_stage(layers: list[nn.Module], i: int) -> tuple[dict, int]:
         "kernel": square(conv.kernel_size, "kernel_size", i),
         "stride": square(conv.stride, "stride", i),
         "padding": square(conv.padding, "padding", i),
+        "groups": conv.groups,
     }
     return stage, end + relu
 

@@ -14,21 +14,25 @@ from mnist.fold import Exported, Stage
 # The kernels every generated module starts with. Arrays are flat, channel-major:
 # x[(c * h + i) * w + j].
 KERNELS = """\
-function conv(x, c, h, w, weight, bias, out, k, stride, pad, relu) {
+function conv(x, c, h, w, weight, bias, out, k, stride, pad, groups, relu) {
   const oh = Math.floor((h + 2 * pad - k) / stride) + 1;
   const ow = Math.floor((w + 2 * pad - k) / stride) + 1;
   const y = new Float64Array(out * oh * ow);
+  // Groups: output channel o sees only its group's input channels (one each when depthwise).
+  const cIn = c / groups;
   for (let o = 0; o < out; o += 1) {
     const plane = o * oh * ow;
+    const first = Math.floor(o / (out / groups)) * cIn;
     y.fill(bias[o], plane, plane + oh * ow);
     // One kernel tap at a time over the whole output plane: a long inner loop, no index checks.
-    for (let ci = 0; ci < c; ci += 1) {
+    for (let g = 0; g < cIn; g += 1) {
+      const ci = first + g;
       for (let ki = 0; ki < k; ki += 1) {
         // Output rows and columns whose input pixel lies inside the image (not in the padding).
         const i0 = Math.max(0, Math.ceil((pad - ki) / stride));
         const i1 = Math.min(oh, Math.floor((h - 1 + pad - ki) / stride) + 1);
         for (let kj = 0; kj < k; kj += 1) {
-          const tap = weight[((o * c + ci) * k + ki) * k + kj];
+          const tap = weight[((o * cIn + g) * k + ki) * k + kj];
           const j0 = Math.max(0, Math.ceil((pad - kj) / stride));
           const j1 = Math.min(ow, Math.floor((w - 1 + pad - kj) / stride) + 1);
           for (let i = i0; i < i1; i += 1) {
@@ -104,7 +108,8 @@ def stage_call(stage: Stage, index: int, before: tuple[int, ...]) -> str:
     c, h, w = before
     if stage.kind == "conv":
         out = stage.shape[0]
-        args = f"{stage.kernel}, {stage.stride}, {stage.padding}, {str(stage.relu).lower()}"
+        relu = str(stage.relu).lower()
+        args = f"{stage.kernel}, {stage.stride}, {stage.padding}, {stage.groups}, {relu}"
         call = f"conv(x, {c}, {h}, {w}, s[{index}].weight, s[{index}].bias, {out}, {args})"
     elif stage.kind == "maxpool":
         call = f"maxpool(x, {c}, {h}, {w}, {stage.kernel}, {stage.stride})"
@@ -158,6 +163,7 @@ def network_json(exported: Exported, stages: list[Stage], source: str) -> str:
             assert stage.weight is not None and stage.bias is not None
             item.update(
                 padding=stage.padding,
+                groups=stage.groups,
                 relu=stage.relu,
                 weight=stage.weight.ravel().tolist(),
                 bias=stage.bias.tolist(),

@@ -104,6 +104,12 @@ def stage_name(group: list) -> str:
     return head
 
 
+def field_before_pool(rows: list[Stage]) -> int:
+    """The receptive field of the stage that feeds the (first) max-pool."""
+    pool = next(i for i, row in enumerate(rows) if row.name.startswith("max-pool"))
+    return rows[pool - 1].receptive_field
+
+
 def architecture(model: str) -> dict:
     """The layer table, diagram, parameter count and receptive field, or why they are missing."""
     try:
@@ -125,6 +131,9 @@ def architecture(model: str) -> dict:
         "parameters": f"{count_params(network):,}",
         "budget": f"{ARCHS[model].max_params:,}",
         "receptive_field": receptive_field(network),
+        "pool_field": field_before_pool(rows),
+        "transition": ARCHS[model].transition,
+        "separable": ARCHS[model].separable,
     }
 
 

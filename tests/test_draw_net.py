@@ -61,10 +61,11 @@ def randomise_batchnorm(model: nn.Sequential, seed: int) -> nn.Sequential:
 
 def custom_model() -> nn.Sequential:
     """Every layer of the vocabulary the registry's models do not use: a conv with its own bias
-    before BatchNorm, padding, stride 2, a conv with no BatchNorm, a ReLU of its own, Dropout."""
+    before BatchNorm, padding, stride 2, groups that are not depthwise (2 channels in, 3 out
+    each), a conv with no BatchNorm, a ReLU of its own, Dropout."""
     return nn.Sequential(
         nn.Conv2d(1, 4, 3, padding=1, bias=True), nn.BatchNorm2d(4), nn.ReLU(),
-        nn.Conv2d(4, 6, 3, stride=2), nn.ReLU(), nn.Dropout(0.3),
+        nn.Conv2d(4, 6, 3, stride=2, groups=2), nn.ReLU(), nn.Dropout(0.3),
         nn.MaxPool2d(3, stride=2), nn.Conv2d(6, 5, 1, bias=False), nn.BatchNorm2d(5),
         nn.ReLU(), nn.Conv2d(5, 10, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
     )  # fmt: skip
@@ -185,7 +186,7 @@ def test_receptive_fields_are_the_pixels_a_centre_output_depends_on(name):
     [
         ([nn.BatchNorm2d(1)], "layer 0: BatchNorm2d not right after a Conv2d"),
         ([nn.Conv2d(1, 2, 3), nn.Linear(2, 2)], "layer 1: Linear(in_features=2"),
-        ([nn.Conv2d(1, 2, 3, groups=1, dilation=2)], "layer 0: grouped or dilated Conv2d"),
+        ([nn.Conv2d(1, 2, 3, dilation=2)], "layer 0: dilated Conv2d"),
         ([nn.Conv2d(1, 2, (3, 1))], "layer 0: kernel_size (3, 1), only square"),
         ([nn.MaxPool2d(2, padding=1)], "layer 0: padded MaxPool2d does not fold"),
         ([nn.Conv2d(1, 2, 29)], "the model does not run on a 28x28 image"),

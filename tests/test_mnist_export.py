@@ -48,7 +48,9 @@ def functional_forward(weights: dict, layers: list[dict], x: torch.Tensor, eps: 
     for layer in layers:
         kind, key = layer["kind"], f"{layer['index']}."
         if kind.startswith("Conv2d"):
-            x = F.conv2d(x, weights[key + "weight"], weights.get(key + "bias"))
+            weight = weights[key + "weight"]  # (out, in / groups, k, k); depthwise: in / groups 1
+            groups = x.shape[1] // weight.shape[1]
+            x = F.conv2d(x, weight, weights.get(key + "bias"), groups=groups)
         elif kind == "BatchNorm2d":
             w = {name: weights[key + name] for name in ("running_mean", "running_var")}
             x = F.batch_norm(x, **w, weight=weights[key + "weight"], bias=weights[key + "bias"],

@@ -1,6 +1,7 @@
 """mnist.model: parameter budgets, receptive field (by autograd), inference mode when tested."""
 
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -30,6 +31,42 @@ def test_no_large_fully_connected_layer(name):
     assert not any(isinstance(m, nn.Linear) for m in model.modules())
     assert isinstance(model[-2], nn.AdaptiveAvgPool2d)
     assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_nano_parameters_by_hand():
+    """3,966, counted by hand: each conv's weights plus its BatchNorm's scale and shift."""
+    conv = lambda c_in, c_out, k=3: k * k * c_in * c_out + 2 * c_out  # noqa: E731
+    separable = lambda c_in, c_out: conv(1, c_in) + conv(c_in, c_out, k=1)  # noqa: E731
+    by_hand = (
+        conv(1, 8) + conv(8, 12)  # 88 + 888: two plain 3x3 convs
+        + separable(12, 16)  # 108 + 24 depthwise, 192 + 32 pointwise: the last before the pool
+        + separable(16, 24) + 2 * separable(24, 24)  # 608 + 2 x 888 after it
+        + 24 * 10 + 10  # the 1x1 classifier, with its bias
+    )  # fmt: skip
+    assert by_hand == 3_966
+    total = summary(build_model("nano"), input_size=(1, 1, 28, 28), verbose=0).total_params
+    assert total == by_hand
+
+
+@pytest.mark.parametrize("name", sorted(ARCHS))
+def test_separable_convs_are_depthwise_and_keep_the_geometry(name):
+    """`separable` turns the last 3x3 convs into depthwise ones (plus a 1x1): one filter per
+    channel, and the same receptive field and map sizes as the plain architecture."""
+    arch = ARCHS[name]
+    model = build_model(name)
+    depthwise = [m for m in model if isinstance(m, nn.Conv2d) and m.groups > 1]
+    assert len(depthwise) == arch.separable
+    assert all(m.groups == m.in_channels == m.out_channels for m in depthwise)
+    assert sum("depthwise" in row.kind for row in describe(model)) == arch.separable
+    ARCHS["plain twin"] = dataclasses.replace(arch, separable=0)
+    try:
+        plain = build_model("plain twin")
+    finally:
+        del ARCHS["plain twin"]
+    assert not any(isinstance(m, nn.Conv2d) and m.groups > 1 for m in plain)
+    assert receptive_field(model) == receptive_field(plain)
+    maps = lambda net: sorted({row.shape[1:] for row in describe(net)})  # noqa: E731
+    assert maps(model) == maps(plain)
 
 
 def autograd_receptive_field(model: nn.Sequential) -> int:

@@ -162,6 +162,24 @@ def test_architecture_table_adds_up_to_torchinfos_count(site_dir):
     assert "Units." not in text and "seconds per run" not in text
 
 
+def test_architecture_prose_names_the_default_models_pool_field_and_its_depthwise_convs(site_dir):
+    """The receptive field before the max-pool by autograd, and the depthwise convs by counting
+    them in the model, against what the page says."""
+    from test_mnist_model import autograd_receptive_field
+    from torch import nn
+
+    from mnist.model import build_model
+
+    name = tomllib.loads((ROOT / "mnist" / "defaults.toml").read_text())["model"]
+    model = build_model(name)
+    pool = next(i for i, layer in enumerate(model) if isinstance(layer, nn.MaxPool2d))
+    field = autograd_receptive_field(model[:pool])
+    depthwise = sum(isinstance(m, nn.Conv2d) and m.groups > 1 for m in model)
+    text = " ".join((site_dir / "mnist" / "index.html").read_text(encoding="utf-8").split())
+    assert f"once the network sees {field} × {field} patches" in text
+    assert (f"The last {depthwise} of those 3 × 3 convolutions are" in text) == (depthwise > 0)
+
+
 def test_confusion_table_is_the_default_models_seed_1_results(site_dir):
     model = tomllib.loads((ROOT / "mnist" / "defaults.toml").read_text())["model"]
     results = json.loads((REFERENCE / model / "seed-1" / "results.json").read_text())
