@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from signal import SIGHUP, SIGINT, SIGTERM
 
 import pytest
 
@@ -229,6 +230,21 @@ def test_reader_gone_ends_quietly(tmp_path):
 OLD_WORKBOOK = b"the workbook written before"
 
 
+@pytest.fixture
+def default_signals():
+    """SIGTERM, SIGHUP and SIGINT as a program started from a terminal has them, in this process
+    and in the children it starts. Under nohup SIGHUP arrives ignored, and a script's background
+    job has SIGINT ignored; derive rightly leaves an ignored signal alone, so these tests would
+    only see that."""
+    saved = {signum: signal.getsignal(signum) for signum in (SIGTERM, SIGHUP, SIGINT)}
+    signal.signal(SIGTERM, signal.SIG_DFL)
+    signal.signal(SIGHUP, signal.SIG_DFL)
+    signal.signal(SIGINT, signal.default_int_handler)
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
 def interrupted_xlsx_write(tmp_path: Path, signum: int) -> tuple[subprocess.Popen, str, Path]:
     """Start an XLSX export over an existing file, send `signum` once the writer is busy (its
     scratch files appear in TMPDIR), and return the process, its stderr and the output folder."""
@@ -256,7 +272,7 @@ def interrupted_xlsx_write(tmp_path: Path, signum: int) -> tuple[subprocess.Pope
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_sigterm_or_sighup_during_xlsx_write_leaves_nothing(tmp_path, signum):
+def test_sigterm_or_sighup_during_xlsx_write_leaves_nothing(tmp_path, signum, default_signals):
     proc, err, out_dir = interrupted_xlsx_write(tmp_path, signum)
     assert proc.returncode == 128 + signum
     assert one_line(err) == f"python -m derive: stopped by {signal.Signals(signum).name}\n"
@@ -264,7 +280,7 @@ def test_sigterm_or_sighup_during_xlsx_write_leaves_nothing(tmp_path, signum):
     assert (out_dir / "table.xlsx").read_bytes() == OLD_WORKBOOK
 
 
-def test_ctrl_c_during_xlsx_write_is_one_line_exit_130(tmp_path):
+def test_ctrl_c_during_xlsx_write_is_one_line_exit_130(tmp_path, default_signals):
     proc, err, out_dir = interrupted_xlsx_write(tmp_path, signal.SIGINT)
     assert proc.returncode == 130
     assert one_line(err) == "python -m derive: interrupted\n"
@@ -289,7 +305,7 @@ def test_a_failed_write_keeps_the_old_file_and_no_temp(tmp_path):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
-def test_a_signal_inside_a_write_keeps_the_old_file_and_no_temp(tmp_path, signum):
+def test_a_signal_inside_a_write_keeps_the_old_file_and_no_temp(tmp_path, signum, default_signals):
     from safeio.atomic import Terminated, write_atomic
 
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # else the kill below ends pytest
@@ -313,7 +329,7 @@ def test_a_signal_inside_a_write_keeps_the_old_file_and_no_temp(tmp_path, signum
 
 
 def test_a_signal_inside_a_scratch_folder_removes_it_with_its_unrecorded_files(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, default_signals
 ):
     """What openpyxl does: a scratch file made by tempfile and not yet recorded for clean-up
     when SIGTERM lands. The scratch folder holding it goes, and tempfile's default comes back."""
