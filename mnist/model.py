@@ -60,18 +60,18 @@ def build_model(name: str) -> nn.Sequential:
     """The named architecture as one flat nn.Sequential (layer order = data flow)."""
     arch = ARCHS[name]
     n_convs = len(arch.block1) + len(arch.block2)
-    plain = [i < n_convs - arch.separable for i in range(n_convs)]
+    separable = [i >= n_convs - arch.separable for i in range(n_convs)]  # the last ones
     layers: list[nn.Module] = []
     c_in = 1
-    for c_out, is_plain in zip(arch.block1, plain[: len(arch.block1)], strict=True):
-        layers += conv3x3(c_in, c_out, separable=not is_plain)
+    for c_out, sep in zip(arch.block1, separable[: len(arch.block1)], strict=True):
+        layers += conv3x3(c_in, c_out, sep)
         c_in = c_out
     layers += [nn.Dropout(arch.dropout), nn.MaxPool2d(2)]
     if arch.transition:
         layers += conv_bn_relu(c_in, arch.transition, kernel=1)
         c_in = arch.transition
-    for c_out, is_plain in zip(arch.block2, plain[len(arch.block1) :], strict=True):
-        layers += conv3x3(c_in, c_out, separable=not is_plain)
+    for c_out, sep in zip(arch.block2, separable[len(arch.block1) :], strict=True):
+        layers += conv3x3(c_in, c_out, sep)
         c_in = c_out
     # The 1x1 classifier before GAP equals a linear layer after it, and keeps the net all-conv.
     layers += [nn.Dropout(arch.dropout), nn.Conv2d(c_in, N_CLASSES, 1)]

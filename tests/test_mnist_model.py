@@ -35,8 +35,13 @@ def test_no_large_fully_connected_layer(name):
 
 def test_nano_parameters_by_hand():
     """3,966, counted by hand: each conv's weights plus its BatchNorm's scale and shift."""
-    conv = lambda c_in, c_out, k=3: k * k * c_in * c_out + 2 * c_out  # noqa: E731
-    separable = lambda c_in, c_out: conv(1, c_in) + conv(c_in, c_out, k=1)  # noqa: E731
+
+    def conv(c_in: int, c_out: int, k: int = 3) -> int:
+        return k * k * c_in * c_out + 2 * c_out
+
+    def separable(c_in: int, c_out: int) -> int:  # a 3x3 per channel, then a 1x1 across them
+        return conv(1, c_in) + conv(c_in, c_out, k=1)
+
     by_hand = (
         conv(1, 8) + conv(8, 12)  # 88 + 888: two plain 3x3 convs
         + separable(12, 16)  # 108 + 24 depthwise, 192 + 32 pointwise: the last before the pool
@@ -49,7 +54,7 @@ def test_nano_parameters_by_hand():
 
 
 @pytest.mark.parametrize("name", sorted(ARCHS))
-def test_separable_convs_are_depthwise_and_keep_the_geometry(name):
+def test_separable_convs_are_depthwise_and_keep_the_geometry(name, monkeypatch):
     """`separable` turns the last 3x3 convs into depthwise ones (plus a 1x1): one filter per
     channel, and the same receptive field and map sizes as the plain architecture."""
     arch = ARCHS[name]
@@ -58,15 +63,12 @@ def test_separable_convs_are_depthwise_and_keep_the_geometry(name):
     assert len(depthwise) == arch.separable
     assert all(m.groups == m.in_channels == m.out_channels for m in depthwise)
     assert sum("depthwise" in row.kind for row in describe(model)) == arch.separable
-    ARCHS["plain twin"] = dataclasses.replace(arch, separable=0)
-    try:
-        plain = build_model("plain twin")
-    finally:
-        del ARCHS["plain twin"]
+    monkeypatch.setitem(ARCHS, "plain twin", dataclasses.replace(arch, separable=0))
+    plain = build_model("plain twin")
     assert not any(isinstance(m, nn.Conv2d) and m.groups > 1 for m in plain)
     assert receptive_field(model) == receptive_field(plain)
-    maps = lambda net: sorted({row.shape[1:] for row in describe(net)})  # noqa: E731
-    assert maps(model) == maps(plain)
+    map_sizes = [sorted({row.shape[1:] for row in describe(net)}) for net in (model, plain)]
+    assert map_sizes[0] == map_sizes[1]
 
 
 def autograd_receptive_field(model: nn.Sequential) -> int:
