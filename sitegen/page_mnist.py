@@ -104,10 +104,14 @@ def stage_name(group: list) -> str:
     return head
 
 
-def field_before_pool(rows: list[Stage]) -> int:
-    """The receptive field of the stage that feeds the (first) max-pool."""
-    pool = next(i for i, row in enumerate(rows) if row.name.startswith("max-pool"))
-    return rows[pool - 1].receptive_field
+def field_before_pool(network) -> int:
+    """The receptive field of the layer that feeds the network's (first) max-pool."""
+    from torch import nn
+
+    from mnist.model import receptive_fields
+
+    pool = next(i for i, layer in enumerate(network) if isinstance(layer, nn.MaxPool2d))
+    return receptive_fields(network)[pool - 1]
 
 
 def architecture(model: str) -> dict:
@@ -131,7 +135,7 @@ def architecture(model: str) -> dict:
         "parameters": f"{count_params(network):,}",
         "budget": f"{ARCHS[model].max_params:,}",
         "receptive_field": receptive_field(network),
-        "pool_field": field_before_pool(rows),
+        "pool_field": field_before_pool(network),
         "transition": ARCHS[model].transition,
         "separable": ARCHS[model].separable,
     }
