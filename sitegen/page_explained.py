@@ -25,6 +25,12 @@ from sitegen.backprop_steps import (
     partial,
     tex,
 )
+from sitegen.local_derivatives import (
+    half_sse_derivation,
+    sigmoid_at,
+    sigmoid_definition,
+    sigmoid_derivation,
+)
 from sitegen.site_common import (
     PageData,
     Site,
@@ -73,6 +79,8 @@ def build(site: Site) -> PageData:
         "values_table": values_table(config, network, MAX_LISTED),
         "forward": forward_block(network, numbers),
         "loss": rf"\({tex(network.loss)}\)",
+        "loss_value": number(values[network.loss.name]),
+        "basics": basics(network, numbers),
         "loss_tex": tex(network.loss),
         "layers": layers,
         "complete": derived.complete,
@@ -120,6 +128,30 @@ def values_table(config: Config, network: Network, most: int) -> str:
         if shown:
             rows.append([kind, ", ".join(shown)])
     return markdown_table(["", "initial values"], rows, align="--")
+
+
+def basics(network: Network, numbers: Numbers) -> dict:
+    """The sigmoid and the half squared error, derived, with a sigmoid neuron's numbers (the
+    first output's where it is one): what the page says about them before the chains use them."""
+    sigmoids = [n for n in network.neurons if n.activation == "sigmoid"]
+    example = None
+    if sigmoids:
+        neuron = next((n for n in network.outputs if n.activation == "sigmoid"), sigmoids[0])
+        at = sigmoid_at(numbers.values[neuron.net])
+        if not math.isclose(at["a"], numbers.values[neuron.out], rel_tol=1e-12):
+            raise SiteError(f"sigmoid: sigma({neuron.name}) is not the program's {neuron.out}")
+        example = {k: number(v) for k, v in at.items()} | {
+            "name": neuron.name,
+            "net_value": number(at["net"]),
+            "net": tex(neuron.net),
+            "out": tex(neuron.out),
+        }
+    return {
+        "sigmoid": sigmoid_derivation() if sigmoids else "",
+        "sigmoid_definition": sigmoid_definition(),
+        "example": example,
+        "half_sse": half_sse_derivation() if network.spec.loss == "half_sse" else None,
+    }
 
 
 def forward_block(network: Network, numbers: Numbers) -> str:

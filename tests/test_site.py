@@ -407,3 +407,43 @@ def test_bad_derive_config_is_one_clear_error(mkdocs_run, tmp_path):
     assert done.returncode != 0
     assert f"derive config: {config}: network.layers = [2, 0]" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_explained_page_derives_the_sigmoid_and_the_half_in_the_loss(site_dir):
+    text = page_text(site_dir, "explained/index.html")
+    blocks = display_math(text)
+    assert r"\sigma(x) = \frac{1}{1 + e^{- x}}" in blocks
+    sigmoid = aligned_lines(next(b for b in blocks if b.startswith(r"\begin{aligned}\sigma'(x)")))
+    assert sigmoid[0] == r"\sigma'(x) &= \frac{d}{dx}\left(1 + e^{- x}\right)^{-1}"
+    assert sigmoid[-1] == r"&= \sigma\left(x\right) \left(1 - \sigma\left(x\right)\right)"
+    assert len(sigmoid) >= 4  # the steps between, each with the rule that gives it
+    half = aligned_lines(next(b for b in blocks if r"\frac{\partial}{\partial a}\," in b))
+    assert half[-1] == "&= a - t"
+    assert r"\frac{\partial}{\partial a}\,\left(t - a\right)^{2} = 2 \left(a - t\right)" in blocks
+    # The worked numbers for o1: sigma and its slope from torch autograd, independent of SymPy.
+    article = re.sub(r"\s+", " ", text.split("<article", 1)[1])
+    found = re.search(
+        r"a_\{o1\} = \\sigma\(o_\{1\}\) = \\sigma\(([\d.]+)\) = ([\d.]+)\\\).*?"
+        r"a_\{o1\}\\,\(1 - a_\{o1\}\) = ([\d.]+)\\\).*? by ([\d.]+) times",
+        article,
+    )
+    assert found, "the sigmoid's worked example for o1"
+    net, out, slope, difference = map(float, found.groups())
+    o1 = torch.tensor(torch_reference(CLASSIC)["o_{1}"], dtype=torch.float64, requires_grad=True)
+    a = torch.sigmoid(o1)
+    a.backward()
+    assert net == pytest.approx(o1.item(), rel=1e-8)
+    assert out == pytest.approx(a.item(), rel=1e-8)
+    assert slope == pytest.approx(o1.grad.item(), rel=1e-8)
+    assert difference == pytest.approx(o1.grad.item(), rel=1e-6)
+    assert "½" in article and "cancels" in article
+
+
+def test_a_wrong_step_in_a_derivation_stops_the_build():
+    from sitegen.local_derivatives import Line, X, proven
+    from sitegen.site_common import SiteError
+
+    right = [Line("x^2", X**2), Line("x x", X * X)]
+    assert proven("square", "f(x)", right).startswith(r"\[\begin{aligned}f(x) &= x^2")
+    with pytest.raises(SiteError, match="does not follow"):
+        proven("square", "f(x)", [*right, Line("2 x", 2 * X)])
