@@ -6,8 +6,10 @@
 - A cell with a typed or pasted number (or a formula this cannot read): its value is compared with
   what it must hold within the precision the numbers carry (values.py).
 - The weight updates: updates.py.
-- An error value (#N/A, #DIV/0!, NaN) in a table is a finding at its cell; the cells computed from
-  it are compared with what they would be had it been right, so it is reported once.
+- An error value (#N/A, #DIV/0!, NaN) in a table, or in a cell outside it that the table takes a
+  given or its learning rate from, is a finding at its cell whatever its formula says: a sheet that
+  shows one is never clean. The cells computed from it are compared with what they would be had it
+  been right, so a wrong value is not reported again for each error it causes.
 Here: the run over a table's columns, and each wrong cell made an Issue (same mistake, one key).
 """
 
@@ -19,15 +21,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
+from openpyxl.utils import column_index_from_string
 
 from derive.check.formulas import FormulaReading, Judgement
+from derive.check.grid import is_error_value
 from derive.check.learning_rate import given_cells
-from derive.check.model import Equation, Model
-from derive.check.table import Column, Sheet, Table
+from derive.check.model import Equation, Model, update_expr
+from derive.check.table import REFERENCE, Column, Sheet, Table, cell_name
 from derive.check.updates import WRONG_RATE, UpdateChecks
 from derive.check.values import NOT_A_NUMBER, ValueComparison
-from derive.labels import Labels
+from derive.labels import LR, Labels
 
+ERROR_VALUE = "error value"
 WRONG_FORMULA = "wrong formula"
 WRONG_VALUE = "wrong value"
 TYPED_NUMBER = "typed number"
@@ -79,6 +84,7 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks):
         self.too_many = False  # past MAX_JUDGED formulas
         self.listed: Counter = Counter()  # finding key -> cells listed
         self.expected: dict[tuple[str, sp.Expr], str] = {}
+        self.reported: set[tuple[int, int]] = set()  # (row, column) of texts already a finding
         self.uses: Counter[int] = Counter()  # formula index -> cells using it
         for column in table.columns:
             ids, counts = np.unique(column.formula_ids(), return_counts=True)
@@ -119,6 +125,7 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks):
                 self.check_column(self.keyed[key], equation, used)
         self.check_updates(used)
         self.check_givens()
+        self.check_error_values(used)
         if self.last < len(self.rows):
             row = int(self.rows[-1])
             self.verdict.notes.append(f"row {row} holds only the next weights (an unfinished row)")
@@ -181,6 +188,96 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks):
                     self.add(column, i, NOT_A_NUMBER, self.model.defaults[key], sp.Symbol(key))
                     del text
 
+    def check_error_values(self, used: dict[str, np.ndarray]) -> None:
+        """Every error value in the table not yet a finding, in any column, and in the cells
+        outside it the table takes a given or its learning rate from. A cell whose formula reads
+        a cell that shows an error is counted in a note (its error comes from there), unless no
+        cell of the table is a finding (errors that only read each other)."""
+        caused = []
+        for column in self.table.columns:
+            for i, text in sorted(column.texts.items()):
+                row = int(self.rows[i])
+                if not is_error_value(text) or (row, column.index) in self.reported:
+                    continue
+                if self.reads_an_error(column, i):
+                    caused.append((column, i))
+                    continue
+                self.add_error(column, i, used)
+        self.check_outside_errors()
+        if caused and not self.verdict.issues:
+            for column, i in caused:
+                self.add_error(column, i, used)
+        elif caused:
+            first = min(cell_name(int(self.rows[i]), c.index) for c, i in caused)
+            self.verdict.notes.append(
+                f"{len(caused):,} more cell(s) show an error value computed from a cell that shows "
+                f"one (the first: {first})"
+            )
+
+    def add_error(self, column: Column, i: int, used: dict[str, np.ndarray]) -> None:
+        self.verdict.checked += 1
+        key = column.key
+        correct = used[key][i] if key in used else None
+        self.add(column, i, ERROR_VALUE, correct, self.expected_expr(key, i))
+
+    def check_outside_errors(self) -> None:
+        """An error value where the table takes a given or its learning rate from."""
+        rate = self.table.learning_rate
+        outside = dict(self.givens)
+        if rate is not None and rate.cell is not None:
+            outside[rate.cell] = LR
+        for (row, index), key in sorted(outside.items()):
+            cell = self.sheet.loose.get((row, index))
+            if cell is None or not is_error_value(cell.value):
+                continue
+            self.verdict.checked += 1
+            what = "the learning rate" if key == LR else key
+            diagnosis = f"{what} shows the error value {cell.value}"
+            self.verdict.issues.append(
+                Issue(
+                    key,
+                    key,
+                    row,
+                    index,
+                    ERROR_VALUE,
+                    cell.value,
+                    self.model.defaults.get(key),
+                    f"{what}: a number",
+                    -1,
+                    diagnosis,
+                )
+            )
+
+    def reads_an_error(self, column: Column, i: int) -> bool:
+        """The cell's formula reads a cell (of the table or outside it) that shows an error."""
+        formula_id = column.formula(i)
+        if formula_id < 0:
+            return False
+        formula = self.table.formulas[formula_id]
+        shift = int(self.rows[i]) - formula.row
+        for m in REFERENCE.finditer(formula.text):
+            row = int(m[4]) + (0 if m[3] else shift)
+            if self.shows_error(row, column_index_from_string(m[2])):
+                return True
+        return False
+
+    def shows_error(self, row: int, index: int) -> bool:
+        k = int(np.searchsorted(self.rows, row))
+        target = self.by_index.get(index)
+        if target is not None and k < len(self.rows) and self.rows[k] == row:
+            return is_error_value(target.texts.get(k))
+        cell = self.sheet.loose.get((row, index))
+        return cell is not None and is_error_value(cell.value)
+
+    def expected_expr(self, key: str | None, i: int) -> sp.Expr | None:
+        """What the cell at position i of column `key` must hold, if this knows."""
+        if key in self.model.equations:
+            return self.model.equations[key].expr
+        k = int(np.searchsorted(self.updates, i))
+        if key in self.trained_names and k < len(self.updates) and self.updates[k] == i:
+            return update_expr(key, self.model)
+        return sp.Symbol(key) if key in self.model.givens else None
+
     @property
     def trained_names(self) -> set[str]:
         return {p.name for p in self.model.network.trained}
@@ -189,15 +286,19 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks):
         row = int(self.rows[i])
         value = column.values()[i]
         shown = column.texts.get(i) if not np.isfinite(value) else float(value)
+        if isinstance(shown, str):
+            self.reported.add((row, column.index))
         formula = column.formula(i)
         diagnosis = judgement.diagnosis if judgement else ""
+        if kind == ERROR_VALUE:
+            diagnosis = f"the cell shows the error value {shown}"
         key = finding_key(column.index, kind, formula, diagnosis)
         if self.listed[key] >= MAX_LISTED:
             self.verdict.unlisted[key] += 1
             return
         self.listed[key] += 1
         if (column.key, expected) not in self.expected:  # printed once: SymPy prints slowly
-            self.expected[column.key, expected] = expected_text(column.key, expected, self.model)
+            self.expected[column.key, expected] = expected_text(column, expected, self.model)
         self.verdict.issues.append(
             Issue(
                 column.key,
@@ -222,7 +323,10 @@ def finding_key(column: int, kind: str, formula: int, diagnosis: str) -> tuple:
     return (column, kind, formula, diagnosis)
 
 
-def expected_text(key: str, expected: sp.Expr, model: Model) -> str:
+def expected_text(column: Column, expected: sp.Expr | None, model: Model) -> str:
+    key = column.key
+    if expected is None:
+        return f"{column.label}: a number"
     if key in model.givens and expected != sp.Symbol(key):
         return f"{key} = {key} - lr*dE_total/d{key} (the row above's values)"
     return f"{key} = {sp.sstr(expected, order='none')}"

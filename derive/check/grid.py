@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 MAX_CELLS = 25_000_000  # derive table writes at most table.MAX_CELLS = 20,000,000
@@ -31,6 +31,16 @@ Row = tuple[int, dict[int, Cell]]  # (row number, column number -> cell), 1-base
 class Worksheet:
     name: str
     rows: Iterator[Row]
+    notes: list[str] = field(default_factory=list)  # what reading it found to say, once read
+
+
+def is_error_value(value: object) -> bool:
+    """A cell's text that shows a failed computation: #DIV/0!, #N/A, #REF!, #NAME?, #VALUE!, #NUM!,
+    #NULL!, #SPILL!, #CALC! (any #-text), or a number that is not one (NaN, inf)."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip().lower()
+    return text.startswith("#") or text.lstrip("+-") in ("nan", "inf", "infinity")
 
 
 def number_digits(text: str) -> tuple[int, int]:

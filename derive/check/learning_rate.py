@@ -11,23 +11,28 @@ from collections import Counter
 import numpy as np
 from openpyxl.utils import column_index_from_string
 
+from derive.check.grid import is_error_value
 from derive.check.table import REFERENCE, LearningRate, Sheet, Table, cell_name
 from derive.labels import LR, Labels, is_learning_rate
 
 
 def learning_rate(sheet: Sheet, table: Table) -> LearningRate | None:
-    """The table's learning rate: from its update formulas, a labelled cell, or a column."""
+    """The table's learning rate: from its update formulas, a labelled cell, or a column. Update
+    formulas that read a cell no label names while a labelled cell holds the learning rate take
+    it from the wrong cell: the labelled one is the rate, and they are findings."""
     referenced = update_references(table)
+    labelled = labelled_rates(sheet, table)
     if referenced:
         (row, column), _ = Counter(referenced).most_common(1)[0]
+        if labelled and all(rate.cell != (row, column) for _, rate in labelled):
+            return labelled[0][1]
         cell = sheet.loose.get((row, column))
         value = cell.value if cell is not None and isinstance(cell.value, float) else None
         return LearningRate(
             "formula", f"{sheet.name}!{cell_name(row, column)}", (row, column), value
         )
-    labelled = labelled_rate(sheet, table)
-    if labelled is not None:
-        return labelled
+    if labelled:
+        return labelled[0][1]
     column = table.keyed.get(LR)
     if column is not None:
         return LearningRate("column", column.label, None, None)
@@ -56,9 +61,9 @@ def update_references(table: Table) -> list[tuple[int, int]]:
     return found
 
 
-def labelled_rate(sheet: Sheet, table: Table) -> LearningRate | None:
-    """A learning rate in a labelled cell: the one nearest above the table's header row."""
-    best: tuple[float, LearningRate] | None = None
+def labelled_rates(sheet: Sheet, table: Table) -> list[tuple[float, LearningRate]]:
+    """Learning rates in labelled cells, the one nearest above the table's header row first."""
+    found = []
     for (row, column), cell in sheet.loose.items():
         if not isinstance(cell.value, str) or cell.formula is not None:
             continue
@@ -68,22 +73,24 @@ def labelled_rate(sheet: Sheet, table: Table) -> LearningRate | None:
         if value is None:
             continue
         (vr, vc), number = value
+        number = number if isinstance(number, float) else None  # an error value: a finding
         distance = table.header_row - row if row <= table.header_row else 1e6 + row
-        rate = LearningRate("label", f"{sheet.name}!{cell_name(vr, vc)}", (vr, vc), number)
-        if best is None or distance < best[0]:
-            best = (distance, rate)
-    return best[1] if best else None
+        found.append(
+            (distance, LearningRate("label", f"{sheet.name}!{cell_name(vr, vc)}", (vr, vc), number))
+        )
+    return sorted(found, key=lambda pair: pair[0])
 
 
 def labelled_value(sheet: Sheet, row: int, column: int):
-    """The number a label names: the first filled cell right of it on its row, else below it."""
+    """The number a label names: the first filled cell right of it on its row, else below it; an
+    error value there (#DIV/0!) is named too, so that it is a finding, not passed over."""
     right = sorted(c for (r, c) in sheet.loose if r == row and c > column)
     if right:
         cell = sheet.loose[row, right[0]]
-        if isinstance(cell.value, float):
+        if isinstance(cell.value, float) or is_error_value(cell.value):
             return (row, right[0]), cell.value
     below = sheet.loose.get((row + 1, column))
-    if below is not None and isinstance(below.value, float):
+    if below is not None and (isinstance(below.value, float) or is_error_value(below.value)):
         return (row + 1, column), below.value
     return None
 

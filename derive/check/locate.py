@@ -64,7 +64,7 @@ class Locator:
             last = row
             self.keep(loose, row, rest)
         tables = [t for t in tables if t.rows]
-        return Sheet(worksheet.name, tables, loose, header_like)
+        return Sheet(worksheet.name, tables, loose, header_like, worksheet.notes)
 
     def count(self, kept: int, characters: int) -> None:
         """Count cells kept as they are (each a Python object, not 8 bytes) against the bounds."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 from xml.parsers import expat
@@ -24,6 +24,7 @@ from openpyxl.formula.translate import Translator
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
 from derive.check.grid import MAX_CELLS, MAX_TEXT, Cell, Row, SheetError, Worksheet, number
+from derive.check.names import MAX_NAMES, defined_names, substitution
 
 MAX_PART_BYTES = 1 * 2**30
 MAX_XML_BYTES = 2 * 2**30
@@ -92,14 +93,22 @@ class Workbook:
             for rel in rels.iter(f"{{{PKG_REL_NS}}}Relationship")
         }
         strings = self.shared_strings()
+        names = defined_names(book)
+        if len(names) > MAX_NAMES:
+            raise SheetError(
+                f"{self.path}: {len(names):,} defined names, more than the {MAX_NAMES:,} this reads"
+            )
         sheets = []
-        for sheet in book.iter(f"{{{MAIN_NS}}}sheet"):
+        for index, sheet in enumerate(book.iter(f"{{{MAIN_NS}}}sheet")):
             target = targets.get(sheet.get(f"{{{REL_NS}}}id"), "")
             part = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
             part = posixpath.normpath(part)
             name = sheet.get("name", "?")
             if part in self.parts:
-                sheets.append(Worksheet(name, SheetParser(self, name, part, strings).rows()))
+                notes: list[str] = []
+                parser = SheetParser(self, name, part, strings)
+                parser.rewrite = substitution(names, name, index, notes)
+                sheets.append(Worksheet(name, parser.rows(), notes))
         if not sheets:
             raise self.fail("it has no worksheets")
         return sheets
@@ -176,6 +185,7 @@ class SheetParser:
         self.target = ""  # the element whose text is being collected: v, f or t
         self.shared: dict[str, tuple[str, str]] = {}  # si -> (formula, origin cell)
         self.cells = 0
+        self.rewrite: Callable[[str], str] | None = None  # defined names -> references (names.py)
 
     def rows(self) -> Iterator[Row]:
         """Rows as the handlers complete them, handed out after each chunk of bytes."""
@@ -298,6 +308,7 @@ class SheetParser:
         si = self.formula.get("si")
         if self.formula.get("t") == "shared" and si is not None:
             if text.strip():
+                text = self.rewrite(text) if self.rewrite is not None else text
                 self.shared[si] = (text, ref or "A1")
             elif si in self.shared and ref:
                 master, origin = self.shared[si]
@@ -307,4 +318,6 @@ class SheetParser:
                     return None
             else:
                 return None
-        return "=" + text if text.strip() else None
+        if not text.strip():
+            return None
+        return "=" + (self.rewrite(text) if self.rewrite is not None else text)

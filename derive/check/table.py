@@ -179,3 +179,4 @@ class Sheet:
     tables: list[Table]
     loose: dict[tuple[int, int], Cell]
     header_like: list[str]  # headers with every weight but nothing computed: not tables
+    notes: list[str] = field(default_factory=list)  # what reading it found to say
