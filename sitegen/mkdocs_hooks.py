@@ -16,6 +16,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from sitegen.pages import generate
+from sitegen.plain_math import plain_toc, searchable
 from sitegen.site_common import PageData, Settings, SiteError
 
 MATHJAX = Path("node_modules", "mathjax", "es5", "tex-svg.js")
@@ -65,3 +66,10 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
         return environment.from_string(markdown).render(data.context)
     except jinja2.TemplateError as exc:
         raise PluginError(f"docs/{page.file.src_uri}: template error: {exc}") from None
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    # Search indexes the page after this and MathJax never sees the table of contents: both get
+    # the equations as plain text (sitegen.plain_math).
+    plain_toc(page.toc.items)
+    return searchable(html)

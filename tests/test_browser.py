@@ -130,3 +130,28 @@ def test_page_renders_offline(page, server, browser, screenshot):
         entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"
     ]
     assert not errors, f"errors in the browser console: {errors}"
+
+
+def test_search_and_contents_show_math_as_text(server, browser):
+    """Searching "delta" finds the deltas; results and the table of contents hold no TeX."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{server}/explained/")
+    assert browser.execute_async_script(WAIT_FOR_MATHJAX) == "typeset"
+    contents = browser.execute_script(
+        "return [...document.querySelectorAll('.md-sidebar--secondary .md-nav__link')]"
+        ".map((a) => a.textContent.trim())"
+    )
+    assert "Delta of o1, δo1" in contents
+    assert not [c for c in contents if "\\" in c], contents
+    browser.execute_script("document.querySelector('.md-header label[for=__search]').click()")
+    query = browser.find_element(By.CSS_SELECTOR, "input[data-md-component=search-query]")
+    query.send_keys("delta")
+    results = WebDriverWait(browser, 20).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, ".md-search-result__item a")
+    )
+    links = [r.get_attribute("href") for r in results]
+    assert any(link.endswith("/explained/#delta_o1") for link in links), links
+    shown = browser.find_element(By.CSS_SELECTOR, ".md-search-result").text
+    assert "\\(" not in shown and "\\frac" not in shown and "Delta of o1" in shown

@@ -447,3 +447,19 @@ def test_a_wrong_step_in_a_derivation_stops_the_build():
     assert proven("square", "f(x)", right).startswith(r"\[\begin{aligned}f(x) &= x^2")
     with pytest.raises(SiteError, match="does not follow"):
         proven("square", "f(x)", [*right, Line("2 x", 2 * X)])
+
+
+def test_table_of_contents_and_search_show_no_tex(site_dir):
+    tex = re.compile(r"\\[(\[]|\\(frac|delta|partial|text)\b")
+    for page in PAGES:
+        text = page_text(site_dir, page)
+        nav = re.findall(r'class="md-ellipsis">(.*?)</span>', text, flags=re.S)
+        assert nav and not [t for t in nav if tex.search(t)], f"{page}: TeX in the navigation"
+    index = json.loads((site_dir / "search" / "search_index.json").read_text(encoding="utf-8"))
+    for entry in index["docs"]:
+        found = tex.search(entry["title"] + entry["text"])
+        assert not found, f"{entry['location']}: {found[0]!r} in search"
+    titles = {e["location"]: e["title"] for e in index["docs"]}
+    assert titles["explained/#delta_o1"] == "Delta of o1, δ<sub>o1</sub>"
+    gradients = next(e["text"] for e in index["docs"] if e["title"].endswith("All the gradients"))
+    assert "∂E<sub>total</sub>/∂p" in gradients
