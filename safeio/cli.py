@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
+import unicodedata
 from collections.abc import Callable
 
 from safeio.atomic import Terminated
@@ -13,6 +15,30 @@ from safeio.atomic import Terminated
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 STDOUT_FAILED = 2
 READER_GONE = 1
+
+
+def visible(text: str) -> str:
+    """`text` with every control, format or line-separator character written as an escape (\\n,
+    \\x1b, \\u202e): a name read from a file is shown as it is and cannot start a line of its own,
+    move the cursor or reverse the text around it."""
+    if text.isprintable():
+        return text
+    return "".join(
+        char
+        if char == " " or unicodedata.category(char)[0] not in "CZ"
+        else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )
+
+
+def tolerant_streams() -> None:
+    """Standard output and error that write what their encoding cannot hold as escapes (a
+    Latin-1 or ASCII terminal, a file name that is not UTF-8), not raise."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(OSError, ValueError):
+                reconfigure(errors="backslashreplace")
 
 
 class StdoutError(Exception):
@@ -53,6 +79,7 @@ class GuardedStdout:
 def run_guarded(program: str, run: Callable[[], int]) -> int:
     """run()'s exit code; when standard output fails, 1 without a word if its reader has gone (as
     `head` leaves it) or 2 with one line; after Ctrl-C, one line and 130."""
+    tolerant_streams()
     original = sys.stdout
     sys.stdout = GuardedStdout(original)
     try:

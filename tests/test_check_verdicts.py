@@ -3,8 +3,11 @@ forged by what the file holds: each test builds its own hostile sheet."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -136,3 +139,70 @@ def test_a_defined_name_this_cannot_follow_is_reported(tmp_path, capsys):
     code, report = report_of(capsys, path)
     assert code == 0
     assert any("the defined name 'eta' refers to 'settings!$A$1'" in n for n in report["notes"])
+
+
+# Reports that cannot be forged -------------------------------------------------------------
+
+FORGED = "Backprop\nclean.xlsx: no mistakes found; 99 cells checked in 1 table(s)\u202e"
+
+
+def test_a_worksheet_name_cannot_add_a_line_to_the_report(tmp_path, capsys):
+    path = course_sheet(tmp_path / "forged.xlsx", rows=2, change={"a_h2": "1/(1+EXP({h2}))"})
+    raw = zipfile.ZipFile(path)
+    parts = {i.filename: raw.read(i.filename) for i in raw.infolist()}
+    raw.close()
+    name = FORGED.replace("\n", "&#10;").encode()
+    parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(
+        b'name="Backprop"', b'name="' + name + b'"'
+    )
+    with zipfile.ZipFile(path, "w") as out:
+        for part, data in parts.items():
+            out.writestr(part, data)
+    for style in ("text", "md"):
+        code, out, _ = run_check(capsys, path, "--format", style)
+        assert code == 1
+        lines = out.splitlines()
+        assert not any(line.startswith("clean.xlsx") for line in lines), out
+        assert "\u202e" not in out and "Backprop\\nclean.xlsx" in out and "\\u202e" in out
+        assert lines[-1].startswith(str(path)) and "finding(s)" in lines[-1]
+    code, report = report_of(capsys, path)
+    assert {f["worksheet"] for f in report["findings"]} == {FORGED}
+
+
+def test_labels_and_file_names_from_a_csv_are_shown_escaped(tmp_path, capsys):
+    from derive.__main__ import main
+
+    source = tmp_path / "export.csv"
+    assert main(["table", "--steps", "2", "--out", str(source)]) == 0
+    lines = source.read_text().splitlines()
+    lines[0] += ',"\x1b[2Jmy\rnumbers"'
+    lines[1:] = [line + ",1.5" for line in lines[1:]]
+    path = tmp_path / "odd\x1bname.csv"
+    path.write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    code, out, _ = run_check(capsys, path)
+    assert code == 3
+    assert "\x1b" not in out and "\r" not in out
+    assert "\\x1b[2Jmy\\rnumbers" in out
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1", "utf-8"])
+def test_any_file_name_on_any_standard_output_encoding(encoding, tmp_path):
+    """A file name that is not UTF-8 (or not ASCII) on an ASCII or Latin-1 terminal: the report
+    and the error line are written with escapes, never a traceback."""
+    from derive.__main__ import main
+
+    path = tmp_path / os.fsdecode(b"\xff-\xce\xb7-\xe9.csv")
+    assert main(["table", "--steps", "1", "--out", str(path)]) == 0
+    env = {**os.environ, "PYTHONIOENCODING": encoding, "LC_ALL": "C"}
+    for target, code in ((path, 0), (tmp_path / os.fsdecode(b"missing-\xff.csv"), 2)):
+        done = subprocess.run(
+            [sys.executable, "-m", "derive", "check", os.fsencode(target)],
+            capture_output=True,
+            env=env,
+            cwd=Path(__file__).parent.parent,
+            timeout=120,
+        )
+        assert done.returncode == code, done.stderr
+        assert b"Traceback" not in done.stderr
+        assert done.stderr.count(b"\n") == (code == 2)

@@ -10,12 +10,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from safeio.cli import visible
+
 MAX_CELLS = 25_000_000  # derive table writes at most table.MAX_CELLS = 20,000,000
 MAX_TEXT = 32_767
 
 
 class SheetError(ValueError):
-    """A sheet that cannot be checked; the message is one line saying why."""
+    """A sheet that cannot be checked; the message is one line saying why (what it quotes from
+    the file, such as a worksheet's name, with its control characters escaped)."""
+
+    def __init__(self, message: str):
+        super().__init__(visible(message))
 
 
 class Cell(NamedTuple):  # a tuple: a large sheet makes millions of them, a tuple is made fastest

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass
+
+from safeio.cli import visible
 
 CLEAN, MISTAKES, UNREADABLE, UNCHECKED = 0, 1, 2, 3
 
@@ -94,7 +97,7 @@ def render_text(report: Report) -> str:
     lines += [f"note: {note}" for note in report.notes]
     lines += [f"unchecked: {item}" for item in report.unchecked]
     lines.append(report.summary)
-    return "\n".join(lines) + "\n"
+    return "".join(visible(line) + "\n" for line in lines)
 
 
 def _cells_text(finding: Finding, shown: int = 4) -> str:
@@ -105,30 +108,37 @@ def _cells_text(finding: Finding, shown: int = 4) -> str:
 
 def render_markdown(report: Report) -> str:
     """The findings as a Markdown table, then what was checked, the notes and the summary."""
-    head = (
+    head = [
         "| Worksheet | Cell | Column | Mistake | Cells | Diagnosis | Sheet value | Sheet formula "
-        "| Correct value | Correct formula |\n"
-        "|---|---|---|---|---:|---|---:|---|---:|---|\n"
-    )
+        "| Correct value | Correct formula |",
+        "|---|---|---|---|---:|---|---:|---|---:|---|",
+    ]
     rows = [
         f"| {_md(f.worksheet)} | {f.cell} | {_md(f.label)} | {f.kind} | {f.count} "
         f"| {_md(f.diagnosis)} | {_md(number_text(f.sheet_value))} | {_code(f.sheet_formula)} "
-        f"| {number_text(f.correct_value)} | {_code(f.correct_formula)} |\n"
+        f"| {number_text(f.correct_value)} | {_code(f.correct_formula)} |"
         for f in report.findings
     ]
-    table = head + "".join(rows) + "\n" if rows else ""
+    lines = [*head, *rows, ""] if rows else []
     items = [f"checked: {t.worksheet}!{t.span}, updates: {t.updates}" for t in report.tables]
     items += list(report.notes) + [f"unchecked: {u}" for u in report.unchecked]
-    notes = "".join(f"- {_md(item)}\n" for item in items)
-    return table + (notes + "\n" if notes else "") + _md(report.summary) + "\n"
+    lines += [f"- {_md(item)}" for item in items] + ([""] if items else [])
+    lines.append(_md(report.summary))
+    return "".join(visible(line) + "\n" for line in lines)
 
 
 def _md(text: str) -> str:
-    return text.replace("|", r"\|")
+    """Text from the sheet as Markdown shows it: no cell border, no HTML tag."""
+    return text.replace("\\", "\\\\").replace("|", r"\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _code(text: str | None) -> str:
-    return f"`{_md(text)}`" if text else ""
+    """A formula in a code span: one more backtick around it than it holds in a row."""
+    if not text:
+        return ""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if fence != "`" else ""
+    return f"{fence}{pad}{text.replace('|', chr(92) + '|')}{pad}{fence}"
 
 
 def _json_safe(value: object) -> object:
