@@ -34,10 +34,30 @@ def add_config(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def cnn_config(path: str | None):
+    """The CNN config at `path` (derive/cnn), or None for a dense net's config."""
+    from derive.config import is_cnn, read_toml
+
+    if path is None:
+        return None
+    data = read_toml(path)
+    if not is_cnn(data):
+        return None
+    from derive.cnn.config import cnn_config_from_tables
+
+    return cnn_config_from_tables(data, path)
+
+
 def show(args: argparse.Namespace) -> int:
     from derive import explain, latex  # here, not at the top: only `show` prints derivations
     from derive.network import build_network
 
+    cnn = cnn_config(args.config)
+    if cnn is not None:
+        from derive.cnn.explain import derivation, document
+
+        sys.stdout.write(document(derivation(cnn), "latex" if args.latex else "text"))
+        return 0
     network = build_network(load_config(args.config).network)
     style = latex.LATEX if args.latex else latex.TEXT
     sys.stdout.write(latex.document(explain.derivation(network), style))
@@ -48,6 +68,11 @@ def gradients_report(args: argparse.Namespace) -> dict:
     """{"loss": E_total, "outputs": {"a_o1": ...}, "gradients": {"w1": ...}} at the values."""
     from derive.program_cache import gradient_program
 
+    cnn = cnn_config(args.config)
+    if cnn is not None:
+        from derive.cnn.numbers import gradients_report as cnn_report
+
+        return cnn_report(cnn)
     config = load_config(args.config)
     program = gradient_program(config.network, use_cache=not args.no_cache)
     values = program.at_values(config.values)
@@ -149,7 +174,13 @@ def iteration_table(args: argparse.Namespace):
     diverged."""
     from derive import table
 
-    result = table.iteration_table(load_config(args.config), args.lr, args.steps)
+    cnn = cnn_config(args.config)
+    if cnn is not None:
+        from derive.cnn.numbers import iteration_table as cnn_table
+
+        result = cnn_table(cnn, args.lr, args.steps)
+    else:
+        result = table.iteration_table(load_config(args.config), args.lr, args.steps)
     for divergence in result.divergences:
         print(f"warning: {divergence.message}", file=sys.stderr)
     return result
@@ -160,6 +191,11 @@ def table_command(args: argparse.Namespace) -> int:
 
     if args.format == "xlsx" and args.out is None:
         raise OutputError("--format xlsx writes a workbook: give --out FILE.xlsx")
+    if args.format == "xlsx" and cnn_config(args.config) is not None:
+        raise OutputError(
+            f"{args.config}: a CNN's table is written as csv, md or json; its live-formula "
+            f"workbook is not made yet"
+        )
     suffix = {"csv": ".csv", "md": ".md", "json": ".json", "xlsx": ".xlsx"}[args.format]
     if args.out is not None and not args.out.lower().endswith(suffix):
         raise OutputError(f"{args.out}: --format {args.format} writes a {suffix} file")

@@ -73,23 +73,46 @@ def default_config_path() -> Path:
 def load_config(path: str | Path | None = None) -> Config:
     """Load and check a config file; the classic 2-2-2 network when `path` is None."""
     path = Path(path) if path is not None else default_config_path()
+    return config_from_tables(read_toml(path), str(path))
+
+
+def read_toml(path: str | Path) -> dict:
+    """A config file's TOML tables, read within MAX_CONFIG_BYTES and MAX_NESTING."""
     try:
         text = read_text(path, MAX_CONFIG_BYTES)
     except InputError as exc:
         raise ConfigError(str(exc)) from None
-    return parse_config(text, str(path))
+    return parse_toml(text, str(path))
 
 
-def parse_config(text: str, source: str = "<config>") -> Config:
+def parse_toml(text: str, source: str) -> dict:
     depth = nesting_depth(text)
     if depth > MAX_NESTING:
         raise ConfigError(
             f"{source}: arrays or tables nested {depth} deep; at most {MAX_NESTING} are read"
         )
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except ValueError as exc:  # TOMLDecodeError, or an integer of over 4,300 digits
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+
+
+def is_cnn(data: dict) -> bool:
+    """Whether TOML tables describe a convolutional net (derive/cnn/config.py reads those)."""
+    network = data.get("network")
+    return isinstance(network, dict) and "input" in network
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    return config_from_tables(parse_toml(text, source), source)
+
+
+def config_from_tables(data: dict, source: str) -> Config:
+    if is_cnn(data):
+        raise ConfigError(
+            f"{source}: a convolutional net (network.input is set); this command takes a "
+            f"dense net's config (layers = [2, 2, 2] ...)"
+        )
     _check_keys(data, "", ("network", "values"), source)
     network_table = _table(data, "network", source)
     values_table = _table(data, "values", source)

@@ -1,0 +1,145 @@
+"""derive's CNN backward program against torch autograd in float64: the project's own models (nano,
+tiny, small, in evaluation mode: BatchNorm with running statistics) and random small CNNs with
+padded, grouped and depthwise convolutions; every parameter and the input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from derive.cnn import engine
+from derive.cnn.config import load_cnn_config
+from mnist.derive_spec import derive_network
+from mnist.model import ARCHS, build_model
+
+CNN = Path(__file__).parents[1] / "derive" / "configs" / "cnn.toml"
+NANO_WEIGHTS = Path(__file__).parents[1] / "mnist" / "reference" / "nano" / "seed-1"
+
+
+def randomised_statistics(model: nn.Module, generator: torch.Generator) -> None:
+    """BatchNorm running statistics and affine parameters away from their initial 0/1."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            c = m.num_features
+            m.running_mean.copy_(torch.rand(c, generator=generator, dtype=torch.float64) - 0.5)
+            m.running_var.copy_(torch.rand(c, generator=generator, dtype=torch.float64) + 0.5)
+            m.weight.data.copy_(torch.rand(c, generator=generator, dtype=torch.float64) + 0.5)
+            m.bias.data.copy_(torch.rand(c, generator=generator, dtype=torch.float64) - 0.5)
+
+
+def assert_gradients_equal(model: nn.Sequential, images: torch.Tensor, labels: torch.Tensor):
+    model = model.double().eval()
+    images = images.double().requires_grad_(True)
+    model.zero_grad()
+    loss = nn.functional.cross_entropy(model(images), labels)
+    loss.backward()
+    spec, arrays = derive_network(model, side=images.shape[-1])
+    targets = np.eye(model(images).shape[1])[labels.numpy()]
+    run = engine.forward(spec, arrays, images.detach().numpy(), targets)
+    back = engine.backward(spec, arrays, run, targets)
+    assert run.loss == pytest.approx(loss.item(), rel=1e-12)
+    checked = 0
+    for key, parameter in model.named_parameters():
+        index, array = key.split(".")
+        derived = back.gradients[f"layer{index}"][array]
+        expected = parameter.grad.numpy()
+        scale = np.abs(expected).max()
+        assert np.abs(derived - expected).max() <= 1e-10 * scale, key
+        checked += parameter.numel()
+    assert checked == sum(p.numel() for p in model.parameters())
+    expected = images.grad.numpy()
+    assert np.abs(back.input_gradient - expected).max() <= 1e-10 * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("name", sorted(ARCHS))
+def test_registry_models_gradients_equal_torch(name):
+    generator = torch.Generator().manual_seed(5)
+    torch.manual_seed(5)
+    model = build_model(name).double()
+    randomised_statistics(model, generator)
+    images = torch.rand(3, 1, 28, 28, generator=generator, dtype=torch.float64)
+    assert_gradients_equal(model, images, torch.tensor([0, 4, 9]))
+
+
+def test_nano_trained_weights_on_a_digit_like_image_equal_torch():
+    """A stroke on a faintly noisy background: on a background of exact zeros many max-pool
+    windows hold four equal values, and which one gets the gradient then depends on the last bit
+    of each side's sums (both are right: any of them is a valid derivative there)."""
+    model = build_model("nano")
+    model.load_state_dict(load_file(NANO_WEIGHTS / "model.safetensors"))
+    generator = torch.Generator().manual_seed(1)
+    image = torch.rand(1, 1, 28, 28, generator=generator, dtype=torch.float64) * 1e-3
+    image[0, 0, 5:23, 13:16] = 1.0  # a vertical stroke: a "1"
+    assert_gradients_equal(model, image, torch.tensor([1]))
+
+
+def test_max_pool_ties_go_to_the_first_maximum_as_in_torch():
+    window = torch.tensor([[[[0.5, 0.5], [0.5, 0.5]]]], dtype=torch.float64, requires_grad=True)
+    nn.functional.max_pool2d(window, 2).sum().backward()
+    derived = engine.maxpool_winners(window.detach().numpy())
+    assert np.array_equal(derived, window.grad.numpy())
+    assert derived[0, 0, 0, 0] == 1
+
+
+def random_cnn(seed: int) -> tuple[nn.Sequential, int]:
+    """A small CNN of convs (padded or not, grouped, depthwise), BatchNorm, ReLU, pools, a head."""
+    rng = np.random.default_rng(seed)
+    c_in, side = int(rng.integers(1, 4)), int(rng.integers(8, 13))
+    layers: list[nn.Module] = []
+    for _ in range(int(rng.integers(2, 4))):
+        kind = rng.choice(["plain", "grouped", "depthwise"])
+        kernel = int(rng.choice([1, 2, 3]))
+        padding = int(rng.integers(0, kernel))
+        if kind == "depthwise":
+            c_out, groups = c_in * int(rng.integers(1, 3)), c_in
+        elif kind == "grouped" and c_in % 2 == 0:
+            c_out, groups = 2 * int(rng.integers(1, 4)), 2
+        else:
+            c_out, groups = int(rng.integers(2, 6)), 1
+        layers += [
+            nn.Conv2d(c_in, c_out, kernel, padding=padding, groups=groups, bias=bool(seed % 2)),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(),
+        ]
+        c_in = c_out
+    layers.append(nn.MaxPool2d(2))
+    if seed % 2:
+        layers += [nn.Conv2d(c_in, 5, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    else:
+        layers += [nn.Flatten(), nn.LazyLinear(5)]
+    model = nn.Sequential(*layers)
+    model(torch.zeros(1, layers[0].in_channels, side, side))  # sizes the lazy layer
+    return model, side
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_small_cnns_gradients_equal_torch(seed):
+    torch.manual_seed(seed)
+    model, side = random_cnn(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model = model.double()
+    randomised_statistics(model, generator)
+    c_in = model[0].in_channels
+    images = torch.rand(2, c_in, side, side, generator=generator, dtype=torch.float64)
+    assert_gradients_equal(model, images, torch.tensor([1, 3]))
+
+
+def test_teaching_cnn_config_equals_torch():
+    """The teaching config's numbers (derive gradients) against the same net built in torch."""
+    config = load_cnn_config(CNN)
+    arrays = config.values.arrays
+    conv = nn.Conv2d(1, 2, 2).double()
+    dense = nn.Linear(8, 3).double()
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor(arrays["conv"]["weight"]))
+        conv.bias.copy_(torch.tensor(arrays["conv"]["bias"]))
+        dense.weight.copy_(torch.tensor(arrays["dense"]["weight"]))
+        dense.bias.copy_(torch.tensor(arrays["dense"]["bias"]))
+    model = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), dense)
+    image = torch.tensor(config.values.image[None], dtype=torch.float64)
+    assert_gradients_equal(model, image, torch.tensor([1]))
