@@ -1,53 +1,91 @@
-"""The printed NumPy program of `derive gradients`, kept on disk so the prompt need not load SymPy.
+"""The program of `derive gradients`, kept on disk so the prompt need not load SymPy.
 
-An entry is the program's source exactly as derive/evaluate.py prints it (KEY.py) and a JSON file
-naming its results (KEY.json), in $XDG_CACHE_HOME/backprop-demystified (default
-~/.cache/backprop-demystified). KEY is a SHA-256 of the network spec (the values are the program's
-arguments, not part of it), the source of every derive module and the Python, NumPy and SymPy
-versions: whatever could change the program changes the key, so nothing is ever cleared by hand.
-An entry that cannot be read or does not match is derived again and rewritten; a folder that
-cannot be written, or that others may write to (its programs are run), is left alone.
-BACKPROP_NO_CACHE=1 (or `derive gradients --no-cache`) bypasses it. The numbers are the same
-either way: both run the same printed source on the same arguments.
+The program is kept as data, never as code: its steps as a list of operations with their
+operands (derive/numpy_program.py checks them, then evaluates them with its own fixed evaluator),
+with the names of its results. An entry is one file, KEY.program in $XDG_CACHE_HOME/
+backprop-demystified (default ~/.cache/backprop-demystified): a line with the SHA-256 of the rest,
+then the JSON. KEY is a SHA-256 of the network spec (the values are the program's arguments, not
+part of it), the source of every derive module and the Python, NumPy and SymPy versions: whatever
+could change the program changes the key, so nothing is ever cleared by hand.
+
+The folder is opened once, without following a link, and checked there (owned by this user, no
+one else may write to it); the entry is opened relative to that descriptor, never through a link.
+An entry that is missing is derived and stored; one that is damaged (its hash, its JSON, its
+operations, its names) is derived again with one warning line; a folder that cannot be used is
+left alone. The numbers are the same either way: a derived program runs through the same
+operations and evaluator. BACKPROP_NO_CACHE=1 (or `derive gradients --no-cache`) bypasses it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib.util
 import json
 import os
+import secrets
+import stat
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from derive.config import NetworkSpec, Values
-from derive.numpy_program import load_program, run_program, values_args
-from safeio.atomic import OutputError, write_text_atomic
-from safeio.inputs import InputError, read_text
+from derive.numpy_program import (
+    BadProgram,
+    check_operations,
+    run_operations,
+    run_program,
+    values_args,
+)
+from safeio.cli import visible
 
 NO_CACHE = "BACKPROP_NO_CACHE"
 FOLDER = "backprop-demystified"
-FORMAT = 1  # of an entry; part of the key
-MAX_ENTRY_BYTES = 64 << 20  # a 64x64x64x64 program is about 1 MB of source
+FORMAT = 2  # of an entry; part of the key
+SUFFIX = ".program"
+MAX_ENTRY_BYTES = 64 << 20  # a 64x64x64x64 program is a few MB of operations
 NAME_FIELDS = ("outputs", "network_outputs", "parameters", "gradients")  # GradientProgram's
+STALE_SECONDS = 600  # a temp file this old is what an interrupted write left
+
+
+class Damaged(ValueError):
+    """A stored entry that cannot be used; the message says why."""
 
 
 @dataclass(frozen=True)
 class GradientProgram:
-    """What `derive gradients` runs: the printed program and the names of its results."""
+    """What `derive gradients` runs: the program's operations and the names of its results."""
 
-    source: str
-    function: Callable = dataclasses.field(repr=False, compare=False)
+    operations: list = dataclasses.field(repr=False, compare=False)
+    output_operations: tuple[int, ...]  # the operation of each of `outputs`
     outputs: tuple[str, ...]  # what `function` returns, in order
     loss: str
     network_outputs: tuple[str, ...]  # a_o1, ...
     parameters: tuple[str, ...]  # the trained ones, in config order
     gradients: tuple[str, ...]  # dE_total/dp for each of `parameters`
+
+    @property
+    def function(self) -> Callable:
+        """`function(*values_args)` returns one array per name in `outputs`."""
+        outputs = list(self.output_operations)
+        return lambda *args: run_operations(self.operations, outputs, args)
+
+    @cached_property
+    def source(self) -> str:
+        """The operations as text, one a line: what the program computes."""
+        lines = [
+            f"v{k} = {op[0]}({', '.join(map(str, op[1:]))})" for k, op in enumerate(self.operations)
+        ]
+        lines += [
+            f"{name} = v{k}" for name, k in zip(self.outputs, self.output_operations, strict=True)
+        ]
+        return "\n".join(lines) + "\n"
 
     def at_values(self, values: Values) -> dict[str, float]:
         """Every forward value, delta and gradient at one set of values, keyed by name."""
@@ -63,22 +101,37 @@ def gradient_program(spec: NetworkSpec, use_cache: bool = True) -> GradientProgr
         folder, key = cache_folder(), entry_key(spec)
     except (OSError, RuntimeError):  # no home folder, or derive's own files unreadable
         return derived(spec)
-    found = read_entry(folder, key)
-    if found is not None:
-        return found
-    program = derived(spec)
-    write_entry(folder, key, program)
-    return program
+    descriptor = open_folder(folder)
+    if descriptor is None:
+        return derived(spec)
+    try:
+        try:
+            found = read_entry(descriptor, key)
+        except Damaged as exc:
+            print(
+                visible(f"warning: {folder / (key + SUFFIX)}: {exc}; derived again"),
+                file=sys.stderr,
+            )
+            found = None
+        if found is not None:
+            return found
+        program = derived(spec)
+        write_entry(descriptor, key, program)
+        return program
+    finally:
+        os.close(descriptor)
 
 
 def derived(spec: NetworkSpec) -> GradientProgram:
     from derive.evaluate import evaluator_for  # SymPy loads here, only on a miss
+    from derive.program_operations import to_operations
 
     evaluator = evaluator_for(spec)
     network = evaluator.network
+    operations, at = to_operations(network.values_args, evaluator.program, evaluator.outputs)
     return GradientProgram(
-        source=evaluator.source,
-        function=evaluator.function,
+        operations=operations,
+        output_operations=tuple(at),
         outputs=tuple(s.name for s in evaluator.outputs),
         loss=network.loss.name,
         network_outputs=tuple(n.out.name for n in network.outputs),
@@ -95,7 +148,7 @@ def cache_folder() -> Path:
 
 
 def entry_key(spec: NetworkSpec) -> str:
-    """SHA-256 of everything the printed program depends on."""
+    """SHA-256 of everything the program depends on."""
     digest = hashlib.sha256()
     parts = {
         "format": FORMAT,
@@ -118,53 +171,147 @@ def sympy_release() -> bytes:
     return (Path(spec.origin).parent / "release.py").read_bytes()
 
 
-def read_entry(folder: Path, key: str) -> GradientProgram | None:
-    """The stored program under `key`, or None when it is missing, unreadable or not consistent."""
+def open_folder(folder: Path) -> int | None:
+    """A descriptor of the cache folder (made if missing), opened without following a link and
+    checked once through that descriptor: owned by this user, writable by no one else. None for
+    a folder that cannot be used so (a cache only: the program is derived all the same)."""
     try:
-        if not private(folder):
-            return None
-        meta = json.loads(read_text(folder / f"{key}.json", MAX_ENTRY_BYTES))
-        source = read_text(folder / f"{key}.py", MAX_ENTRY_BYTES)
-        names = {field: meta[field] for field in NAME_FIELDS}
-        if not (
-            meta["key"] == key
-            and meta["source_sha256"] == hashlib.sha256(source.encode()).hexdigest()
-            and isinstance(meta["loss"], str)
-            and all(isinstance(listed, list) for listed in names.values())
-            and all(isinstance(name, str) for listed in names.values() for name in listed)
-            and {meta["loss"], *names["network_outputs"], *names["gradients"]}
-            <= set(names["outputs"])
-            and len(names["parameters"]) == len(names["gradients"])
-        ):
-            return None
-        function = load_program(source)
-    except (InputError, OSError, ValueError, KeyError, TypeError, SyntaxError):
-        return None  # missing, damaged or of another layout: derived again
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    info = os.fstat(descriptor)
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        os.close(descriptor)
+        return None
+    return descriptor
+
+
+def read_entry(descriptor: int, key: str) -> GradientProgram | None:
+    """The stored program under `key`; None when there is none; Damaged when it cannot be used."""
+    data = read_file(descriptor, key + SUFFIX)
+    if data is None:
+        return None
+    digest, _, body = data.partition(b"\n")
+    if digest != hashlib.sha256(body).hexdigest().encode():
+        raise Damaged("its content does not match its hash")
+    try:
+        meta = json.loads(body)
+    except (ValueError, RecursionError):
+        raise Damaged("not JSON") from None
+    try:
+        return program_of(meta, key)
+    except (BadProgram, KeyError, TypeError, ValueError) as exc:
+        raise Damaged(f"not a program: {str(exc)[:200]}") from None
+
+
+def read_file(descriptor: int, name: str) -> bytes | None:
+    """The file `name` in the folder, a regular file of at most MAX_ENTRY_BYTES opened without
+    following a link; None when it does not exist."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+    try:
+        fd = os.open(name, flags, dir_fd=descriptor)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise Damaged(f"cannot be opened ({exc.strerror}; a link is never followed)") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Damaged("not a regular file")
+        if info.st_size > MAX_ENTRY_BYTES:
+            raise Damaged(f"{info.st_size:,} bytes, more than the {MAX_ENTRY_BYTES:,} read")
+        chunks, size = [], 0
+        while size <= MAX_ENTRY_BYTES and (chunk := os.read(fd, 1 << 20)):
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    except OSError as exc:
+        raise Damaged(f"cannot be read ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_ENTRY_BYTES:
+        raise Damaged(f"more than the {MAX_ENTRY_BYTES:,} bytes read")
+    return data
+
+
+def program_of(meta: object, key: str) -> GradientProgram:
+    """The program an entry's JSON describes, every part of it checked."""
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("key") != key:
+        raise BadProgram("another format or key")
+    names = {field: meta[field] for field in NAME_FIELDS}
+    if not all(
+        isinstance(listed, list) and all(isinstance(n, str) for n in listed)
+        for listed in names.values()
+    ):
+        raise BadProgram("names are not lists of text")
+    outputs, loss = names["outputs"], meta["loss"]
+    if len(set(outputs)) != len(outputs) or not isinstance(loss, str):
+        raise BadProgram("output names repeat")
+    if not {loss, *names["network_outputs"], *names["gradients"]} <= set(outputs):
+        raise BadProgram("a result is not among the outputs")
+    if len(names["parameters"]) != len(names["gradients"]):
+        raise BadProgram("not one gradient per parameter")
+    n_arguments, at = meta["arguments"], meta["output_operations"]
+    if type(n_arguments) is not int or not isinstance(at, list) or len(at) != len(outputs):
+        raise BadProgram("not one operation per output")
+    check_operations(meta["operations"], n_arguments, at)
     return GradientProgram(
-        source, function, loss=meta["loss"], **{f: tuple(n) for f, n in names.items()}
+        operations=meta["operations"],
+        output_operations=tuple(at),
+        loss=loss,
+        **{field: tuple(listed) for field, listed in names.items()},
     )
 
 
-def private(folder: Path) -> bool:
-    """Whether only this user can change what the folder holds: its programs are run."""
-    info = folder.stat()
-    return info.st_uid == os.getuid() and not info.st_mode & 0o022
-
-
-def write_entry(folder: Path, key: str, program: GradientProgram) -> None:
-    """Store the program; where the folder cannot be made or written, store nothing."""
+def entry_bytes(key: str, program: GradientProgram) -> bytes:
     meta = {
+        "format": FORMAT,
         "key": key,
-        "source_sha256": hashlib.sha256(program.source.encode()).hexdigest(),
+        "arguments": 1 + max((op[1] for op in program.operations if op[0] == "arg"), default=-1),
+        "operations": program.operations,
+        "output_operations": list(program.output_operations),
         "loss": program.loss,
         **{field: list(getattr(program, field)) for field in NAME_FIELDS},
     }
+    body = json.dumps(meta, separators=(",", ":"), allow_nan=False).encode()
+    return hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+
+
+def write_entry(descriptor: int, key: str, program: GradientProgram) -> None:
+    """Store the program: a temp file in the folder, then a rename over the entry (a link there is
+    replaced, never followed). Temp files an interrupted write left are removed first. Where the
+    folder cannot be written, store nothing: a cache only."""
+    remove_leftovers(descriptor)
+    temp = f".{key}.{secrets.token_hex(4)}.tmp"
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not private(folder):
-            return  # never read back (read_entry): storing would only fill it
-        # The source first: an entry counts once its JSON, which names the source's hash, exists.
-        write_text_atomic(folder / f"{key}.py", program.source)
-        write_text_atomic(folder / f"{key}.json", json.dumps(meta, indent=1) + "\n")
-    except (OSError, OutputError):
-        pass  # a cache only: the program was derived and runs all the same
+        fd = os.open(
+            temp,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+            dir_fd=descriptor,
+        )
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(entry_bytes(key, program))
+        os.replace(temp, key + SUFFIX, src_dir_fd=descriptor, dst_dir_fd=descriptor)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=descriptor)
+        if not isinstance(exc, OSError | ValueError):
+            raise
+
+
+def remove_leftovers(descriptor: int) -> None:
+    """Temp files of writes that were killed, older than STALE_SECONDS (a newer one may be another
+    process's write in progress)."""
+    try:
+        names = [n for n in os.listdir(descriptor) if n.startswith(".") and n.endswith(".tmp")]
+        for name in names:
+            info = os.stat(name, dir_fd=descriptor, follow_symlinks=False)
+            if time.time() - info.st_mtime > STALE_SECONDS:
+                os.unlink(name, dir_fd=descriptor)
+    except OSError:
+        pass

@@ -1,7 +1,7 @@
-"""derive gradients' cache of printed programs (derive/program_cache.py): the numbers from a
+"""derive gradients' cache of programs as data (derive/program_cache.py): the numbers from a
 cached program equal the hand-worked classic net (tests/classic_oracle.py) and the uncached run;
-whatever the program depends on changes the key; a damaged entry is rebuilt; an unusable folder
-is skipped."""
+whatever the program depends on changes the key; a damaged entry (each kind built here) is rebuilt
+with one warning; a link is never followed; an unusable folder is skipped."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def assert_classic(report: dict) -> None:
 def test_a_cached_program_gives_the_hand_worked_numbers_without_sympy(cache: Path):
     cold = gradients_cli("--format", "json")
     assert cold.returncode == 0, cold.stderr
-    assert len(entries(cache)) == 2  # KEY.py and KEY.json
+    assert [Path(e).suffix for e in entries(cache)] == [".program"]  # data, no source
     warm = gradients_cli("--format", "json", python=("-X", "importtime"))
     assert warm.returncode == 0
     assert warm.stdout == cold.stdout
@@ -102,7 +102,7 @@ def test_a_changed_network_misses_and_changed_values_share_the_program(cache: Pa
     assert "0.15" in text
     moved.write_text(text.replace("0.15", "0.35", 1))
     program, config = program_for(moved)
-    assert len(entries(cache)) == 2  # same network, other values: one entry
+    assert len(entries(cache)) == 1  # same network, other values: one entry
     w = list(oracle.WEIGHTS)
     w[0] = 0.35
     assert config.values.weights == tuple(w)
@@ -110,13 +110,13 @@ def test_a_changed_network_misses_and_changed_values_share_the_program(cache: Pa
     assert np.allclose([got[f"dE_total/dw{k}"] for k in range(1, 9)], oracle.gradients(w), 1e-12, 0)
 
     mazur, config = program_for(ROOT / "derive" / "configs" / "mazur.toml")  # fixed biases
-    assert len(entries(cache)) == 4
+    assert len(entries(cache)) == 2
     got = mazur.at_values(config.values)
     expected = oracle.gradients(oracle.WEIGHTS, oracle.MAZUR_BIASES)
     assert np.allclose([got[f"dE_total/dw{k}"] for k in range(1, 9)], expected, 1e-12, 0)
 
     deep, config = program_for(ROOT / "tests" / "configs" / "table_deep_softmax.toml")
-    assert len(entries(cache)) == 6
+    assert len(entries(cache)) == 3
     fresh = program_cache.derived(config.network)
     assert deep.source == fresh.source
     assert deep.at_values(config.values) == fresh.at_values(config.values)
@@ -141,34 +141,55 @@ def test_the_key_follows_derive_source_and_versions(tmp_path: Path, monkeypatch)
     assert program_cache.entry_key(spec) != key
 
 
+def rewrite(entry: Path, change, rehash: bool = False) -> None:
+    """Change the entry's JSON with `change(meta)`; its hash line kept (damage) or made again."""
+    digest, _, body = entry.read_bytes().partition(b"\n")
+    meta = json.loads(body)
+    change(meta)
+    body = json.dumps(meta).encode()
+    if rehash:
+        digest = hashlib.sha256(body).hexdigest().encode()
+    entry.write_bytes(digest + b"\n" + body)
+
+
+def swap_outputs(meta: dict) -> None:
+    """Two output names swapped: dE_total/dw1 named where dE_total/dw2 is computed, and back."""
+    names = meta["outputs"]
+    a, b = names.index("dE_total/dw1"), names.index("dE_total/dw2")
+    names[a], names[b] = names[b], names[a]
+
+
+def deep_json(entry: Path) -> None:
+    body = b"[" * 100_000 + b"]" * 100_000
+    entry.write_bytes(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+
+
 DAMAGE = {
-    "source not Python": lambda py, meta: py.write_text("def program(:\n"),
-    "source changed": lambda py, meta: py.write_text(py.read_text().replace("*", "+", 1)),
-    "source gone": lambda py, meta: py.unlink(),
-    "source a folder": lambda py, meta: (py.unlink(), py.mkdir()),
-    "metadata cut short": lambda py, meta: meta.write_text(meta.read_text()[:40]),
-    "metadata a list": lambda py, meta: meta.write_text("[]"),
-    "metadata not UTF-8": lambda py, meta: meta.write_bytes(b"\xff\xfe{"),
-    "names not strings": lambda py, meta: meta.write_text(
-        json.dumps({**json.loads(meta.read_text()), "outputs": [1, 2]})
-    ),
-    "names one string": lambda py, meta: meta.write_text(
-        json.dumps({**json.loads(meta.read_text()), "gradients": "dE_total/dw1"})
-    ),
-    "another key": lambda py, meta: meta.write_text(
-        json.dumps({**json.loads(meta.read_text()), "key": "0" * 64})
-    ),
+    "two output names swapped": lambda e: rewrite(e, swap_outputs),
+    "an output name missing": lambda e: rewrite(e, lambda m: m["outputs"].pop()),
+    "an extra output name": lambda e: rewrite(e, lambda m: m["outputs"].append("x")),
+    "an operand changed": lambda e: rewrite(e, lambda m: m["operations"][-1].__setitem__(1, 0)),
+    "cut short": lambda e: e.write_bytes(e.read_bytes()[:300]),
+    "empty": lambda e: e.write_bytes(b""),
+    "not UTF-8": lambda e: e.write_bytes(b"\xff\xfe{"),
+    "nested 100,000 deep": deep_json,
+    "gone": lambda e: e.unlink(),
+    "a folder": lambda e: (e.unlink(), e.mkdir()),
+    "a link to a good copy": lambda e: (e.rename(e.with_name("copy")), e.symlink_to("copy")),
+    "a FIFO": lambda e: (e.unlink(), os.mkfifo(e)),
 }
+QUIET = ("gone",)  # a missing entry is a miss, not damage
 
 
 @pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
-def test_a_damaged_entry_is_derived_again_and_rewritten(cache: Path, damage):
+def test_a_damaged_entry_is_derived_again_with_one_warning(cache: Path, damage, capsys):
     program_for(CLASSIC)
-    (py,) = cache.glob("*.py")
-    meta = py.with_suffix(".json")
-    good = (py.read_text(), meta.read_text())
-    damage(py, meta)
+    (entry,) = cache.glob("*.program")
+    good = entry.read_bytes()
+    damage(entry)
+    capsys.readouterr()
     program, config = program_for(CLASSIC)
+    err = capsys.readouterr().err
     report = program.at_values(config.values)
     assert_classic(
         {
@@ -177,10 +198,62 @@ def test_a_damaged_entry_is_derived_again_and_rewritten(cache: Path, damage):
             "gradients": {f"w{k}": report[f"dE_total/dw{k}"] for k in range(1, 9)},
         }
     )
-    if damage is DAMAGE["source a folder"]:
-        assert py.is_dir()  # not replaced: a cache only, never worth deleting a folder for
+    name = next(k for k, v in DAMAGE.items() if v is damage)
+    if name in QUIET:
+        assert err == ""
     else:
-        assert (py.read_text(), meta.read_text()) == good
+        assert err.count("\n") == 1 and "; derived again" in err and "Traceback" not in err
+    if name == "a folder":
+        assert entry.is_dir()  # not replaced: a cache only, never worth deleting a folder for
+    else:
+        assert not entry.is_symlink() and entry.read_bytes() == good
+
+
+def test_a_damaged_entry_on_the_command_line_is_one_warning_line(cache: Path):
+    assert gradients_cli().returncode == 0
+    (entry,) = cache.glob("*.program")
+    rewrite(entry, swap_outputs)
+    done = gradients_cli("--format", "json")
+    assert done.returncode == 0
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("warning: ")
+    assert_classic(json.loads(done.stdout))
+
+
+def test_an_entry_is_data_never_run(cache: Path):
+    """An entry with its hash made again (as only someone who may write the folder can) but an
+    operation that is not one of the evaluator's is refused, not looked up or called."""
+    program_for(CLASSIC)
+    (entry,) = cache.glob("*.program")
+    rewrite(entry, lambda m: m["operations"].append(["__import__", 0]), rehash=True)
+    program, config = program_for(CLASSIC)
+    assert program.at_values(config.values)["dE_total/dw1"] == pytest.approx(
+        oracle.gradients(oracle.WEIGHTS)[0], 1e-12
+    )
+
+
+def test_a_cache_folder_that_is_a_link_is_not_used(cache: Path, tmp_path: Path):
+    other = tmp_path / "someone-else"
+    other.mkdir(mode=0o700)
+    cache.parent.mkdir(parents=True)
+    cache.symlink_to(other)
+    program, config = program_for(CLASSIC)
+    assert entries(other) == []  # nothing read or written through the link
+    assert program.at_values(config.values)["E_total"] == pytest.approx(
+        oracle.total_error(oracle.WEIGHTS), 1e-13
+    )
+
+
+def test_leftovers_of_a_killed_write_are_removed(cache: Path):
+    program_for(CLASSIC)
+    old = cache / ".0123.abcd.tmp"
+    old.write_text("half")
+    os.utime(old, (1, 1))
+    fresh = cache / ".4567.abcd.tmp"  # perhaps another process's write in progress
+    fresh.write_text("half")
+    (entry,) = cache.glob("*.program")
+    entry.unlink()
+    program_for(CLASSIC)
+    assert not old.exists() and fresh.exists()
 
 
 @pytest.mark.parametrize("where", ["a file", "/dev/null", "a file in the cache's place"])
@@ -206,19 +279,22 @@ def test_a_relative_xdg_cache_home_is_ignored(tmp_path: Path, monkeypatch):
 
 
 def plant_wrong_program(cache: Path) -> None:
-    """Rewrite the stored classic program to give dE_total/dw1 = 12345, its JSON to match."""
-    (py,) = cache.glob("*.py")
-    meta = py.with_suffix(".json")
-    source = py.read_text().replace("dE_total_dw1 = ", "dE_total_dw1 = 12345 + 0*", 1)
-    py.write_text(source)
-    digest = hashlib.sha256(source.encode()).hexdigest()
-    meta.write_text(json.dumps({**json.loads(meta.read_text()), "source_sha256": digest}))
+    """Rewrite the stored classic program to give dE_total/dw1 = 12345, its hash to match."""
+    (entry,) = cache.glob("*.program")
+
+    def plant(meta: dict) -> None:
+        meta["operations"].append(["num", 12345.0])
+        meta["output_operations"][meta["outputs"].index("dE_total/dw1")] = (
+            len(meta["operations"]) - 1
+        )
+
+    rewrite(entry, plant, rehash=True)
 
 
 def test_a_folder_others_may_write_to_is_not_read(cache: Path):
     program_for(CLASSIC)
     plant_wrong_program(cache)
-    program, config = program_for(CLASSIC)  # a private folder's entry is trusted and run ...
+    program, config = program_for(CLASSIC)  # a private folder's entry is trusted ...
     assert program.at_values(config.values)["dE_total/dw1"] == 12345
     cache.chmod(0o777)  # ... one that anyone may change is not
     program, config = program_for(CLASSIC)
