@@ -8,6 +8,7 @@ from derive.config import ConfigError, load_config
 from derive.evaluate import evaluator_for
 from sitegen import (
     page_check,
+    page_cnn,
     page_draw,
     page_explained,
     page_home,
@@ -21,6 +22,7 @@ from sitegen.site_common import PageData, Settings, Site, SiteError
 BUILDERS: dict[str, Callable[[Site], PageData]] = {
     "index.md": page_home.build,
     "explained.md": page_explained.build,
+    "cnn.md": page_cnn.build,
     "table.md": page_table.build,
     "check.md": page_check.build,
     "mnist.md": page_mnist.build,
