@@ -22,6 +22,7 @@ from sitegen.mnist_reference import (
     seed_order,
 )
 from sitegen.mnist_svg import Stage, architecture_svg
+from sitegen.mnist_worked import fold_context, worked_context
 from sitegen.site_common import (
     MNIST_RUN_ENV,
     PageData,
@@ -59,6 +60,12 @@ def build(site: Site) -> PageData:
         "unrun": ", ".join(f"`{name}`" for name in registry() if name not in runs),
         "run_env": MNIST_RUN_ENV,
         "target": TARGET,
+        "fold": fold_context(),
+        "worked": worked_context(
+            settings.mnist_reference / model / "seed-1" / WEIGHTS,
+            settings.root / defaults["data_dir"],
+            files,
+        ),
     }
     return PageData(context, files)
 

@@ -114,3 +114,39 @@ def test_cnn_page_update_step_equals_a_torch_sgd_step(page):
     after = step().item()
     assert re.search(rf"After the step the loss is {after:.9g}", page)
     assert f"{conv.weight[0, 0, 0, 0].item():.6g}" in page
+
+
+def test_mnist_worked_example_equals_torch_on_a_test_split(tmp_path):
+    """The MNIST page's worked example on a small made-up test split: the digit it picks has the
+    highest loss, and its loss and every layer's gradient size equal torch autograd's."""
+    from mnist.data import write_split
+    from mnist.evaluate import MEAN, STD
+    from mnist.fold import read_exported
+    from sitegen.mnist_worked import worked_context
+
+    rng = np.random.default_rng(4)
+    images = (rng.uniform(0, 1, (6, 28, 28)) ** 8 * 255).astype(np.uint8)
+    labels = np.array([3, 1, 4, 1, 5, 9], dtype=np.uint8)
+    write_split(tmp_path, "test", images, labels)
+    weights = Path(__file__).parents[1] / "mnist" / "reference" / "nano" / "seed-1"
+    files: dict = {}
+    worked = worked_context(weights / "model.safetensors", tmp_path, files)
+    assert worked["missing"] == ""
+    model = read_exported(weights / "model.safetensors").model.double().eval()
+    x = ((torch.tensor(images, dtype=torch.float64) / 255 - MEAN) / STD)[:, None]
+    with torch.no_grad():
+        losses = nn.functional.cross_entropy(
+            model(x), torch.tensor(labels).long(), reduction="none"
+        )
+    digit = int(losses.argmax())
+    assert worked["index"] == digit
+    assert worked["loss"] == f"{losses[digit].item():.6g}"
+    model.zero_grad()
+    nn.functional.cross_entropy(
+        model(x[digit : digit + 1]), torch.tensor([int(labels[digit])])
+    ).backward()
+    rows = [line.split(" | ") for line in worked["table"].splitlines()[2:]]
+    for row, (key, parameter) in zip(rows, model.named_parameters(), strict=True):
+        assert row[0].strip("| ") == key.split(".")[0] and row[2] == key.split(".")[1]
+        assert float(row[4]) == pytest.approx(parameter.grad.norm().item(), rel=1e-3)
+    assert len(files) == 1

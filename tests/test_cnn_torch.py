@@ -4,6 +4,7 @@ padded, grouped and depthwise convolutions; every parameter and the input."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,10 @@ from safetensors.torch import load_file
 from torch import nn
 
 from derive.cnn import engine
+from derive.cnn.batchnorm import fold_arrays, fold_derivation, fold_residual
 from derive.cnn.config import load_cnn_config
 from mnist.derive_spec import derive_network
+from mnist.fold import folded_conv
 from mnist.model import ARCHS, build_model
 
 CNN = Path(__file__).parents[1] / "derive" / "configs" / "cnn.toml"
@@ -143,3 +146,32 @@ def test_teaching_cnn_config_equals_torch():
     model = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), dense)
     image = torch.tensor(config.values.image[None], dtype=torch.float64)
     assert_gradients_equal(model, image, torch.tensor([1]))
+
+
+def test_batchnorm_fold_is_derived_proven_and_equals_the_browsers_fold():
+    """derive's fold (SymPy's derivative of BatchNorm(conv) by each pixel, and its value at 0) is
+    proven equal for every input, equals mnist.fold's (written by hand for the Draw page) on
+    every conv of nano, and the folded conv equals torch's BatchNorm(conv)."""
+    assert fold_residual(fold_derivation()) == 0
+    generator = torch.Generator().manual_seed(3)
+    model = build_model("nano").double()
+    randomised_statistics(model, generator)
+    model.eval()
+    _, arrays = derive_network(model)
+    checked = 0
+    for index, (conv, norm) in enumerate(itertools.pairwise(model)):
+        if not (isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)):
+            continue
+        weight, bias = fold_arrays(arrays[f"layer{index}"], arrays[f"layer{index + 1}"], norm.eps)
+        hand_weight, hand_bias = folded_conv(conv, norm, index)
+        assert np.allclose(weight, hand_weight, rtol=1e-14, atol=0)
+        assert np.allclose(bias, hand_bias, rtol=1e-13, atol=1e-16)
+        x = torch.rand(1, conv.in_channels, 9, 9, generator=generator, dtype=torch.float64)
+        with torch.no_grad():
+            expected = norm(conv(x)).numpy()
+            folded = nn.functional.conv2d(
+                x, torch.tensor(weight), torch.tensor(bias), groups=conv.groups
+            ).numpy()
+        assert np.allclose(folded, expected, rtol=1e-12, atol=1e-13)
+        checked += 1
+    assert checked == 10  # nano: 2 plain convs, then 4 separable ones of 2 convs each
