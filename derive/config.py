@@ -24,11 +24,17 @@ MAX_CONFIG_BYTES = 1 << 20
 # A config nests two levels ([values] and its lists); Python's TOML reader recurses once per level
 # and would hit Python's recursion limit a few hundred levels down.
 MAX_NESTING = 16
-# Strings and comments (which may hold brackets), or one bracket: enough to count nesting levels.
-TOML_TOKEN = re.compile(
-    r'"""(?:[^\\]|\\.)*?"""|\'\'\'.*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[][{}]',
-    re.S,
-)
+# What the nesting count steps over: text without brackets, quotes or comments, and each kind of
+# string and a comment. Possessive (*+, ++): a string is scanned once, never backtracked into, so
+# counting is linear in the text whatever it holds (a megabyte of backslashes included).
+TOML_PLAIN = re.compile(r"[^\"'#\[\]{}]++")
+TOML_STRINGS = {
+    '"""': re.compile(r'"""(?:[^"\\]++|\\.|"(?!""))*+"""(?:""?(?!"))?', re.S),
+    "'''": re.compile(r"'''(?:[^']++|'(?!''))*+'''(?:''?(?!'))?"),
+    '"': re.compile(r'"(?:[^"\\\n]++|\\.)*+"'),
+    "'": re.compile(r"'[^'\n]*+'"),
+    "#": re.compile(r"#[^\n]*+"),
+}
 
 
 class ConfigError(ValueError):
@@ -95,6 +101,10 @@ def parse_toml(text: str, source: str) -> dict:
         return tomllib.loads(text)
     except ValueError as exc:  # TOMLDecodeError, or an integer of over 4,300 digits
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:  # nesting the count above did not see
+        raise ConfigError(
+            f"{source}: nested too deep; at most {MAX_NESTING} levels are read"
+        ) from None
 
 
 def is_cnn(data: dict) -> bool:
@@ -123,15 +133,25 @@ def config_from_tables(data: dict, source: str) -> Config:
 
 
 def nesting_depth(text: str) -> int:
-    """How deep brackets and braces nest in TOML text, outside its strings and comments."""
-    depth = deepest = 0
-    for match in TOML_TOKEN.finditer(text):
-        token = match.group()
-        if token in ("[", "{"):
+    """How deep brackets and braces nest in TOML text, outside its strings and comments, in one
+    pass; it stops at a string that does not end (invalid TOML: tomllib then says where)."""
+    depth = deepest = position = 0
+    while position < len(text):
+        char = text[position]
+        if char in "[{":
             depth += 1
             deepest = max(deepest, depth)
-        elif token in ("]", "}"):
+            position += 1
+            continue
+        if char in "]}":
             depth -= 1
+            position += 1
+            continue
+        opener = next((o for o in TOML_STRINGS if text.startswith(o, position)), None)
+        match = (TOML_STRINGS[opener] if opener else TOML_PLAIN).match(text, position)
+        if match is None:
+            break
+        position = match.end()
     return deepest
 
 

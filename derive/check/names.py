@@ -10,7 +10,8 @@ import re
 from collections.abc import Callable
 from xml.etree import ElementTree
 
-MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+from derive.check.package import MAIN_NAMESPACES
+
 MAX_NAMES = 10_000  # defined names read; a workbook with more is refused
 AREA = r"\$?[A-Za-z]{1,3}\$?\d+(?::\$?[A-Za-z]{1,3}\$?\d+)?"
 TARGET = re.compile(rf"^\s*(?:'((?:[^']|'')+)'|([^!'\s]+))!({AREA})\s*$")
@@ -20,7 +21,8 @@ def defined_names(book: ElementTree.Element) -> list[tuple[str, int | None, str]
     """(name, index of the worksheet it is local to or None, what it refers to), as written;
     Excel's own (_xlnm.Print_Area ...) left out."""
     found = []
-    for element in book.iter(f"{{{MAIN_NS}}}definedName"):
+    elements = [e for ns in MAIN_NAMESPACES for e in book.iter(f"{{{ns}}}definedName")]
+    for element in elements:
         name = element.get("name", "")
         if not name or name.lower().startswith("_xlnm."):
             continue

@@ -1,11 +1,12 @@
-"""Read an .xlsx workbook as worksheets of rows of cells, streamed, within bounds checked before
-and while reading (never after loading):
-- every part's uncompressed size, as the zip directory states it, at most MAX_PART_BYTES and all
-  together at most MAX_XML_BYTES; the bytes really inflated are counted too, so a zip whose
-  directory lies is cut off at the same bound;
+"""Read an .xlsx workbook (Transitional or Strict OOXML) as worksheets of rows of cells, streamed,
+within bounds checked before and while reading (never after loading):
+- the zip package: its members, parts and inflated bytes (package.py);
+- at most MAX_WORKSHEETS worksheets and MAX_NAMES defined names;
+- all worksheets together at most MAX_XLSX_CELLS cells (empty ones too) and, with the shared
+  strings, MAX_TAGS XML tags, counted in the inflated bytes before any is parsed, so a small file
+  of millions of cells is refused in seconds; at most MAX_SHARED_STRINGS shared strings, likewise;
 - a worksheet: its <dimension> (the sheet's own statement of its used range) spans at most
-  MAX_CELLS cells (grid.py); cells are counted while streaming too (a sheet may omit or
-  misstate it);
+  MAX_CELLS cells (grid.py); every cell reference a cell of a worksheet (A1 to XFD1048576);
 - a cell: text at most MAX_TEXT characters (Excel's own limit), counted as the parser reads it.
 
 Worksheets are parsed with expat in chunks: only one row is held at a time.
@@ -14,23 +15,25 @@ Worksheets are parsed with expat in chunks: only one row is held at a time.
 from __future__ import annotations
 
 import posixpath
-import zipfile
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 from xml.parsers import expat
 
 from openpyxl.formula.translate import Translator
-from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+from openpyxl.utils.cell import column_index_from_string
 
 from derive.check.grid import MAX_CELLS, MAX_TEXT, Cell, Row, SheetError, Worksheet, number
 from derive.check.names import MAX_NAMES, defined_names, substitution
+from derive.check.package import MAIN_NAMESPACES, REL_NAMESPACES, Inflated, open_package
 
-MAX_PART_BYTES = 1 * 2**30
-MAX_XML_BYTES = 2 * 2**30
-CHUNK = 1 << 20
-MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+MAX_XLSX_CELLS = 1_000_000  # all worksheets together; derive table writes at most 250,000
+MAX_TAGS = 10 * MAX_XLSX_CELLS  # XML tags of the worksheets and shared strings parsed
+MAX_SHARED_STRINGS = MAX_XLSX_CELLS
+MAX_WORKSHEETS = 255
+MAX_ROW, MAX_COLUMN = 1_048_576, 16_384  # a worksheet's last cell, XFD1048576
+REFERENCE = re.compile(r"^\$?([A-Za-z]{1,3})\$?([0-9]{1,7})$")
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 
@@ -39,47 +42,33 @@ class Workbook:
 
     def __init__(self, path: Path):
         self.path = path
-        try:
-            self.zip = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError, EOFError):
-            raise SheetError(f"{path}: not an .xlsx workbook (not a zip archive)") from None
-        self.parts = {info.filename: info for info in self.zip.infolist()}
-        total = 0
-        for info in self.parts.values():
-            if info.file_size > MAX_PART_BYTES:
-                raise SheetError(
-                    f"{path}: part {info.filename} inflates to {info.file_size:,} bytes, more "
-                    f"than the {MAX_PART_BYTES:,} this reads"
-                )
-            total += info.file_size
-        if total > MAX_XML_BYTES:
-            raise SheetError(
-                f"{path}: inflates to {total:,} bytes, more than the {MAX_XML_BYTES:,} this reads"
-            )
-        self.inflated = 0
+        self.zip = open_package(path)
+        self.inflated = Inflated(path, self.zip)
+        self.parts = self.inflated.parts
+        self.tags = 0  # counted before parsing, in every part parsed by the element
 
     def fail(self, what: str) -> SheetError:
-        return SheetError(f"{self.path}: not an .xlsx workbook this can read: {what}")
+        return self.inflated.fail(what)
 
     def chunks(self, name: str) -> Iterator[bytes]:
-        """The part's bytes, a chunk at a time, counted against MAX_XML_BYTES as they inflate."""
-        if name not in self.parts:
-            raise self.fail(f"part {name} is missing")
-        try:
-            with self.zip.open(name) as stream:
-                while chunk := stream.read(CHUNK):
-                    self.inflated += len(chunk)
-                    if self.inflated > MAX_XML_BYTES:
-                        raise SheetError(
-                            f"{self.path}: inflates to more than {MAX_XML_BYTES:,} bytes, "
-                            "the most this reads"
-                        )
-                    yield chunk
-        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
-            raise self.fail(f"part {name}: {exc}") from None
+        return self.inflated.chunks(name)
+
+    def counted(self, name: str, element: bytes) -> int:
+        """The `element`s in the part, counted before it is parsed; its tags are added up."""
+        found, tags = self.inflated.count(name, element)
+        self.tags += tags
+        return found
+
+    def check_tags(self) -> None:
+        """All parts counted together hold at most MAX_TAGS tags (a parser call each)."""
+        if self.tags > MAX_TAGS:
+            raise SheetError(
+                f"{self.path}: more than {MAX_TAGS:,} XML tags in its worksheets and strings, "
+                "the most this reads"
+            )
 
     def small_xml(self, name: str) -> ElementTree.Element:
-        data = b"".join(self.chunks(name))
+        data = self.inflated.small(name)
         try:
             return ElementTree.fromstring(data)
         except ElementTree.ParseError as exc:
@@ -92,31 +81,59 @@ class Workbook:
             rel.get("Id"): rel.get("Target", "")
             for rel in rels.iter(f"{{{PKG_REL_NS}}}Relationship")
         }
-        strings = self.shared_strings()
+        listed = [s for ns in MAIN_NAMESPACES for s in book.iter(f"{{{ns}}}sheet")]
+        if len(listed) > MAX_WORKSHEETS:
+            raise SheetError(
+                f"{self.path}: {len(listed):,} worksheets, more than the {MAX_WORKSHEETS} "
+                "this reads"
+            )
         names = defined_names(book)
         if len(names) > MAX_NAMES:
             raise SheetError(
                 f"{self.path}: {len(names):,} defined names, more than the {MAX_NAMES:,} this reads"
             )
-        sheets = []
-        for index, sheet in enumerate(book.iter(f"{{{MAIN_NS}}}sheet")):
-            target = targets.get(sheet.get(f"{{{REL_NS}}}id"), "")
+        found = []
+        for index, sheet in enumerate(listed):
+            rel = next(
+                (sheet.get(f"{{{ns}}}id") for ns in REL_NAMESPACES if sheet.get(f"{{{ns}}}id")), ""
+            )
+            target = targets.get(rel, "")
             part = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
             part = posixpath.normpath(part)
-            name = sheet.get("name", "?")
             if part in self.parts:
-                notes: list[str] = []
-                parser = SheetParser(self, name, part, strings)
-                parser.rewrite = substitution(names, name, index, notes)
-                sheets.append(Worksheet(name, parser.rows(), notes))
-        if not sheets:
+                found.append((index, sheet.get("name", "?"), part))
+        if not found:
             raise self.fail("it has no worksheets")
+        cells = 0
+        for k, (_, name, part) in enumerate(found):  # counted before any is parsed
+            cells += self.counted(part, b"c")
+            if cells > MAX_XLSX_CELLS:
+                what = f"worksheet {name!r} holds" if k == 0 else f"its worksheets to {name!r} hold"
+                raise SheetError(
+                    f"{self.path}: {what} {cells:,} cells, more than the {MAX_XLSX_CELLS:,} "
+                    "this reads (empty ones too)"
+                )
+            self.check_tags()
+        strings = self.shared_strings()
+        sheets = []
+        for index, name, part in found:
+            notes: list[str] = []
+            parser = SheetParser(self, name, part, strings)
+            parser.rewrite = substitution(names, name, index, notes)
+            sheets.append(Worksheet(name, parser.rows(), notes))
         return sheets
 
     def shared_strings(self) -> list[str]:
         name = "xl/sharedStrings.xml"
         if name not in self.parts:
             return []
+        found = self.counted(name, b"si")
+        if found > MAX_SHARED_STRINGS:
+            raise SheetError(
+                f"{self.path}: its shared strings part holds {found:,} strings, more than the "
+                f"{MAX_SHARED_STRINGS:,} this reads"
+            )
+        self.check_tags()
         strings: list[str] = []
         text: list[str] = []
         state = {"in_t": False, "in_rph": False, "length": 0}
@@ -185,6 +202,7 @@ class SheetParser:
         self.target = ""  # the element whose text is being collected: v, f or t
         self.shared: dict[str, tuple[str, str]] = {}  # si -> (formula, origin cell)
         self.cells = 0
+        self.column = 0  # the column of the row's last cell: a cell without a reference is next
         self.rewrite: Callable[[str], str] | None = None  # defined names -> references (names.py)
 
     def rows(self) -> Iterator[Row]:
@@ -215,7 +233,14 @@ class SheetParser:
             if local == "f":
                 self.formula = attrs
         elif local == "row":
-            self.row_number = int(attrs.get("r", self.row_number + 1))
+            number = attrs.get("r")
+            if number is None:
+                self.row_number += 1
+            elif number.isdigit() and 0 < int(number[:8]) <= MAX_ROW:
+                self.row_number = int(number)
+            else:
+                raise self.book.fail(f"{self.name}: row number {number[:40]!r}")
+            self.column = 0
         elif local == "dimension":
             self.dimension(attrs.get("ref", ""))
 
@@ -258,18 +283,25 @@ class SheetParser:
 
     @staticmethod
     def position(ref: str) -> tuple[int, int]:
-        letters, row = coordinate_from_string(ref)
-        return row, column_index_from_string(letters)
+        """(row, column) of a cell reference such as B7; ValueError for anything that is not a
+        cell of a worksheet (A0, ZZZZ1, A99999999)."""
+        match = REFERENCE.match(ref)
+        if not match:
+            raise ValueError(ref)
+        row, column = int(match[2]), column_index_from_string(match[1].upper())
+        if not (0 < row <= MAX_ROW and 0 < column <= MAX_COLUMN):
+            raise ValueError(ref)
+        return row, column
 
     def add_cell(self) -> None:
         ref = self.cell.get("r")
         try:
-            row, column = (
-                self.position(ref) if ref else (self.row_number, max(self.row, default=0) + 1)
-            )
+            row, column = self.position(ref) if ref else (self.row_number, self.column + 1)
         except ValueError:
-            raise self.book.fail(f"{self.name}: cell reference {ref!r}") from None
-        self.row_number = row
+            raise self.book.fail(f"{self.name}: cell reference {ref[:40]!r}") from None
+        if column > MAX_COLUMN:
+            raise self.book.fail(f"{self.name}: a cell past column XFD in row {row}")
+        self.row_number, self.column = row, column
         formula = self.formula_text(ref)
         value = self.value()
         if value is None and formula is None:
