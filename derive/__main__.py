@@ -191,16 +191,17 @@ def table_command(args: argparse.Namespace) -> int:
 
     if args.format == "xlsx" and args.out is None:
         raise OutputError("--format xlsx writes a workbook: give --out FILE.xlsx")
-    if args.format == "xlsx" and cnn_config(args.config) is not None:
-        raise OutputError(
-            f"{args.config}: a CNN's table is written as csv, md or json; its live-formula "
-            f"workbook is not made yet"
-        )
     suffix = {"csv": ".csv", "md": ".md", "json": ".json", "xlsx": ".xlsx"}[args.format]
     if args.out is not None and not args.out.lower().endswith(suffix):
         raise OutputError(f"{args.out}: --format {args.format} writes a {suffix} file")
     if args.out is not None:
         check_writable(args.out)  # before the work, not after
+    cnn = cnn_config(args.config) if args.format == "xlsx" else None
+    if cnn is not None:
+        from derive.cnn import xlsx as cnn_xlsx  # openpyxl loads only for a workbook
+
+        cnn_xlsx.write_workbook(cnn, args.lr, args.steps, args.out)
+        return 0
     result = iteration_table(args)
     if args.format == "xlsx":
         from derive import xlsx  # openpyxl loads only for a workbook

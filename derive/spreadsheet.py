@@ -98,6 +98,19 @@ class SpreadsheetPrinter(StrPrinter):
         top = f"MAX({','.join(xs)})"
         return f"({top}+LN({'+'.join(f'EXP({x}-{top})' for x in xs)}))"
 
+    def _print_maximum(self, expr: sp.Expr) -> str:
+        return self._call("MAX", *expr.args)
+
+    def _print_winner(self, expr: sp.Expr) -> str:
+        # 1 where x_k is the window's first maximum: above every earlier value, at least every
+        # later one (derive/cnn/functions.py).
+        k, *xs = expr.args
+        k = int(k)
+        here = self._print(xs[k])
+        tests = [f"{here}>{self._print(x)}" for x in xs[:k]]
+        tests += [f"{here}>={self._print(x)}" for x in xs[k + 1 :]]
+        return f"IF(AND({','.join(tests)}),1,0)"
+
     def _print_Function(self, expr: sp.Expr) -> str:
         raise ValueError(f"no spreadsheet formula for the function {expr.func.__name__}")
 

@@ -182,7 +182,9 @@ def workbook(table: Table) -> tuple[openpyxl.Workbook, int]:
         sheet.freeze_panes = "C2"
         formulas += sum(isinstance(t, str) for t in first) + len(later) * table.steps
         sheets.append(sheet)
-    summary.add_chart(error_chart(table, sheets), "E4")
+    loss, step = table.names.index("E_total") + 1, table.names.index("step") + 1
+    chart = error_chart(table.learning_rates, table.steps, sheets, loss, step, "E_total")
+    summary.add_chart(chart, "E4")
     book.calculation.fullCalcOnLoad = True  # engines recompute on opening; the rest show caches
     return book, formulas
 
@@ -220,24 +222,25 @@ def write_summary(sheet, table: Table) -> tuple[dict[sp.Symbol, str], list[str]]
     return inputs, lr_cells
 
 
-def error_chart(table: Table, sheets: list) -> LineChart:
-    """E_total against step, one line per learning rate, read from the learning rate sheets."""
+def error_chart(
+    learning_rates: tuple[float, ...], steps: int, sheets: list, loss: int, step: int, name: str
+) -> LineChart:
+    """The loss against step, one line per learning rate, read from the learning rate sheets'
+    columns `loss` and `step` (numbered from 1)."""
     chart = LineChart()
     chart.title = CHART_TITLE
     chart.x_axis.title = "step"
-    chart.y_axis.title = "E_total"
+    chart.y_axis.title = name
     # openpyxl 3.1 hides both axes unless told otherwise.
     chart.x_axis.delete = False
     chart.y_axis.delete = False
     chart.width, chart.height = 22, 12
-    loss = table.names.index("E_total") + 1
-    last = table.steps + 2
-    for lr, sheet in zip(table.learning_rates, sheets, strict=True):
+    last = steps + 2
+    for lr, sheet in zip(learning_rates, sheets, strict=True):
         values = Reference(sheet, min_col=loss, min_row=2, max_row=last)
         series = Series(values, title=f"lr = {lr!r}")
         series.smooth = False
         chart.series.append(series)
-    step = table.names.index("step") + 1
     chart.set_categories(Reference(sheets[0], min_col=step, min_row=2, max_row=last))
     return chart
 
@@ -263,12 +266,19 @@ def with_cached_values(sheet_xml: str, values) -> tuple[str, int]:
 def workbook_bytes(table: Table) -> bytes:
     """The .xlsx file: openpyxl's workbook with the table's numbers as cached formula values."""
     book, formulas = workbook(table)
+    values = [sheet_values(table, k) for k in range(len(table.learning_rates))]
+    return cached_workbook_bytes(book, formulas, values)
+
+
+def cached_workbook_bytes(book: openpyxl.Workbook, formulas: int, values: list) -> bytes:
+    """The saved workbook with each formula cell's value cached: values[k] holds the numbers of
+    the k-th sheet after the first, (rows from row 2, columns from A)."""
     raw = io.BytesIO()
     with scratch_folder(prefix="openpyxl-"):  # its per-sheet scratch files, whatever happens
         book.save(raw)
     parts = {
-        sheet.path.lstrip("/"): sheet_values(table, k)
-        for k, sheet in enumerate(book.worksheets[1:])  # sheet.path is set by save()
+        sheet.path.lstrip("/"): numbers  # sheet.path is set by save()
+        for sheet, numbers in zip(book.worksheets[1:], values, strict=True)
     }
     out = io.BytesIO()
     cached = 0

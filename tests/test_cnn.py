@@ -278,3 +278,37 @@ def test_bad_cnn_config_is_one_line_and_exit_2(tmp_path, edit, message):
     done = derive_cli("gradients", "--config", str(bad))
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+
+
+def test_cnn_workbook_recomputed_by_a_spreadsheet_engine_equals_the_table(tmp_path):
+    """The live-formula workbook of the teaching CNN, recomputed by the `formulas` engine (not
+    derive): every parameter, E and p, step by step, equal the array program's table; the values
+    cached in the file equal what the formulas compute."""
+    import formulas
+    import openpyxl
+
+    workbook = tmp_path / "cnn.xlsx"
+    done = derive_cli("table", "--config", str(CNN), "--lr", "0.5", "--steps", "2",
+                      "--format", "xlsx", "--out", str(workbook))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    table = derive_cli("table", "--config", str(CNN), "--lr", "0.5", "--steps", "2",
+                       "--format", "json")  # fmt: skip
+    expected = json.loads(table.stdout)
+    solution = formulas.ExcelModel().loads(str(workbook)).finish().calculate()
+    computed = {}
+    for key, value in solution.items():
+        if key.upper().startswith("'[CNN.XLSX]LR 0.5'!"):
+            computed[key.split("!")[1]] = value.value[0, 0]
+    sheet = openpyxl.load_workbook(workbook, data_only=True)["lr 0.5"]
+    header = [c.value for c in sheet[1]]
+    checked = 0
+    for name in expected["columns"][2:]:
+        if name.startswith("dE/d") or name not in header:
+            continue
+        column = openpyxl.utils.get_column_letter(header.index(name) + 1)
+        for row, values in enumerate(expected["rows"]):
+            want = values[expected["columns"].index(name)]
+            assert computed[f"{column}{row + 2}"] == pytest.approx(want, rel=1e-12, abs=1e-14)
+            assert sheet[f"{column}{row + 2}"].value == pytest.approx(want, rel=1e-12, abs=1e-14)
+            checked += 1
+    assert checked == 3 * (37 + 1 + 3)
