@@ -1,5 +1,7 @@
 """A run folder (--out): locked while a training writes it, so that a second training into it is
-refused instead of overwriting the first one's results; its metrics when a run resumes."""
+refused instead of overwriting the first one's results; a fresh training into a folder that holds
+any run's files (a finished run, a copy of a reference run, one killed before its first
+checkpoint) is refused too, never deleting or overwriting them; its metrics when a run resumes."""
 
 import contextlib
 import fcntl
@@ -11,6 +13,24 @@ from mnist.checkpoint import CHECKPOINT
 from mnist.cli import DataError, UsageError
 from mnist.metrics import METRICS, read_metrics, write_metrics
 from safeio.atomic import check_writable
+
+# What a training writes into its folder (mnist.plots, mnist.export and the reference runs' own):
+# any of them there means the folder holds a run that a fresh training would overwrite.
+RUN_FILES = (
+    CHECKPOINT,
+    METRICS,
+    "results.json",
+    "settings.json",
+    "curves.png",
+    "confusion.png",
+    "misclassified.png",
+    "model.safetensors",
+)
+
+
+def run_files(run_dir: Path) -> list[str]:
+    """The names of RUN_FILES the folder holds (a link or a folder of that name too)."""
+    return [name for name in RUN_FILES if os.path.lexists(run_dir / name)]
 
 
 @contextlib.contextmanager
@@ -32,10 +52,14 @@ def run_folder(run_dir: Path, resume: bool, writer: bool) -> Iterator[None]:
         except BlockingIOError:
             raise UsageError(f"{run_dir}: another training is writing this folder now") from None
         if not resume:
-            if (run_dir / CHECKPOINT).exists():
-                raise UsageError(f"{run_dir} already holds a run; use --resume or another --out")
+            found = run_files(run_dir)
+            if found:
+                how = "--resume to continue it" if CHECKPOINT in found else "another --out"
+                raise UsageError(
+                    f"{run_dir} already holds a run ({', '.join(found)}); use {how}, or remove "
+                    "those files yourself: a fresh training never deletes or overwrites them"
+                )
             check_writable(run_dir / METRICS)  # before training, not after the first epoch
-            (run_dir / METRICS).unlink(missing_ok=True)
         yield
     finally:
         os.close(fd)

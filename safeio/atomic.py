@@ -1,17 +1,24 @@
-"""Write output files whole or not at all: a temp file in the same folder, then a rename.
+"""Write output files whole or not at all: a temp file in the same folder, written to the disk
+(fsync), then a rename.
 
-A write interrupted by an error, Ctrl-C (SIGINT), SIGTERM or SIGHUP removes its temp file and keeps
-the old file; SIGTERM and SIGHUP then end the program with status 128 + the signal's number (as a
-shell reports a process the signal killed), after Python's own clean-up has run (openpyxl, for one,
-removes its half-written worksheets from the temp folder at exit).
+A write interrupted by an error (a full disk included), Ctrl-C (SIGINT), SIGTERM or SIGHUP removes
+its temp file and keeps the old file; SIGTERM and SIGHUP then end the program with status 128 + the
+signal's number (as a shell reports a process the signal killed), after Python's own clean-up has
+run (openpyxl, for one, removes its half-written worksheets from the temp folder at exit). A write
+killed outright (kill -9, a power cut) leaves its temp file: each temp file is locked (flock) while
+its write runs, and the next write of the same file removes those no live write holds. An output
+path that is a symbolic link writes the file it points to (a link to nothing is refused).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
+import re
 import signal
+import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -61,25 +68,73 @@ def check_writable(path: str | Path) -> Path:
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call write(temp_path) and move the result onto `path`; an error or a signal leaves `path`
-    untouched and no temp file behind."""
-    path = check_writable(path)
-    temp = None
+    """Call write(temp_path) and move the result onto `path` (or the file it links to) once it is
+    on the disk; an error or a signal leaves `path` untouched and no temp file behind."""
+    path = through_link(check_writable(path))
+    remove_leftovers(path)
+    temp = lock = None
     with _ending_signals_raise():
         try:
             # A signal held here is delivered as the block ends: once `temp` is known.
             with _signals_held():
-                temp = _temp_file(path)
+                temp, lock = _temp_file(path)
             write(temp)
+            _sync(temp)  # a full disk fails here, before the old file is replaced
             with _signals_held():
                 os.replace(temp, path)
+            with contextlib.suppress(OSError):  # the rename itself; some file systems refuse
+                _sync(path.parent)
         except OSError as exc:
             _remove(temp)
             raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
         except BaseException:
             _remove(temp)
             raise
+        finally:
+            if lock is not None:
+                os.close(lock)
     return path
+
+
+def through_link(path: Path) -> Path:
+    """The file a symbolic link points to (written in its place, so the link stays a link);
+    the path itself when it is not a link."""
+    if not path.is_symlink():
+        return path
+    target = Path(os.path.realpath(path))
+    if not target.exists():
+        raise OutputError(f"{path}: a link to {target}, which does not exist; give the file itself")
+    return check_writable(target)
+
+
+def leftovers(path: Path) -> list[Path]:
+    """Temp files of earlier writes of `path` (named as _temp_file names them)."""
+    prefix = f".{path.name[:TEMP_NAME_CHARS]}."
+    pattern = re.compile(re.escape(prefix) + r"[a-z0-9_]{8}" + re.escape(path.suffix) + "$")
+    try:
+        names = [n for n in os.listdir(path.parent) if n.startswith(prefix) and pattern.match(n)]
+    except OSError:
+        return []
+    return [path.parent / n for n in names]
+
+
+def remove_leftovers(path: Path) -> None:
+    """Remove the temp files that writes of `path` killed outright left: those no live write
+    holds locked."""
+    for temp in leftovers(path):
+        try:
+            fd = os.open(temp, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue  # gone already, a link, unreadable: not ours to remove
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            temp.unlink(missing_ok=True)
+        except OSError:
+            continue  # locked: a write in progress
+        finally:
+            os.close(fd)
 
 
 @contextlib.contextmanager
@@ -108,17 +163,27 @@ def _remove(temp: Path | None) -> None:
         temp.unlink(missing_ok=True)
 
 
-def _temp_file(path: Path) -> Path:
+def _temp_file(path: Path) -> tuple[Path, int]:
+    """A new temp file beside `path`, and a descriptor holding it locked while it is written."""
     prefix = f".{path.name[:TEMP_NAME_CHARS]}."
     try:
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=path.suffix)
     except OSError as exc:
         # os.access can say yes where creating a file fails (root on a read-only or special fs).
         raise OutputError(f"{path}: cannot write in folder {path.parent}: {exc.strerror}") from None
-    os.close(fd)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a new file: no one else holds it
     # mkstemp makes the file private (0600); give it the permissions a plain open() would.
     os.chmod(temp, 0o666 & ~_umask())
-    return Path(temp)
+    return Path(temp), fd
+
+
+def _sync(path: Path) -> None:
+    """What was written to `path` (a file, or a folder's entries) is on the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:
