@@ -114,12 +114,26 @@ def test_teaching_cnn_gradients_json_equal_central_differences():
     assert np.allclose(list(report["gradients"].values()), expected, rtol=1e-6, atol=1e-9)
 
 
-def test_teaching_cnn_every_gradient_proven_equal_to_sympy_diff():
-    net = symbolic.scalar_network(load_cnn_config(CNN))
+PADDED_BN = Path(__file__).parent / "configs" / "cnn_padded_batchnorm.toml"
+
+
+@pytest.mark.parametrize(("config", "count"), [(CNN, 37 + 25), (PADDED_BN, 2 * 9 + 2 * 2 + 16)])
+def test_every_gradient_proven_equal_to_sympy_diff(config, count):
+    net = symbolic.scalar_network(load_cnn_config(config))
     back = symbolic.backprop(net)
     variables = (*net.parameters, *net.pixels.ravel())
-    assert len(variables) == 37 + 25
+    assert len(variables) == count
     assert all(symbolic.proof_residual(back, v) == 0 for v in variables)
+
+
+def test_padded_batchnorm_cnn_gradients_equal_central_differences():
+    config = load_cnn_config(PADDED_BN)
+    done = derive_cli("gradients", "--config", str(PADDED_BN), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    values = config.values
+    expected = central_differences(config.network, values.arrays, values.image, values.target)
+    derived = list(json.loads(done.stdout)["gradients"].values())
+    assert np.allclose(derived, expected, rtol=1e-6, atol=1e-9)
 
 
 def test_a_wrong_routing_is_not_proven(monkeypatch):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from derive.cnn.batchnorm import fold_derivation, fold_residual
 from derive.cnn.spec import CNNConfig
 from derive.cnn.symbolic import (
     Backprop,
@@ -88,10 +89,25 @@ def derivation(config: CNNConfig, prove: bool = True) -> CNNDerivation:
         sections.append(
             Section(f"Back through layer {layer.kind} to {what}", lines(inputs, True), note)
         )
+    if any(layer.kind == "batchnorm" for layer in net.spec.layers):
+        sections.append(batchnorm_section())
     variables = (*net.parameters, *net.pixels.ravel())
     residuals = {v: proof_residual(back, v) for v in variables} if prove else {}
     softmax = tuple(back.delta[s] for s in net.logits)
     return CNNDerivation(net, back, values, tuple(sections), softmax, residuals)
+
+
+def batchnorm_section() -> Section:
+    """BatchNorm folded into the conv before it, as derive/cnn/batchnorm.py derives it."""
+    fold = fold_derivation()
+    proven = "proven" if fold_residual(fold) == 0 else "NOT proven"
+    return Section(
+        "BatchNorm (evaluation) folded into the conv before it",
+        (),
+        f"K' = dy/dx = {sp.sstr(fold.folded_kernel[0])} (for kernel entry K0); "
+        f"b' = y at x = 0 = {sp.sstr(fold.folded_bias)}; BatchNorm(conv) - folded conv = 0: "
+        f"{proven} for every x.",
+    )
 
 
 FLIPPED = (
