@@ -15,6 +15,7 @@ from torch import nn
 from mnist.cli import UsageError
 from mnist.config import FIELDS, SAME_ON_RESUME, Config, check_settings
 from mnist.distributed import Dist
+from mnist.finite import state_problem
 from mnist.model import build_model
 from safeio.atomic import write_atomic
 
@@ -147,6 +148,10 @@ def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
     problem = problem or unlike(per_process, {key: rng.get(key) for key in expected}, "rng")
     if problem:
         raise damaged(path, problem)
+    for key in ("model", "live"):  # finite but a negative variance: every output NaN
+        problem = key in state and state_problem(config["model"], state[key])
+        if problem:
+            raise damaged(path, f"{key}: {problem}")
     return state
 
 

@@ -15,6 +15,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 from torch import nn
 
+from mnist.finite import output_problem
 from mnist.model import ARCHS, build_model, describe
 
 # Layers that only pass data on in eval mode (Flatten: the browser's arrays are flat already).
@@ -181,4 +182,7 @@ def read_exported(path: Path) -> Exported:
     except RuntimeError as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
         raise FoldError(f"{path}: the weights do not fit model {name!r} ({first})") from None
+    problem = output_problem(model)
+    if problem:
+        raise FoldError(f"{path}: {problem}")
     return Exported(name, model.eval(), mean, std)

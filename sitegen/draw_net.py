@@ -1,106 +1,28 @@
-"""The folded network for the browser: its numbers as JSON and its forward pass as JavaScript.
+"""The folded network for the browser: its numbers as JSON, and its forward and backward passes as
+JavaScript.
 
 The JavaScript is generated for the one network it runs: every stage is a line with that stage's
-shapes written in, calling one of five plain kernels (conv, max-pool, ReLU, global average pool,
-softmax). It computes in float64 and needs no library.
+shapes written in, calling one of derive's kernels (derive/cnn/engine.js: conv, max-pool, ReLU,
+global average pool, softmax with cross-entropy, each with its backward). The backward pass walks
+the stages in reverse, as derive's backward program does. It computes in float64 and needs no
+library.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from mnist.fold import Exported, Stage
 
-# The kernels every generated module starts with. Arrays are flat, channel-major:
-# x[(c * h + i) * w + j].
-KERNELS = """\
-function conv(x, c, h, w, weight, bias, out, k, stride, pad, groups, relu) {
-  const oh = Math.floor((h + 2 * pad - k) / stride) + 1;
-  const ow = Math.floor((w + 2 * pad - k) / stride) + 1;
-  const y = new Float64Array(out * oh * ow);
-  // Groups: output channel o sees only its group's input channels (one each when depthwise).
-  const cIn = c / groups;
-  for (let o = 0; o < out; o += 1) {
-    const plane = o * oh * ow;
-    const first = Math.floor(o / (out / groups)) * cIn;
-    y.fill(bias[o], plane, plane + oh * ow);
-    // One kernel tap at a time over the whole output plane: a long inner loop, no index checks.
-    for (let g = 0; g < cIn; g += 1) {
-      const ci = first + g;
-      for (let ki = 0; ki < k; ki += 1) {
-        // Output rows and columns whose input pixel lies inside the image (not in the padding).
-        const i0 = Math.max(0, Math.ceil((pad - ki) / stride));
-        const i1 = Math.min(oh, Math.floor((h - 1 + pad - ki) / stride) + 1);
-        for (let kj = 0; kj < k; kj += 1) {
-          const tap = weight[((o * cIn + g) * k + ki) * k + kj];
-          const j0 = Math.max(0, Math.ceil((pad - kj) / stride));
-          const j1 = Math.min(ow, Math.floor((w - 1 + pad - kj) / stride) + 1);
-          for (let i = i0; i < i1; i += 1) {
-            const from = (ci * h + i * stride + ki - pad) * w + kj - pad;
-            const to = plane + i * ow;
-            for (let j = j0; j < j1; j += 1) y[to + j] += tap * x[from + j * stride];
-          }
-        }
-      }
-    }
-    if (relu) for (let p = plane; p < plane + oh * ow; p += 1) if (y[p] < 0) y[p] = 0;
-  }
-  return y;
-}
-
-function maxpool(x, c, h, w, k, stride) {
-  const oh = Math.floor((h - k) / stride) + 1;
-  const ow = Math.floor((w - k) / stride) + 1;
-  const y = new Float64Array(c * oh * ow);
-  for (let ci = 0; ci < c; ci += 1) {
-    for (let i = 0; i < oh; i += 1) {
-      for (let j = 0; j < ow; j += 1) {
-        let best = -Infinity;
-        for (let ki = 0; ki < k; ki += 1) {
-          for (let kj = 0; kj < k; kj += 1) {
-            best = Math.max(best, x[(ci * h + i * stride + ki) * w + j * stride + kj]);
-          }
-        }
-        y[(ci * oh + i) * ow + j] = best;
-      }
-    }
-  }
-  return y;
-}
-
-function relu(x) {
-  return x.map((v) => (v < 0 ? 0 : v));
-}
-
-function gap(x, c, h, w) {
-  const y = new Float64Array(c);
-  for (let ci = 0; ci < c; ci += 1) {
-    let sum = 0;
-    for (let p = 0; p < h * w; p += 1) sum += x[ci * h * w + p];
-    y[ci] = sum / (h * w);
-  }
-  return y;
-}
-
-// Shifted by the largest logit so that exp never overflows.
-export function softmax(z) {
-  const top = Math.max(...z);
-  const e = z.map((v) => Math.exp(v - top));
-  const total = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / total);
-}
-
-// The network file's weight lists as typed arrays, once, before the first forward pass.
-export function prepare(network) {
-  for (const stage of network.stages) {
-    if (stage.weight) {
-      stage.weight = Float64Array.from(stage.weight);
-      stage.bias = Float64Array.from(stage.bias);
-    }
-  }
-  return network;
-}
-"""
+# The kernels: derive's CNN operations in JavaScript, forward beside backward
+# (derive/cnn/engine.js), served beside the generated module.
+ENGINE = Path(__file__).resolve().parents[1] / "derive" / "cnn" / "engine.js"
+ENGINE_NAME = "cnn-engine.js"
+IMPORTS = (
+    "conv, convBackward, maxpool, maxpoolBackward, relu, reluBackward, gap, gapBackward, "
+    "softmax, crossEntropy"
+)
 
 
 def stage_call(stage: Stage, index: int, before: tuple[int, ...]) -> str:
@@ -122,12 +44,14 @@ def stage_call(stage: Stage, index: int, before: tuple[int, ...]) -> str:
 
 
 def forward_module(exported: Exported, stages: list[Stage], source: str, side: int = 28) -> str:
-    """The JavaScript module: kernels, then forward(network, pixels) for this network."""
+    """The JavaScript module: forward(network, pixels) and backward(network, pixels, maps, label)
+    for this network, importing derive's kernels."""
     lines = [
         f"// Generated while the site was built, from {source} (model {exported.name}, BatchNorm",
         "// folded into the convolutions), by sitegen/draw_net.py. Do not edit: rebuild the site.",
+        f'import {{ {IMPORTS} }} from "./{ENGINE_NAME}";',
+        f'export {{ prepare, sgdStep, softmax }} from "./{ENGINE_NAME}";',
         "",
-        KERNELS,
         f"export const MEAN = {exported.mean!r};",
         f"export const STD = {exported.std!r};",
         f"export const SIDE = {side};",
@@ -139,12 +63,62 @@ def forward_module(exported: Exported, stages: list[Stage], source: str, side: i
         "  const maps = [];",
         "  let x = Float64Array.from(pixels, (v) => (v - MEAN) / STD);",
     ]
-    before: tuple[int, ...] = (1, side, side)
-    for index, stage in enumerate(stages):
+    shapes = input_shapes(stages, side)
+    for index, (stage, before) in enumerate(zip(stages, shapes, strict=True)):
         lines.append(stage_call(stage, index, before))
-        before = stage.shape
     lines += ["  return { maps, logits: x, probabilities: softmax(x) };", "}", ""]
+    lines += backward_function(stages, shapes)
     return "\n".join(lines)
+
+
+def input_shapes(stages: list[Stage], side: int) -> list[tuple[int, ...]]:
+    """The (channels, height, width) each stage receives."""
+    shapes: list[tuple[int, ...]] = [(1, side, side)]
+    shapes += [stage.shape for stage in stages[:-1]]
+    return shapes
+
+
+def backward_function(stages: list[Stage], shapes: list[tuple[int, ...]]) -> list[str]:
+    """backward(network, pixels, maps, label): the cross-entropy of `label`, its gradient by every
+    stage's weights and biases (grads[k], null for a stage without), and by each input pixel."""
+    lines = [
+        "// The loss -ln p_label of forward's result, and its gradient by every weight and bias",
+        "// (grads[k] for stage k) and by each pixel's ink (dPixels), stage by stage backwards.",
+        "export function backward(network, pixels, maps, label) {",
+        "  const s = network.stages;",
+        "  const x0 = Float64Array.from(pixels, (v) => (v - MEAN) / STD);",
+        "  const input = (k) => (k === 0 ? x0 : maps[k - 1]);",
+        f"  const grads = new Array({len(stages)}).fill(null);",
+        "  const { loss, probabilities, grad } = crossEntropy(maps[maps.length - 1], label);",
+        "  let dy = grad;",
+        "  let r = null;",
+    ]
+    for index in reversed(range(len(stages))):
+        stage, (c, h, w) = stages[index], shapes[index]
+        if stage.kind == "conv":
+            relu = str(stage.relu).lower()
+            args = f"{stage.kernel}, {stage.stride}, {stage.padding}, {stage.groups}, {relu}"
+            lines += [
+                f"  r = convBackward(input({index}), {c}, {h}, {w}, s[{index}].weight, "
+                f"{stage.shape[0]}, {args}, maps[{index}], dy);",
+                f"  grads[{index}] = r;",
+                "  dy = r.dx;",
+            ]
+        elif stage.kind == "maxpool":
+            window = f"{stage.kernel}, {stage.stride}"
+            lines.append(f"  dy = maxpoolBackward(input({index}), {c}, {h}, {w}, {window}, dy);")
+        elif stage.kind == "gap":
+            lines.append(f"  dy = gapBackward({c}, {h}, {w}, dy);")
+        else:
+            lines.append(f"  dy = reluBackward(maps[{index}], dy);")
+    lines += [
+        "  // dE/d(ink) = dE/dx / STD: the network sees (ink - MEAN) / STD.",
+        "  const dPixels = dy.map((v) => v / STD);",
+        "  return { loss, probabilities, grads, dPixels };",
+        "}",
+        "",
+    ]
+    return lines
 
 
 def network_json(exported: Exported, stages: list[Stage], source: str) -> str:
@@ -171,4 +145,4 @@ def network_json(exported: Exported, stages: list[Stage], source: str) -> str:
         return item
 
     network = {"model": exported.name, "source": source, "stages": [entry(s) for s in stages]}
-    return json.dumps(network, separators=(",", ":"))
+    return json.dumps(network, separators=(",", ":"), allow_nan=False)  # NaN is not JSON

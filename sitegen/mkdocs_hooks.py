@@ -28,7 +28,10 @@ _pages: dict[str, PageData] = {}
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
     global _settings
-    _settings = Settings.from_mkdocs(config.config_file_path, config.extra)
+    try:
+        _settings = Settings.from_mkdocs(config.config_file_path, config.extra)
+    except SiteError as exc:
+        raise PluginError(str(exc)) from None
     if not (_settings.root / MATHJAX).is_file():
         raise PluginError(
             f"MathJax is missing: {_settings.root / MATHJAX} not found; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import tomllib
 from pathlib import Path
 
 import matplotlib
@@ -14,6 +15,7 @@ import matplotlib.pyplot as plt
 from mnist.cli import DataError
 from mnist.metrics import METRICS
 from mnist.metrics import read_metrics as read_metrics_file
+from safeio.inputs import InputError, read_text
 from sitegen.mnist_svg import figure_svg, ink_style
 from sitegen.site_common import SiteError, markdown_table
 
@@ -21,15 +23,50 @@ TARGET = 99.4  # percent test accuracy the models are built to reach
 Runs = dict[str, dict[str, list[dict]]]  # model -> seed folder -> one metrics dict per epoch
 SETTINGS = "settings.json"  # a reference run's training settings, beside its metrics
 PER_RUN = ("model", "seed", "limit", "world_size")  # settings that are not the recipe
+MAX_JSON_BYTES = 16 << 20  # a run's results.json is ~10 KB
 
 
 def read_metrics(path: Path) -> list[dict]:
     """One dict per epoch from a run's metrics.jsonl (mnist.metrics, no torch needed);
-    a broken file is one clear error."""
+    a broken or empty file is one clear error."""
     try:
-        return read_metrics_file(path)
+        metrics = read_metrics_file(path)
     except DataError as exc:
         raise SiteError(str(exc)) from None
+    if not metrics:
+        raise SiteError(f"{path}: no epochs; a reference run lists one line per epoch")
+    return metrics
+
+
+def read_json(path: Path, what: str) -> object:
+    """A JSON file of the site's inputs, read within MAX_JSON_BYTES (a regular file only);
+    missing, unreadable, not JSON or nested past Python's recursion: one line naming it."""
+    try:
+        text = read_text(path, MAX_JSON_BYTES)
+    except InputError as exc:
+        raise SiteError(f"cannot read the {what}: {exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SiteError(f"{path}: cannot read the {what}: {exc}") from None
+    except RecursionError:
+        raise SiteError(f"{path}: cannot read the {what}: nested too deep") from None
+
+
+def read_defaults(root: Path) -> dict:
+    """mnist/defaults.toml under root: the training settings the MNIST pages show; its model and
+    data folder named as text."""
+    path = root / "mnist" / "defaults.toml"
+    try:
+        defaults = tomllib.loads(read_text(path, MAX_JSON_BYTES))
+    except InputError as exc:
+        raise SiteError(f"cannot read the training defaults: {exc}") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise SiteError(f"{path}: not valid TOML: {str(exc)[:200]}") from None
+    for key in ("model", "data_dir"):
+        if not isinstance(defaults.get(key), str) or not defaults[key]:
+            raise SiteError(f"{path}: {key} must be set, as text")
+    return defaults
 
 
 def seed_order(name: str) -> tuple[int, str]:
@@ -39,9 +76,12 @@ def seed_order(name: str) -> tuple[int, str]:
 
 
 def read_reference(folder: Path) -> Runs:
-    """{model: {seed folder: metrics}} from folder/<model>/<seed>/metrics.jsonl."""
+    """{model: {seed folder: metrics}} from folder/<model>/<seed>/metrics.jsonl; a folder without
+    any run is one error (the MNIST page shows them: it is not built without)."""
     if not folder.is_dir():
-        return {}
+        raise SiteError(
+            f"{folder}: no MNIST reference runs there (mkdocs.yml extra.mnist_reference)"
+        )
     runs: Runs = {}
     for model in sorted(p for p in folder.iterdir() if p.is_dir()):
         seeds = sorted(
@@ -50,6 +90,8 @@ def read_reference(folder: Path) -> Runs:
         )
         if seeds:
             runs[model.name] = {seed.name: read_metrics(seed / METRICS) for seed in seeds}
+    if not runs:
+        raise SiteError(f"{folder}: no MNIST reference runs there (no <model>/<seed>/{METRICS})")
     return runs
 
 
@@ -99,22 +141,17 @@ def accuracy_figure(model: str, seeds: dict[str, list[dict]]):
     return figure
 
 
-def read_settings(path: Path) -> dict | None:
-    """A reference run's settings.json, None when the run has none."""
-    if not path.is_file():
-        return None
-    try:
-        settings = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SiteError(f"{path}: cannot read the run's settings: {exc}") from None
+def read_settings(path: Path) -> dict:
+    """A reference run's settings.json (each run keeps one: the page shows its recipe)."""
+    settings = read_json(path, "run's settings")
     if not isinstance(settings, dict):
         raise SiteError(f"{path}: must hold a JSON object of settings")
     return settings
 
 
-def recipe_text(runs: list[dict | None], defaults: dict) -> str:
+def recipe_text(runs: list[dict], defaults: dict) -> str:
     """The settings in which a model's runs differ from defaults.toml, e.g. `epochs = 20`."""
-    if not runs or None in runs:
+    if not runs:
         return "not recorded"
     keys = sorted({k for r in runs for k in r if k not in PER_RUN and r[k] != defaults.get(k)})
     values = {k: " / ".join(dict.fromkeys(str(r.get(k)) for r in runs)) for k in keys}

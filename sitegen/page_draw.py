@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sitegen.mnist_reference import read_defaults
 from sitegen.page_mnist import RESULTS, gallery_matches, read_results
 from sitegen.site_common import PageData, Site, SiteError, site_path
 
@@ -28,16 +28,12 @@ WRONG_SHOWN = 4  # misclassified digits offered beside one correct digit of each
 NETWORK, FORWARD, DIGITS = "draw-network.json", "draw-forward.js", "draw-digits.json"
 
 
-def defaults(root: Path) -> dict:
-    return tomllib.loads((root / "mnist" / "defaults.toml").read_text(encoding="utf-8"))
-
-
 def weights_file(root: Path, reference: Path) -> Path:
     """The exported weights the page runs: $BACKPROP_DRAW_WEIGHTS if set, else the default
     model's (mnist/defaults.toml under root) WEIGHTS in the reference folder."""
     if os.environ.get(WEIGHTS_ENV):
         return Path(os.environ[WEIGHTS_ENV]).resolve()
-    return reference / defaults(root)["model"] / WEIGHTS
+    return reference / read_defaults(root)["model"] / WEIGHTS
 
 
 def build(site: Site) -> PageData:
@@ -51,13 +47,12 @@ def build(site: Site) -> PageData:
     }
     try:
         from mnist.fold import FoldError, fold, read_exported
-        from sitegen.draw_net import forward_module, network_json
+        from sitegen.draw_net import ENGINE, ENGINE_NAME, forward_module, network_json
     except ImportError as exc:  # torch and safetensors come with the optional `mnist` extra
         context["missing"] = f"{exc} (install the mnist extra: pip install -e '.[mnist]')"
         return PageData(context)
-    if not weights.is_file():
-        context["missing"] = f"no weights file {settings.shown(weights)}"
-        return PageData(context)
+    if not weights.is_file():  # the page runs them: it is not built without
+        raise SiteError(f"{weights}: no weights file (python -m mnist.export writes one)")
     try:
         exported = read_exported(weights)
         stages = fold(exported.model)
@@ -67,8 +62,9 @@ def build(site: Site) -> PageData:
     files: dict[str, bytes | str | Path] = {
         site_path(NETWORK): network_json(exported, stages, source),
         site_path(FORWARD): forward_module(exported, stages, source),
+        site_path(ENGINE_NAME): ENGINE,  # derive's kernels, which the module imports
     }
-    recipe = defaults(settings.root)
+    recipe = read_defaults(settings.root)
     results_file = weights.parent / RESULTS
     results = read_results(results_file) if results_file.is_file() else None
     context |= {

@@ -23,6 +23,7 @@ from sitegen.backprop_steps import (
     neuron_step,
     parameter_step,
     partial,
+    result,
     tex,
 )
 from sitegen.local_derivatives import (
@@ -127,7 +128,7 @@ def values_table(config: Config, network: Network, most: int) -> str:
             shown = [*shown[:most], f"… ({len(shown) - 2 * most} more) …", *shown[-most:]]
         if shown:
             rows.append([kind, ", ".join(shown)])
-    return markdown_table(["", "initial values"], rows, align="--")
+    return markdown_table(["quantity", "initial values"], rows, align="--")
 
 
 def basics(network: Network, numbers: Numbers) -> dict:
@@ -210,18 +211,20 @@ def update_step(site: Site, values: dict, listed: tuple[sp.Symbol, ...]) -> dict
         new = float(table.column(p.name)[0, 1])
         if not math.isclose(new, start[p] - UPDATE_LR * gradient, rel_tol=1e-12, abs_tol=1e-15):
             raise SiteError(f"update step: {p} after one step is {new!r} in derive table")
-        lines.append(
-            rf"{tex(p)}^{{+}} &= {tex(p)} - \eta\,{partial(network.loss, p)} = "
-            rf"{latex_number(start[p])} - {latex_number(UPDATE_LR)} \cdot "
-            rf"{latex_number(gradient)} = {latex_number(new)}"
-        )
+        # Three lines each, so that the new value is in view on a phone too.
+        lines += [
+            rf"{tex(p)}^{{+}} &= {tex(p)} - \eta\,{partial(network.loss, p)}",
+            rf"&= {latex_number(start[p])} - {latex_number(UPDATE_LR)} \cdot "
+            rf"{latex_number(gradient)}",
+            rf"&= {result(new)}",
+        ]
         rows.append([rf"\({tex(p)}\)", number(start[p]), number(gradient), number(new)])
     # The gradients, and where the step takes each parameter.
     derivative = partial(network.loss, sp.Symbol("p"))
     header = [
         "parameter \\(p\\)",
         "value",
-        rf"\({derivative}\)",
+        rf"gradient \({derivative}\)",
         f"after one step, η = {number(UPDATE_LR)}",
     ]
     before = float(table.column(network.loss.name)[0, 0])

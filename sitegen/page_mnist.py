@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
-import tomllib
 from pathlib import Path
 
 import matplotlib
@@ -16,6 +14,8 @@ from mnist.cli import DataError
 from mnist.metrics import METRICS
 from sitegen.mnist_reference import (
     TARGET,
+    read_defaults,
+    read_json,
     read_metrics,
     read_reference,
     reference_context,
@@ -40,11 +40,21 @@ RUN_PLOTS = ("confusion.png", "misclassified.png")  # drawn by mnist.plots at th
 
 def build(site: Site) -> PageData:
     settings = site.settings
+    defaults = read_defaults(settings.root)
     recipe = (settings.root / "mnist" / "defaults.toml").read_text(encoding="utf-8")
-    defaults = tomllib.loads(recipe)
     files: dict[str, bytes | Path] = {}
     runs = read_reference(settings.mnist_reference)
     model = defaults["model"]
+    known = registry()
+    if known and model not in known:
+        raise SiteError(
+            f"{settings.root / 'mnist' / 'defaults.toml'}: model = {model!r} is not one of "
+            f"mnist.model's ({', '.join(known)})"
+        )
+    if model not in runs:
+        raise SiteError(
+            f"{settings.mnist_reference}: no reference run of the default model {model!r}"
+        )
     context = {
         "model": model,
         "architecture": architecture(model),
@@ -150,14 +160,13 @@ def architecture(model: str) -> dict:
 
 def read_results(path: Path) -> dict:
     """A run's results.json: confusion counts and [index, true, predicted] per wrong digit."""
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SiteError(f"{path}: cannot read the run's results: {exc}") from None
+    results = read_json(path, "run's results")
     confusion = results.get("confusion") if isinstance(results, dict) else None
     wrong = results.get("misclassified") if isinstance(results, dict) else None
     square = isinstance(confusion, list) and len(confusion) == 10
-    if not (square and all(isinstance(r, list) and len(r) == 10 for r in confusion)):
+    if not (square and all(isinstance(r, list) and len(r) == 10 for r in confusion)) or not all(
+        type(count) is int and count >= 0 for row in confusion for count in row
+    ):
         raise SiteError(f"{path}: 'confusion' must be 10 rows of 10 counts")
     if not isinstance(wrong, list) or not all(
         isinstance(w, list) and len(w) == 3 and all(isinstance(v, int) for v in w) for w in wrong
@@ -207,7 +216,7 @@ def results_context(settings: Settings, model: str, data_dir: str, files: dict) 
         key=lambda p: seed_order(p.parent.name),
     )
     if not found:
-        return {}
+        raise SiteError(f"{settings.mnist_reference / model}: no reference run has its {RESULTS}")
     results = read_results(found[0])
     run = found[0].parent
     context = {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
+from cycler import cycler
 
 from derive import plot, xlsx
 from derive import table as iteration
@@ -14,6 +16,18 @@ GROUP_COLUMNS = 4  # value columns per table: step + 4 fit the text column at 12
 GROUP_TABLES = 3  # tables per column group at most; a larger network's rest is in the downloads
 DIGITS = 7  # significant digits on the page; the CSV keeps full precision
 # Larger rates tried to say where descent stops going smoothly downhill (same number of steps).
+# One colour per learning rate, the Playground's (playground.css .pg-c0 ... .pg-c5, Okabe-Ito),
+# in each palette; the dark charts stand on the dark palette's background (Material's slate).
+LIGHT_LINES = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#d55e00", "#56b4e9")
+DARK_LINES = ("#56b4e9", "#e69f00", "#009e73", "#cc79a7", "#ff8f4d", "#f0e442")
+SLATE = "#1e2129"
+LIGHT = {"axes.prop_cycle": cycler(color=LIGHT_LINES)}
+DARK = {
+    "axes.prop_cycle": cycler(color=DARK_LINES),
+    "figure.facecolor": SLATE,
+    "axes.facecolor": SLATE,
+    "savefig.facecolor": SLATE,
+}
 SWEEP = (5.0, 10.0, 20.0, 50.0, 100.0, 1000.0, 10_000.0, 1_000_000.0)
 
 
@@ -22,10 +36,7 @@ def build(site: Site) -> PageData:
     table = iteration.iteration_table(config, evaluator=evaluator)
     files: dict[str, bytes | str] = {
         site_path("iteration-table.csv"): iteration.csv_text(table),
-        site_path("learning-rates.png"): plot.plot_bytes(table, "png"),
-        # On the page: SVG (text stays text and scales), a narrower chart for a phone.
-        site_path("learning-rates.svg"): plot.plot_bytes(table, "svg"),
-        site_path("learning-rates-narrow.svg"): plot.plot_bytes(table, "svg", plot.NARROW),
+        **charts(table),
     }
     try:
         files[site_path("iteration-table.xlsx")] = xlsx.workbook_bytes(table)
@@ -45,9 +56,29 @@ def build(site: Site) -> PageData:
         "plot": site_path("learning-rates.svg"),
         "plot_narrow": site_path("learning-rates-narrow.svg"),
         "plot_png": site_path("learning-rates.png"),
+        "plot_dark": site_path("learning-rates-dark.svg"),
+        "plot_narrow_dark": site_path("learning-rates-narrow-dark.svg"),
         "reading": reading(table, sweep),
     }
     return PageData(context, files)
+
+
+def charts(table: iteration.Table) -> dict[str, bytes]:
+    """derive plot's chart in the Playground's colours: a PNG to download and, for the page, SVG
+    (text stays text and scales), wide and narrow (a phone), for each palette; the dark palette's
+    light text and lines on its own background (matplotlib's dark_background style)."""
+    with matplotlib.rc_context(LIGHT):
+        files = {
+            site_path("learning-rates.png"): plot.plot_bytes(table, "png"),
+            site_path("learning-rates.svg"): plot.plot_bytes(table, "svg"),
+            site_path("learning-rates-narrow.svg"): plot.plot_bytes(table, "svg", plot.NARROW),
+        }
+    with matplotlib.style.context("dark_background"), matplotlib.rc_context(DARK):
+        files[site_path("learning-rates-dark.svg")] = plot.plot_bytes(table, "svg")
+        files[site_path("learning-rates-narrow-dark.svg")] = plot.plot_bytes(
+            table, "svg", plot.NARROW
+        )
+    return files
 
 
 def constants_text(table: iteration.Table) -> str:

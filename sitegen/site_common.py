@@ -37,7 +37,13 @@ class Settings:
             return (root / extra[key]).resolve() if extra.get(key) else None
 
         derive_config = path(CONFIG_ENV, "derive_config")
-        assert derive_config is not None, "mkdocs.yml extra.derive_config is required"
+        if derive_config is None:
+            raise SiteError(f"{config_file}: extra.derive_config is required (a derive config)")
+        if not isinstance(extra.get("mnist_reference"), str) or not extra["mnist_reference"]:
+            raise SiteError(
+                f"{config_file}: extra.mnist_reference is required (the folder of the MNIST "
+                "reference runs, e.g. mnist/reference)"
+            )
         return cls(
             root=root,
             derive_config=derive_config,

@@ -2,8 +2,8 @@
 
 A made-up 'test split' of a few random images stands in for MNIST: the builder must offer one
 digit the run answered correctly per class and the first ones it got wrong, with the pixels of
-exactly those images, and with no MNIST only list the wrong ones, saying so. Missing weights are
-a note on the page; a damaged weights file stops the build with one line naming it.
+exactly those images, and with no MNIST only list the wrong ones, saying so. Missing or damaged
+weights stop the build with one line naming them (the page is never built without them).
 """
 
 from __future__ import annotations
@@ -98,11 +98,12 @@ def test_a_split_with_other_labels_is_not_offered(repository):
     assert build(repository).context["digits"]["offered"] == []
 
 
-def test_missing_weights_are_a_note_on_the_page(repository, monkeypatch):
-    monkeypatch.setenv(page_draw.WEIGHTS_ENV, str(repository / "none.safetensors"))
-    page = build(repository)
-    assert page.context["missing"] == "no weights file none.safetensors"  # shown from the root
-    assert page.files == {}
+def test_missing_weights_stop_the_build_in_one_line(repository, monkeypatch):
+    missing = repository / "none.safetensors"
+    monkeypatch.setenv(page_draw.WEIGHTS_ENV, str(missing))
+    with pytest.raises(SiteError) as caught:
+        build(repository)
+    assert str(caught.value).startswith(f"{missing}: no weights file")
 
 
 def test_damaged_weights_stop_the_build_in_one_line(repository, monkeypatch):

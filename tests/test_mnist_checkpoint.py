@@ -43,6 +43,12 @@ def drop_weight(state: dict) -> None:
     del state["model"]["0.weight"]
 
 
+def negative_variance(state: dict) -> None:
+    """Finite, so each field passes; its square root makes every output NaN."""
+    key = next(k for k in state["model"] if k.endswith("running_var"))
+    state["model"][key].fill_(-1.0)
+
+
 # (what is done to a good checkpoint of a 2-epoch run, what the one-line refusal must name)
 TAMPERED = {
     "epoch x": (set_in(("epoch",), "x"), "epoch is 'x'"),
@@ -97,6 +103,7 @@ TAMPERED = {
         "model.0.weight is a float32 tensor of shape [1], expected a float32 tensor of shape",
     ),
     "a weight missing": (drop_weight, "model lacks ['0.weight']"),
+    "a negative BatchNorm variance": (negative_variance, "running_var holds a negative variance"),
     "config lr a string": (set_in(("config", "lr"), "0.1"), "config: lr must be a number"),
     "config batch size 0": (set_in(("config", "batch_size"), 0), "batch_size must be > 0"),
 }

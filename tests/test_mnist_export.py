@@ -1,6 +1,7 @@
 """mnist.export: the safetensors file equals the checkpoint, and runs without torch.nn modules."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +110,17 @@ def test_bad_input_is_one_line_exit_2(run_dir, tmp_path, capsys):
     state["config"]["model"] = "tiny"  # nano's weights do not fit tiny
     torch.save(state, damaged / "checkpoint.pt")
     assert "damaged checkpoint, model" in one_line_error(capsys, [str(damaged)])
+
+
+def test_weights_whose_outputs_are_not_finite_are_not_exported(run_dir, tmp_path, capsys):
+    """A negative BatchNorm variance is finite (each field passes its check), yet every output of
+    the model is NaN: export refuses it in one line and writes nothing."""
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    state = torch.load(copy / "checkpoint.pt", weights_only=True)
+    key = next(k for k in state["model"] if k.endswith("running_var"))
+    state["model"][key].fill_(-1.0)
+    torch.save(state, copy / "checkpoint.pt")
+    out = tmp_path / "out.safetensors"
+    err = one_line_error(capsys, [str(copy), "--out", str(out)])
+    assert f"{key} holds a negative variance" in err and not out.exists()

@@ -112,7 +112,7 @@ def explained_numbers(site: Path) -> dict:
     partial = r"\\frac\{\\partial E_\{\\text\{total\}\}\}\{\\partial "
     weight = re.compile(r"\\begin\{aligned\}" + partial + r"w_\{(\d+)\}\} &= ")
     delta = re.compile(r"\\begin\{aligned\}\\delta_\{(\w+)\} = ")
-    update = re.compile(r"w_\{(\d+)\}\^\{\+\} &= .* = (\S+)$")
+    update = re.compile(r"w_\{(\d+)\}\^\{\+\} &= ")  # then &= w - lr * gradient, then &= new
     for block in blocks:
         lines = aligned_lines(block)
         found = weight.match(block) or delta.match(block)
@@ -121,9 +121,9 @@ def explained_numbers(site: Path) -> dict:
             result = latex_float(lines[-1].removeprefix("&= "))
             key = f"w{found.group(1)}" if found.re is weight else f"delta_{found.group(1)}"
             (gradients if found.re is weight else deltas)[key] = (factors, result)
-        for line in lines:
+        for k, line in enumerate(lines):
             if match := update.match(line):
-                after[f"w{match.group(1)}_after"] = latex_float(match.group(2))
+                after[f"w{match.group(1)}_after"] = latex_float(lines[k + 2].removeprefix("&= "))
     total = re.search(
         r"the forward pass gives\s*(?:<[^>]+>)?\\\(E_\{\\text\{total\}\} = ([\d.]+)\\\)", text
     )
@@ -456,10 +456,31 @@ def test_table_of_contents_and_search_show_no_tex(site_dir):
         nav = re.findall(r'class="md-ellipsis">(.*?)</span>', text, flags=re.S)
         assert nav and not [t for t in nav if tex.search(t)], f"{page}: TeX in the navigation"
     index = json.loads((site_dir / "search" / "search_index.json").read_text(encoding="utf-8"))
-    for entry in index["docs"]:
+    pages = {page.removesuffix("index.html") for page in PAGES}
+    for entry in (e for e in index["docs"] if e["location"].partition("#")[0] in pages):
         found = tex.search(entry["title"] + entry["text"])
         assert not found, f"{entry['location']}: {found[0]!r} in search"
     titles = {e["location"]: e["title"] for e in index["docs"]}
     assert titles["explained/#delta_o1"] == "Delta of o1, δ<sub>o1</sub>"
     gradients = next(e["text"] for e in index["docs"] if e["title"].endswith("All the gradients"))
     assert "∂E<sub>total</sub>/∂p" in gradients
+
+
+def test_table_chart_takes_the_playgrounds_colour_for_each_rate(site_dir):
+    from sitegen.page_table import DARK_LINES, LIGHT_LINES
+
+    css = (ROOT / "docs" / "stylesheets" / "playground.css").read_text(encoding="utf-8")
+    light = dict(re.findall(r"^\.pg-c(\d) \{ --pg-colour: (#\w+); \}", css, flags=re.M))
+    dark = light | dict(
+        re.findall(r'^\[data-md-color-scheme="slate"\] \.pg-c(\d) \{ --pg-colour: (#\w+); \}', css,
+                   flags=re.M)
+    )  # fmt: skip
+    assert tuple(light[str(k)] for k in range(6)) == LIGHT_LINES
+    assert tuple(dark[str(k)] for k in range(6)) == DARK_LINES
+    for name, colours in (("learning-rates.svg", LIGHT_LINES), ("learning-rates-dark.svg",
+                                                                 DARK_LINES)):  # fmt: skip
+        svg = (site_dir / "generated" / name).read_text(encoding="utf-8")
+        strokes = re.findall(r"stroke: (#\w+)", svg)
+        assert all(c in strokes for c in colours), name
+    page = page_text(site_dir, "table/index.html")
+    assert "learning-rates-dark.svg#only-dark" in page and "learning-rates.svg#only-light" in page

@@ -1,12 +1,22 @@
 // Wide tables, equations and code scroll sideways inside their block rather than widening the page.
-// This makes that visible and reachable: a scrolling table gets a cue above it ("scroll sideways")
-// and a sticky first column (CSS: .is-scrollable), and every scrolling block takes keyboard focus
-// so it can be scrolled with the arrow keys. Any element with data-scroll-cue gets the same cue.
+// This makes that visible and reachable: a scrolling table or display equation gets a cue above it
+// ("scroll sideways") and a shadow at its right edge, a table a sticky first column too (CSS:
+// .is-scrollable), and every scrolling block takes keyboard focus so it can be scrolled with the
+// arrow keys, as a region named by what it is and its number on the page ("Equation 3, scrolls
+// sideways": landmarks need names of their own). Any element with data-scroll-cue gets the cue.
 (function () {
   "use strict";
 
-  const CUED = ".md-typeset__scrollwrap, [data-scroll-cue]";
-  const FOCUSABLE = ".md-typeset div.arithmatex, .md-typeset pre > code, " + CUED;
+  const EQUATION = ".md-typeset div.arithmatex";
+  const CUED = ".md-typeset__scrollwrap, [data-scroll-cue], " + EQUATION;
+  const FOCUSABLE = ".md-typeset pre > code, " + CUED;
+  const names = new Map(); // region -> "Table 2", counted by kind in page order
+
+  function kind(region) {
+    if (region.matches(EQUATION)) return "Equation";
+    if (region.matches("pre > code")) return "Code";
+    return region.querySelector("table") ? "Table" : "Block";
+  }
 
   function cue(region) {
     if (region.parentElement.classList.contains("scroll-cued")) return;
@@ -14,7 +24,9 @@
     wrapper.className = "scroll-cued site-cue";
     const note = document.createElement("p");
     note.className = "scroll-cue";
-    note.textContent = "Wider than the page: scroll sideways for the rest →";
+    note.textContent = region.matches(EQUATION)
+      ? "Wider than the page: scroll sideways for the rest of the equation →"
+      : "Wider than the page: scroll sideways for the rest →";
     region.before(wrapper);
     wrapper.append(note, region);
   }
@@ -23,7 +35,9 @@
     const scrolls = region.scrollWidth > region.clientWidth + 1;
     if (scrolls) {
       region.tabIndex = 0;
-      if (!region.hasAttribute("aria-label")) region.setAttribute("aria-label", "scrollable");
+      if (!region.hasAttribute("aria-label")) {
+        region.setAttribute("aria-label", `${names.get(region)}, scrolls sideways`);
+      }
       region.setAttribute("role", region.getAttribute("role") || "region");
     } else if (region.getAttribute("role") === "region") {
       region.removeAttribute("tabindex");
@@ -38,6 +52,12 @@
 
   function start() {
     const regions = [...document.querySelectorAll(FOCUSABLE)];
+    const counts = {};
+    for (const region of regions) {
+      const k = kind(region);
+      counts[k] = (counts[k] || 0) + 1;
+      names.set(region, `${k} ${counts[k]}`);
+    }
     regions.filter((r) => r.matches(CUED)).forEach(cue);
     // A region scrolls or stops scrolling when it or its content changes size: a tab shown,
     // MathJax typesetting, the window turned.
