@@ -31,6 +31,14 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message} (see --help)\n")
 
+    def _print_message(self, message: str, file=None) -> None:
+        # argparse's own swallows a failed write: `--help > /dev/full` would exit 0, silently.
+        if message:
+            try:
+                (file or sys.stderr).write(message)
+            except OSError as err:
+                stdout_failed(err)
+
 
 def fail(err: Exception | str, code: int = 2) -> NoReturn:
     """Print the error as one line on stderr and exit with `code`."""
