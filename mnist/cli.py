@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from safeio.atomic import OutputError
+from safeio.cli import tolerant_streams
 from safeio.inputs import InputError
 
 
@@ -89,6 +90,7 @@ def command(main: Callable[[list[str] | None], None]) -> Callable[[list[str] | N
     @functools.wraps(main)
     def run(argv: list[str] | None = None) -> None:
         reopen_closed_stdio()
+        tolerant_streams()  # a file name that is not UTF-8, an ASCII terminal: escapes, no crash
         try:
             try:
                 main(argv)
