@@ -2,8 +2,9 @@
 
 Per page, width and palette: the document is no wider than the viewport; no two text labels of a
 generated SVG overlap and none is under 11 CSS px (getBBox() in the page, inline SVGs and SVG
-images alike); every table is fully visible or scrolls with a visible cue; axe-core reports no
-serious, critical or moderate violation; a screenshot goes to test-artifacts/screenshots/.
+images alike); every table, display equation and code block is fully visible or scrolls with a
+visible cue; axe-core reports no serious, critical or moderate violation; a screenshot goes to
+test-artifacts/screenshots/.
 
 One page only:  .venv/bin/python -m pytest tests/test_site_layout.py -k explained
 """
@@ -135,6 +136,15 @@ async function check() {
     } else if (right > (scroller || article).getBoundingClientRect().right + 1
                || right > doc.clientWidth + 1) {
       problems.push(`table "${label}" is cut at the right`);
+    }
+  }
+  // Display equations and code blocks too: one that scrolls says so above it.
+  for (const block of [...article.querySelectorAll('div.arithmatex, pre > code')].filter(visible)) {
+    if (block.scrollWidth <= block.clientWidth + 1) continue;
+    const cue = block.closest('.scroll-cued');
+    if (!(cue && [...cue.querySelectorAll(':scope > .scroll-cue')].some(visible))) {
+      problems.push(`${block.matches('code') ? 'code' : 'equation'} "`
+                    + `${block.textContent.trim().slice(0, 30)}" scrolls sideways with no cue`);
     }
   }
   return {problems, pictures, tables: tables.length,

@@ -1,6 +1,7 @@
 // Wide tables, equations and code scroll sideways inside their block rather than widening the page.
-// This makes that visible and reachable: a scrolling table or display equation gets a cue above it
-// ("scroll sideways") and a shadow at its right edge, a table a sticky first column too (CSS:
+// This makes that visible and reachable: a scrolling table, display equation or code block gets a
+// cue above it ("scroll sideways"), the first two a shadow at the right edge and a table a sticky
+// first column too (CSS:
 // .is-scrollable), and every scrolling block takes keyboard focus so it can be scrolled with the
 // arrow keys, as a region named by what it is and its number on the page ("Equation 3, scrolls
 // sideways": landmarks need names of their own). Any element with data-scroll-cue gets the cue.
@@ -8,17 +9,23 @@
   "use strict";
 
   const EQUATION = ".md-typeset div.arithmatex";
-  const CUED = ".md-typeset__scrollwrap, [data-scroll-cue], " + EQUATION;
-  const FOCUSABLE = ".md-typeset pre > code, " + CUED;
+  const CODE = ".md-typeset pre > code";
+  const REGIONS = ".md-typeset__scrollwrap, [data-scroll-cue], " + EQUATION + ", " + CODE;
   const names = new Map(); // region -> "Table 2", counted by kind in page order
 
   function kind(region) {
     if (region.matches(EQUATION)) return "Equation";
-    if (region.matches("pre > code")) return "Code";
+    if (region.matches(CODE)) return "Code";
     return region.querySelector("table") ? "Table" : "Block";
   }
 
+  // The block the cue goes above: a code block's <pre>, which holds the scrolling <code>.
+  function host(region) {
+    return region.matches(CODE) ? region.parentElement : region;
+  }
+
   function cue(region) {
+    region = host(region);
     if (region.parentElement.classList.contains("scroll-cued")) return;
     const wrapper = document.createElement("div");
     wrapper.className = "scroll-cued site-cue";
@@ -44,25 +51,25 @@
       region.removeAttribute("role");
       region.removeAttribute("aria-label");
     }
-    const wrapper = region.parentElement;
+    const wrapper = host(region).parentElement;
     if (wrapper.classList.contains("scroll-cued")) {
       wrapper.classList.toggle("is-scrollable", scrolls);
     }
   }
 
   function start() {
-    const regions = [...document.querySelectorAll(FOCUSABLE)];
+    const regions = [...document.querySelectorAll(REGIONS)];
     const counts = {};
     for (const region of regions) {
       const k = kind(region);
       counts[k] = (counts[k] || 0) + 1;
       names.set(region, `${k} ${counts[k]}`);
     }
-    regions.filter((r) => r.matches(CUED)).forEach(cue);
+    regions.forEach(cue);
     // A region scrolls or stops scrolling when it or its content changes size: a tab shown,
     // MathJax typesetting, the window turned.
     const observer = new ResizeObserver((entries) => {
-      for (const entry of entries) update(entry.target.closest(FOCUSABLE) || entry.target);
+      for (const entry of entries) update(entry.target.closest(REGIONS) || entry.target);
     });
     for (const region of regions) {
       observer.observe(region);
