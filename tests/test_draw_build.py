@@ -66,7 +66,11 @@ def test_without_mnist_the_page_lists_the_wrong_digits_and_offers_none(repositor
     assert page.context["results"] == "reference/nano/seed-1/results.json"
     assert page.context["accuracy"] == "58.33"
     assert (page.context["model"], page.context["default_model"]) == ("nano", "nano")
-    assert set(page.files) == {"generated/draw-network.json", "generated/draw-forward.js"}
+    assert set(page.files) == {
+        "generated/draw-network.json",
+        "generated/draw-forward.js",
+        "generated/cnn-engine.js",
+    }
     network = json.loads(page.files["generated/draw-network.json"])
     assert network["model"] == "nano"
     assert [s["kind"] for s in network["stages"]] == [s.kind for s in fold(build_model("nano"))]

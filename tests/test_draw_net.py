@@ -22,7 +22,7 @@ from torch import nn
 
 from mnist.fold import Exported, FoldError, fold, read_exported
 from mnist.model import ARCHS, build_model
-from sitegen.draw_net import forward_module, network_json
+from sitegen.draw_net import ENGINE, ENGINE_NAME, forward_module, network_json
 from sitegen.page_draw import weights_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +90,7 @@ def torch_outputs(
 
 def run_in_node(module: str, network: str, inputs: list[np.ndarray], folder) -> list[dict]:
     (folder / "forward.mjs").write_text(module, encoding="utf-8")
+    shutil.copy(ENGINE, folder / ENGINE_NAME)
     (folder / "network.json").write_text(network, encoding="utf-8")
     (folder / "inputs.json").write_text(json.dumps([x.ravel().tolist() for x in inputs]))
     (folder / "runner.mjs").write_text(RUNNER, encoding="utf-8")
@@ -237,3 +238,84 @@ def test_read_exported_refuses_files_in_one_line(make, message, tmp_path):
         read_exported(make(tmp_path))
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+BACKWARD_RUNNER = """
+import { readFileSync } from "node:fs";
+import { prepare, forward, backward, sgdStep } from "./forward.mjs";
+const network = prepare(JSON.parse(readFileSync("network.json", "utf8")));
+const { pixels, label, lr } = JSON.parse(readFileSync("case.json", "utf8"));
+const run = forward(network, pixels);
+const back = backward(network, pixels, run.maps, label);
+sgdStep(network, back.grads, lr);
+const after = backward(network, pixels, forward(network, pixels).maps, label);
+const plain = (g) => (g ? { dWeight: Array.from(g.dWeight), dBias: Array.from(g.dBias) } : null);
+process.stdout.write(JSON.stringify({
+  loss: back.loss, grads: back.grads.map(plain), dPixels: Array.from(back.dPixels),
+  lossAfter: after.loss,
+}));
+"""
+
+
+def folded_torch(stages) -> nn.Sequential:
+    """The folded stages as a float64 torch network: what the page differentiates."""
+    layers: list[nn.Module] = []
+    for stage in stages:
+        if stage.kind == "conv":
+            c_in = stage.weight.shape[1] * stage.groups
+            conv = nn.Conv2d(c_in, stage.shape[0], stage.kernel, stage.stride, stage.padding,
+                             groups=stage.groups).double()  # fmt: skip
+            with torch.no_grad():
+                conv.weight.copy_(torch.tensor(stage.weight))
+                conv.bias.copy_(torch.tensor(stage.bias))
+            layers += [conv, nn.ReLU()] if stage.relu else [conv]
+        elif stage.kind == "maxpool":
+            layers.append(nn.MaxPool2d(stage.kernel, stage.stride))
+        elif stage.kind == "gap":
+            layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        else:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+@pytest.mark.skipif(NODE is None, reason="needs Node.js")
+@pytest.mark.parametrize("name", ["nano", "tiny", "custom"])
+def test_backward_in_javascript_equals_torch_on_the_folded_network(name, tmp_path):
+    """The page's backward pass (derive's kernels, printed per stage) against torch autograd on
+    the same folded network, float64: the loss, every weight and bias gradient and every pixel's
+    gradient to 1e-9 of the largest; one SGD step gives the loss torch's SGD step gives."""
+    torch.manual_seed(2)
+    model = randomise_batchnorm(MODELS[name](), seed=2)  # fold reads it in float32
+    exported = Exported(name, model, MEAN, STD)
+    stages = fold(model)
+    rng = np.random.default_rng(3)
+    pixels = rng.random((28, 28)) * (rng.random((28, 28)) < 0.3)
+    label, lr = 4, 0.05
+    (tmp_path / "case.json").write_text(
+        json.dumps({"pixels": pixels.ravel().tolist(), "label": label, "lr": lr})
+    )
+    run_in_node(forward_module(exported, stages, "test"), network_json(exported, stages, "test"),
+                [], tmp_path)  # fmt: skip
+    (tmp_path / "runner.mjs").write_text(BACKWARD_RUNNER, encoding="utf-8")
+    done = subprocess.run([NODE, "runner.mjs"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    page = json.loads(done.stdout)
+
+    net = folded_torch(stages)
+    ink = torch.tensor(pixels[None, None], dtype=torch.float64, requires_grad=True)
+    loss = nn.functional.cross_entropy(net((ink - MEAN) / STD), torch.tensor([label]))
+    loss.backward()
+    assert page["loss"] == pytest.approx(loss.item(), rel=1e-12)
+    convs = [m for m in net if isinstance(m, nn.Conv2d)]
+    shown = [g for g in page["grads"] if g is not None]
+    assert len(shown) == len(convs)
+    for conv, grad in zip(convs, shown, strict=True):
+        for mine, theirs in ((grad["dWeight"], conv.weight.grad), (grad["dBias"], conv.bias.grad)):
+            expected = theirs.numpy().ravel()
+            assert np.abs(np.array(mine) - expected).max() <= 1e-9 * np.abs(expected).max()
+    expected = ink.grad.numpy().ravel()
+    assert np.abs(np.array(page["dPixels"]) - expected).max() <= 1e-9 * np.abs(expected).max()
+    torch.optim.SGD(net.parameters(), lr=lr).step()
+    after = nn.functional.cross_entropy(net((ink - MEAN) / STD), torch.tensor([label]))
+    assert page["lossAfter"] == pytest.approx(after.item(), rel=1e-10)

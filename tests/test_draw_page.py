@@ -29,7 +29,8 @@ from selenium.webdriver.common.keys import Keys
 from test_browser import LOCAL_HOSTS, LOCAL_SCHEMES, network_events
 
 from mnist.model import build_model
-from sitegen.page_draw import defaults, weights_file
+from sitegen.mnist_reference import read_defaults
+from sitegen.page_draw import weights_file
 
 ROOT = Path(__file__).resolve().parent.parent
 BOX, SIDE, CENTRE = 20, 28, 14  # MNIST: fit in 20 x 20, 28 x 28 field, centre of mass at 14
@@ -202,7 +203,7 @@ def recorded(results: dict, index: int, label: int) -> int:
 def test_test_digits_load_with_the_answer_the_reference_run_recorded(page, torch_model):
     results = json.loads((weights_path().parent / "results.json").read_text(encoding="utf-8"))
     buttons = page.find_elements(By.CSS_SELECTOR, ".draw-sample")
-    data = ROOT / defaults(ROOT)["data_dir"]
+    data = ROOT / read_defaults(ROOT)["data_dir"]
     if not buttons:  # MNIST was not there when the site was built: the page must say so
         assert not (data / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file()
         text = page.find_element(By.CSS_SELECTOR, ".md-content").text
@@ -251,3 +252,58 @@ def test_the_page_states_its_inference_time_and_nothing_leaves_localhost(page):
     leaving = [u for u in urls if urlparse(u).scheme not in LOCAL_SCHEMES
                and urlparse(u).hostname not in LOCAL_HOSTS]  # fmt: skip
     assert not leaving, f"requests that leave localhost: {leaving}"
+
+
+def folded_network():
+    """The network the page differentiates: the weights it runs, BatchNorm folded, in float64
+    torch (tests/test_draw_net.folded_torch), with its input normalisation."""
+    from test_draw_net import folded_torch
+
+    from mnist.fold import fold, read_exported
+
+    exported = read_exported(weights_path())
+    return folded_torch(fold(exported.model)), exported.mean, exported.std
+
+
+def test_backprop_on_a_drawing_equals_torch_and_one_step_equals_torch_sgd(page):
+    """Draw a 7, choose 1 as the right digit: the page's loss, every weight and bias gradient of
+    the folded network and every pixel's gradient equal torch autograd's (float64, 1e-9 of the
+    largest); one SGD step in the page gives the loss torch's SGD step gives; Reset restores."""
+    canvas = page.find_element(By.ID, "draw-canvas")
+    stroke(page, canvas, SEVEN)
+    page.execute_script(
+        "const s = document.getElementById('draw-label'); s.value = '1';"
+        "s.dispatchEvent(new Event('change'));"
+    )
+    found = page.execute_script("return window.drawDigit;")
+    back = found["backward"]
+    assert back["label"] == 1
+    net, mean, std = folded_network()
+    ink = torch.tensor(found["input"], dtype=torch.float64).reshape(1, 1, SIDE, SIDE)
+    ink.requires_grad_(True)
+    loss = torch.nn.functional.cross_entropy(net((ink - mean) / std), torch.tensor([1]))
+    loss.backward()
+    assert back["loss"] == pytest.approx(loss.item(), rel=1e-10)
+    expected = ink.grad.numpy().ravel()
+    assert np.abs(np.array(back["dPixels"]) - expected).max() <= 1e-9 * np.abs(expected).max()
+    convs = [m for m in net if isinstance(m, torch.nn.Conv2d)]
+    grads = [g for g in back["grads"] if g is not None]
+    assert len(grads) == len(convs)
+    for conv, g in zip(convs, grads, strict=True):
+        expected = conv.weight.grad.numpy().ravel()
+        assert np.abs(np.array(g["dWeight"]) - expected).max() <= 1e-9 * np.abs(expected).max()
+    rows = page.find_elements(By.CSS_SELECTOR, "#draw-grad-rows tr")
+    assert len(rows) == len(convs)
+
+    page.execute_script("document.getElementById('draw-lr').value = '0.05';")
+    page.find_element(By.ID, "draw-step").click()
+    stepped = page.execute_script("return window.drawDigit.backward.loss;")
+    torch.optim.SGD(net.parameters(), lr=0.05).step()
+    with torch.no_grad():
+        after = torch.nn.functional.cross_entropy(net((ink - mean) / std), torch.tensor([1]))
+    assert stepped == pytest.approx(after.item(), rel=1e-10)
+    assert stepped < back["loss"]
+    status = page.find_element(By.ID, "draw-step-status").text
+    assert "the loss went from" in status and "probability of a 1 from" in status
+    page.find_element(By.ID, "draw-reset").click()
+    assert page.execute_script("return window.drawDigit.backward.loss;") == back["loss"]

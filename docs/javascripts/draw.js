@@ -1,7 +1,7 @@
 // Draw a digit: a drawing prepared as MNIST's digits were, run through the generated forward pass
 // (generated/draw-forward.js, printed from the folded network while the site was built), with
 // the ten probabilities and every layer's feature maps redrawn as the stroke is drawn.
-import { prepare, forward, SIDE } from "../generated/draw-forward.js";
+import { prepare, forward, backward, sgdStep, SIDE } from "../generated/draw-forward.js";
 
 const BOX = 20; // MNIST scaled each digit's bounding box to fit 20 x 20 ...
 const CENTRE = 14; // ... and put its centre of mass on pixel (14, 14) of the 28 x 28 field
@@ -22,9 +22,18 @@ let drawing = null; // the pointerId drawing now, if any
 let network = null;
 let pending = false;
 let digits = null; // test digits by index, fetched on the first click
+let trained = null; // the network file as fetched: Reset goes back to it
+let shownInput = null; // the input now on show, for the backward pass and the SGD step
 
 // What tests and curious readers can read: the last input, probabilities and timing.
-window.drawDigit = { ready: false, input: null, probabilities: null, forwardMs: null };
+window.drawDigit = {
+  ready: false,
+  input: null,
+  probabilities: null,
+  forwardMs: null,
+  backward: null, // { label, loss, dPixels, grads }: the last backward pass
+  backwardMs: null,
+};
 
 // Preparing a drawing as MNIST's digits were ----------------------------------------------------
 
@@ -253,13 +262,121 @@ function timedForward(input) {
 // Run the network on `input` (or show an empty state for null) and say what it read.
 function show(input, message) {
   const result = input ? timedForward(input) : null;
+  shownInput = input;
   grey(inputCanvas, input || new Float64Array(SIDE * SIDE), SIDE, SIDE, 0, 1);
   showBars(result && Array.from(result.probabilities));
   showMaps(result && result.maps);
+  showBackward(input, result);
   window.drawDigit.input = input && Array.from(input);
   window.drawDigit.probabilities = result && Array.from(result.probabilities);
   if (message) status.textContent = message(result);
 }
+
+// Backpropagation on the drawing ----------------------------------------------------------------
+
+const labelChoice = document.getElementById("draw-label");
+const lossLine = document.getElementById("draw-loss");
+const gradientCanvas = document.getElementById("draw-gradient");
+const gradRows = document.getElementById("draw-grad-rows");
+const stepStatus = document.getElementById("draw-step-status");
+
+function chosenLabel(result) {
+  if (labelChoice.value !== "auto") return Number(labelChoice.value);
+  const p = Array.from(result.probabilities);
+  return p.indexOf(Math.max(...p));
+}
+
+// Signed values as red (positive) and blue (negative) on the page's background, scaled to the
+// largest size.
+function diverging(canvas, values, width, height) {
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(width, height);
+  const top = Math.max(...values.map(Math.abs)) || 1;
+  for (let p = 0; p < width * height; p += 1) {
+    const t = Math.min(1, Math.abs(values[p]) / top);
+    const rgb = values[p] > 0 ? [255, 255 * (1 - t), 255 * (1 - t)] : [255 * (1 - t), 255 * (1 - t), 255];
+    image.data.set([...rgb.map(Math.round), 255], p * 4);
+  }
+  context.putImageData(image, 0, 0);
+}
+
+// Four significant digits, in exponent form when small (a confident digit's loss is tiny).
+function figure(value) {
+  return Math.abs(value) < 1e-3 && value !== 0 ? value.toExponential(3) : value.toPrecision(4);
+}
+
+function norm(values) {
+  let sum = 0;
+  for (const v of values) sum += v * v;
+  return Math.sqrt(sum);
+}
+
+function showBackward(input, result) {
+  if (!result) {
+    window.drawDigit.backward = null;
+    lossLine.textContent = "Draw a digit to see its loss.";
+    diverging(gradientCanvas, new Float64Array(SIDE * SIDE), SIDE, SIDE);
+    gradRows.replaceChildren();
+    return;
+  }
+  const label = chosenLabel(result);
+  const start = performance.now();
+  const back = backward(network, input, result.maps, label);
+  window.drawDigit.backwardMs = performance.now() - start;
+  const p = result.probabilities[label];
+  lossLine.textContent =
+    `Loss for ${aDigit(label)}: E = −ln p = −ln ${figure(p)} = ${figure(back.loss)}. ` +
+    `Forward and backward took ${(result.ms + window.drawDigit.backwardMs).toFixed(1)} ms.`;
+  diverging(gradientCanvas, Array.from(back.dPixels), SIDE, SIDE);
+  gradRows.replaceChildren(
+    ...back.grads.flatMap((g, k) => {
+      if (!g) return [];
+      const row = document.createElement("tr");
+      const name = layerSections[k].querySelector(".draw-heading").textContent;
+      const size = Math.hypot(norm(g.dWeight), norm(g.dBias));
+      row.innerHTML = `<td></td><td>${size.toPrecision(3)}</td>`;
+      row.firstChild.textContent = name;
+      return [row];
+    }),
+  );
+  window.drawDigit.backward = {
+    label,
+    loss: back.loss,
+    dPixels: Array.from(back.dPixels),
+    grads: back.grads.map((g) => g && { dWeight: Array.from(g.dWeight), dBias: Array.from(g.dBias) }),
+  };
+}
+
+labelChoice.addEventListener("change", () => show(shownInput, null));
+
+document.getElementById("draw-step").addEventListener("click", () => {
+  const last = window.drawDigit.backward;
+  const lr = Number(document.getElementById("draw-lr").value);
+  if (!shownInput || !last) {
+    stepStatus.textContent = "Draw a digit first: the step follows its gradient.";
+    return;
+  }
+  if (!(lr > 0 && lr <= 10)) {
+    stepStatus.textContent = "The learning rate must be a number above 0, at most 10.";
+    return;
+  }
+  const before = window.drawDigit.probabilities[last.label];
+  const loss = last.loss;
+  sgdStep(network, backward(network, shownInput, forward(network, shownInput).maps, last.label).grads, lr);
+  labelChoice.value = String(last.label); // the step was for this digit: keep differentiating it
+  show(shownInput, null);
+  const after = window.drawDigit.probabilities[last.label];
+  stepStatus.textContent =
+    `One step at learning rate ${lr}: the loss went from ${figure(loss)} to ` +
+    `${figure(window.drawDigit.backward.loss)}, the probability of ${aDigit(last.label)} from ` +
+    `${(100 * before).toFixed(1)}% to ${(100 * after).toFixed(1)}%.`;
+});
+
+document.getElementById("draw-reset").addEventListener("click", () => {
+  network = prepare(structuredClone(trained));
+  show(shownInput, null);
+  stepStatus.textContent = "The trained weights are back.";
+});
 
 // "a 7", "an 8": the digit with its article.
 function aDigit(digit) {
@@ -296,7 +413,8 @@ for (const button of document.querySelectorAll(".draw-sample")) {
 // Starting --------------------------------------------------------------------------------------
 
 async function start() {
-  network = prepare(await (await fetch(app.dataset.network)).json());
+  trained = await (await fetch(app.dataset.network)).json();
+  network = prepare(structuredClone(trained));
   const blank = new Float64Array(SIDE * SIDE);
   for (let run = 0; run < WARM_UP_RUNS; run += 1) forward(network, blank);
   const begin = performance.now();
