@@ -307,3 +307,34 @@ def test_backprop_on_a_drawing_equals_torch_and_one_step_equals_torch_sgd(page):
     assert "the loss went from" in status and "probability of a 1 from" in status
     page.find_element(By.ID, "draw-reset").click()
     assert page.execute_script("return window.drawDigit.backward.loss;") == back["loss"]
+
+
+INK_AT = """
+const [x, y] = arguments;
+const pad = document.getElementById('draw-canvas');
+const [r, g, b] = pad.getContext('2d').getImageData(x, y, 1, 1).data;
+const want = getComputedStyle(pad).color.match(/[\\d.]+/g).slice(0, 3).map(Number);
+return {ink: [r, g, b], want};
+"""
+
+
+def test_strokes_redraw_in_the_new_palette_and_a_phone_sees_the_answer_while_drawing(page):
+    """After the palette toggle the strokes already drawn take the new text colour (they were
+    black on black in the dark); at 390 px the ten probabilities sit right under the box."""
+    canvas = page.find_element(By.ID, "draw-canvas")
+    stroke(page, canvas, SEVEN)
+    before = page.execute_script(INK_AT, *SEVEN[1])
+    assert before["ink"] == before["want"]
+    page.find_element(By.CSS_SELECTOR, "form[data-md-component=palette] label:not([hidden])").click()
+    after = page.execute_script(INK_AT, *SEVEN[1])
+    assert after["want"] != before["want"], "the toggle should change the text colour"
+    assert after["ink"] == after["want"]
+
+    page.set_window_size(390, 844)
+    page.execute_script("document.getElementById('draw-canvas').scrollIntoView();")
+    pad_top, bars_bottom, view = page.execute_script(
+        "const pad = document.getElementById('draw-canvas').getBoundingClientRect();"
+        "const bars = document.getElementById('draw-bars').getBoundingClientRect();"
+        "return [pad.top, bars.bottom, window.innerHeight];"
+    )
+    assert bars_bottom - pad_top <= view, "box and probabilities should fit one phone screen"

@@ -183,6 +183,12 @@ function endStroke(event) {
 pad.addEventListener("pointerup", endStroke);
 pad.addEventListener("pointercancel", endStroke);
 
+// The ink is the theme's text colour: a switch of palette redraws the strokes in the new one.
+new MutationObserver(redrawPad).observe(document.body, {
+  attributes: true,
+  attributeFilter: ["data-md-color-scheme"],
+});
+
 document.getElementById("draw-undo").addEventListener("click", () => {
   strokes.pop();
   redrawPad();
@@ -211,7 +217,9 @@ function showBars(probabilities) {
   const top = probabilities ? probabilities.indexOf(Math.max(...probabilities)) : -1;
   bars.forEach((bar, digit) => {
     const p = probabilities ? probabilities[digit] : 0;
-    bar.querySelector(".draw-bar > span").style.width = `${(100 * p).toFixed(1)}%`;
+    const fill = bar.querySelector(".draw-bar > span");
+    fill.style.width = `${(100 * p).toFixed(1)}%`;
+    fill.style.setProperty("--p", p.toFixed(4)); // the column's height on a phone (draw.css)
     bar.querySelector(".draw-value").textContent = probabilities ? `${(100 * p).toFixed(1)}%` : "–";
     bar.classList.toggle("draw-top", digit === top);
   });
