@@ -325,7 +325,8 @@ def test_strokes_redraw_in_the_new_palette_and_a_phone_sees_the_answer_while_dra
     stroke(page, canvas, SEVEN)
     before = page.execute_script(INK_AT, *SEVEN[1])
     assert before["ink"] == before["want"]
-    page.find_element(By.CSS_SELECTOR, "form[data-md-component=palette] label:not([hidden])").click()
+    toggle = "form[data-md-component=palette] label:not([hidden])"
+    page.find_element(By.CSS_SELECTOR, toggle).click()
     after = page.execute_script(INK_AT, *SEVEN[1])
     assert after["want"] != before["want"], "the toggle should change the text colour"
     assert after["ink"] == after["want"]
