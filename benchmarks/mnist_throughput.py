@@ -10,6 +10,7 @@ so a neighbour's load on a shared machine hits both alike; medians over the roun
 """
 
 import argparse
+import copy
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,8 @@ from torchvision import datasets, transforms
 from mnist.data import ensure_mnist
 from mnist.evaluate import MEAN, STD, prepare_model
 from mnist.model import build_model
+from mnist.optim import NesterovSGD
+from mnist.step import TrainStep
 from mnist.train import Dist, parse_args, train
 
 STEPS_PER_ROUND = 20
@@ -34,8 +37,9 @@ def ours(cfg, images: torch.Tensor, labels: torch.Tensor) -> Callable[[], int]:
     model = prepare_model(cfg.model, torch.device("cpu"))
     if cfg.compile:
         model = torch.compile(model)
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=10**6)
+    ema = copy.deepcopy(model)
+    optimizer = NesterovSGD(model, cfg.weight_decay)
+    optimizer.schedule(cfg.lr, cfg.momentum, 1.0)
     chunk = STEPS_PER_ROUND * cfg.batch_size
     state = {"start": 0}
 
@@ -43,7 +47,8 @@ def ours(cfg, images: torch.Tensor, labels: torch.Tensor) -> Callable[[], int]:
         start = state["start"] % (len(labels) - chunk)
         state["start"] += chunk
         part = slice(start, start + chunk)
-        train(model, images[part], labels[part], optimizer, scheduler, cfg, 1, Dist())
+        step = TrainStep(model, model, ema, optimizer, images[part], labels[part], cfg, False)
+        train(step, cfg, 1, Dist())
         return chunk
 
     return round_

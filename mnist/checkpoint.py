@@ -1,5 +1,7 @@
-"""A run's checkpoint.pt: weights, optimizer and scheduler state, the epoch, every process's random
-state and the settings.
+"""A run's checkpoint.pt: the weights the run reports (the moving average, "model"), the weights
+being trained ("live") and the optimizer's state, the epoch, every process's random state and the
+settings. The learning rate is a function of the step (mnist.optim), so there is no scheduler
+state: the epoch says where the schedule stands.
 
 Written atomically after every epoch; read without unpickling code (weights_only) and checked field
 by field (types, shapes, ranges, finiteness) against a freshly built run before anything is used,
@@ -17,19 +19,16 @@ from mnist.config import FIELDS, SAME_ON_RESUME, Config, check_settings
 from mnist.distributed import Dist
 from mnist.finite import state_problem
 from mnist.model import build_model
+from mnist.optim import NesterovSGD
 from safeio.atomic import write_atomic
 
 CHECKPOINT = "checkpoint.pt"
 MAX_BYTES = 256 * 1024 * 1024  # the `small` model's checkpoint is ~0.3 MB
-KEYS = ("model", "optimizer", "scheduler", "epoch", "rng", "config")
+KEYS = ("model", "optimizer", "epoch", "rng", "config")  # and "live", since the EMA
+OLDER = "scheduler"  # only checkpoints of before the EMA and the step-function schedule hold it
 # Settings added after checkpoints were first written: an older checkpoint, which lacks them,
 # was trained with these values.
-ADDED_LATER = {"precision": "float32", "channels_last": True}
-# What moves as training goes on; every other optimizer and scheduler entry follows from the
-# settings, so it must equal the freshly built one's.
-OPTIMIZER_PROGRESS = ("lr", "momentum")
-SCHEDULER_PROGRESS = ("last_epoch", "_step_count", "_is_initial", "_get_lr_called_within_step",
-                      "_last_lr")  # fmt: skip
+ADDED_LATER = {"precision": "float32", "channels_last": True, "ema": 0.0}
 
 
 def rng_states(device: torch.device, ddp: Dist) -> dict:
@@ -51,12 +50,12 @@ def restore_rng(rng: dict, device: torch.device, ddp: Dist) -> None:
         torch.cuda.set_rng_state(rng["cuda"][ddp.rank].cpu(), device)
 
 
-def save_checkpoint(run_dir: Path, model: nn.Module, optimizer, scheduler, epoch: int,
-                    cfg: Config, rng: dict) -> None:  # fmt: skip
+def save_checkpoint(run_dir: Path, model: nn.Module, ema: nn.Module, optimizer: NesterovSGD,
+                    epoch: int, cfg: Config, rng: dict) -> None:  # fmt: skip
     state = {
-        "model": model.state_dict(),
+        "model": ema.state_dict(),
+        "live": model.state_dict(),
         "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
         "epoch": epoch,
         "rng": rng,
         "config": asdict(cfg),
@@ -67,6 +66,8 @@ def save_checkpoint(run_dir: Path, model: nn.Module, optimizer, scheduler, epoch
 def kind(value) -> str:
     if isinstance(value, torch.Tensor):
         return f"a {str(value.dtype).removeprefix('torch.')} tensor of shape {list(value.shape)}"
+    if isinstance(value, list | tuple):
+        return f"a {type(value).__name__} of {len(value)}"
     return f"{value!r}" if isinstance(value, int | float | str | None) else type(value).__name__
 
 
@@ -141,6 +142,8 @@ def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
     with torch.random.fork_rng(devices=[]):  # building a model draws its initial weights
         reference = build_model(config["model"]).state_dict()
     problem = unlike(reference, state["model"], "model")
+    if "live" in state:
+        problem = problem or unlike(reference, state["live"], "live")
     expected = {"torch": torch.get_rng_state()}
     if "cuda" in rng and torch.cuda.is_available():  # restored only on a GPU
         expected["cuda"] = torch.cuda.get_rng_state()
@@ -165,54 +168,28 @@ def settings_differ(path: Path, saved: dict, cfg: Config) -> None:
             )
 
 
-def static_differs(fresh: dict, saved: dict, where: str, progress: tuple[str, ...]) -> str | None:
-    """The first entry that follows from the settings but differs from the freshly built one."""
-    for key, value in fresh.items():
-        if key not in progress and saved[key] != value:
-            return f"{where}.{key} is {saved[key]!r}, these settings give {value!r}"
-    return None
+def training_state_problem(state: dict, optimizer: NesterovSGD) -> str | None:
+    """What is wrong with the checkpoint's optimizer state (one momentum buffer per parameter,
+    shaped like it) for this freshly built run."""
+    return unlike(optimizer.state_dict(), state["optimizer"], "optimizer")
 
 
-def training_state_problem(state: dict, model: nn.Module, optimizer, scheduler,
-                           steps_per_epoch: int) -> str | None:  # fmt: skip
-    """What is wrong with the checkpoint's optimizer or scheduler for this freshly built run."""
-    fresh_optimizer, fresh_scheduler = optimizer.state_dict(), scheduler.state_dict()
-    buffers = {i: {"momentum_buffer": p.detach()} for i, p in enumerate(model.parameters())}
-    reference = {"state": buffers, "param_groups": fresh_optimizer["param_groups"]}
-    problem = unlike(reference, state["optimizer"], "optimizer")
-    problem = problem or unlike(fresh_scheduler, state["scheduler"], "scheduler")
-    if problem:
-        return problem
-    for i, (fresh, saved) in enumerate(
-        zip(fresh_optimizer["param_groups"], state["optimizer"]["param_groups"], strict=True)
-    ):
-        where = f"optimizer.param_groups[{i}]"
-        problem = problem or static_differs(fresh, saved, where, OPTIMIZER_PROGRESS)
-        if not 0 <= saved["lr"] <= fresh["max_lr"]:
-            problem = problem or f"{where}.lr is {saved['lr']!r}, outside 0..{fresh['max_lr']}"
-        if not 0 <= saved["momentum"] < 1:
-            problem = problem or f"{where}.momentum is {saved['momentum']!r}, outside 0..1"
-    sched = state["scheduler"]
-    problem = problem or static_differs(fresh_scheduler, sched, "scheduler", SCHEDULER_PROGRESS)
-    steps = state["epoch"] * steps_per_epoch
-    if not problem and (sched["last_epoch"], sched["_step_count"]) != (steps, steps + 1):
-        problem = (
-            f"scheduler is at step {sched['last_epoch']}, epoch {state['epoch']} ends at {steps}"
-        )
-    return problem
-
-
-def resume(path: Path, cfg: Config, model: nn.Module, optimizer, scheduler,
-           steps_per_epoch: int, device: torch.device, ddp: Dist) -> int:  # fmt: skip
+def resume(path: Path, cfg: Config, model: nn.Module, ema: nn.Module, optimizer: NesterovSGD,
+           device: torch.device, ddp: Dist) -> int:  # fmt: skip
     """Load a checkpoint made with cfg's settings into the freshly built run, once every part of
     it is checked; the epoch it ended."""
     state = read_checkpoint(path, device)
+    if OLDER in state or "live" not in state:
+        raise UsageError(
+            f"{path}: made by an older mnist.train (a scheduler state, no live weights beside the "
+            f"averaged ones): it exports and plots, but cannot resume; start a new run"
+        )
     settings_differ(path, state["config"], cfg)
-    problem = training_state_problem(state, model, optimizer, scheduler, steps_per_epoch)
+    problem = training_state_problem(state, optimizer)
     if problem:
         raise damaged(path, problem)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(state["live"])
+    ema.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
     restore_rng(state["rng"], device, ddp)
     return state["epoch"]

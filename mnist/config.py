@@ -8,6 +8,7 @@ a preset or a checkpoint's settings and the comments of defaults.toml are all ma
 
 import argparse
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -56,22 +57,29 @@ class Config:
     model: str = setting(DEFAULTS["model"], "architecture name from mnist.model.ARCHS",
                          choices=tuple(sorted(ARCHS)))  # fmt: skip
     epochs: int = setting(
-        DEFAULTS["epochs"], "training epochs; the OneCycle schedule spans all of them",
+        DEFAULTS["epochs"], "training epochs; the one-cycle schedule spans all of them",
         Bounds(0, 1000, low_open=True),
     )  # fmt: skip
     batch_size: int = setting(
         DEFAULTS["batch_size"], "images per step on each process", Bounds(0, 65536, low_open=True)
     )
     lr: float = setting(
-        DEFAULTS["lr"], "peak learning rate of OneCycleLR (it starts at lr/25, ends near 0)",
+        DEFAULTS["lr"], "peak learning rate of the one-cycle schedule (it starts at lr/25, "
+        "ends at lr/250000; a function of the step, mnist/optim.py)",
         Bounds(0, 10, low_open=True),
     )  # fmt: skip
     momentum: float = setting(
-        DEFAULTS["momentum"], "SGD momentum (Nesterov)", Bounds(0, 1, True, True)
-    )
+        DEFAULTS["momentum"], "Nesterov SGD momentum at the ends of the cycle; 0.1 lower at "
+        "the peak learning rate", Bounds(0.1, 1, True, True),
+    )  # fmt: skip
     weight_decay: float = setting(
-        DEFAULTS["weight_decay"], "L2 penalty on all parameters", Bounds(0, 1)
-    )
+        DEFAULTS["weight_decay"], "L2 penalty on the conv weights (none on BatchNorm or biases)",
+        Bounds(0, 1),
+    )  # fmt: skip
+    ema: float = setting(
+        DEFAULTS["ema"], "decay per step of the moving average of the weights that is tested and "
+        "saved; 0: the trained weights themselves", Bounds(0, 1, high_open=True),
+    )  # fmt: skip
     pct_start: float = setting(
         DEFAULTS["pct_start"], "fraction of the steps spent warming up to the peak learning rate",
         Bounds(0, 1, True, True),
@@ -117,12 +125,24 @@ class Config:
         DEFAULTS["compile"], "torch.compile the training model (needs a C++ compiler on CPU)",
         same_on_resume=False,
     )  # fmt: skip
+    cuda_graphs: bool = setting(
+        DEFAULTS["cuda_graphs"], "on a GPU, capture the training step once as a CUDA graph and "
+        "replay it (not under torchrun or --compile); false: every kernel launched from Python",
+        same_on_resume=False,
+    )  # fmt: skip
     world_size: int = setting(1, "processes, set by torchrun", Bounds(1, 65536), flag=False)
 
 
 FIELDS = {f.name: f for f in fields(Config)}
 FLAGS = {name: f for name, f in FIELDS.items() if f.metadata["flag"]}
 SAME_ON_RESUME = tuple(name for name, f in FIELDS.items() if f.metadata["same_on_resume"])
+
+
+def recipe(cfg: Config) -> dict:
+    """The settings that decide what a run computes (every one a resumed run must share): what
+    a reference folder's settings.json holds. The others (folders, threads, device, compile,
+    CUDA graphs) say only where and how fast it ran."""
+    return {name: getattr(cfg, name) for name in SAME_ON_RESUME}
 
 
 def flag_name(name: str) -> str:
@@ -216,7 +236,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, bool, bool]:
         why = problem(name, value)
         if why:
             p.error(f"{flag_name(name)} {why}")
-    return Config(**load_preset(preset) | given), resume, plots
+    cfg = Config(**load_preset(preset) | given)
+    cpus = os.cpu_count() or 1
+    if cfg.threads > cpus:
+        where = flag_name("threads") if "threads" in given else f"preset {preset}: threads"
+        p.error(f"{where} {cfg.threads}: this machine has {cpus} CPUs; give 1 to {cpus}, "
+                f"or 0 for torch's default")  # fmt: skip
+    return cfg, resume, plots
 
 
 def toml_value(value) -> str:

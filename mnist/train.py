@@ -9,6 +9,8 @@ time including the test pass), checkpoint.pt, results.json and PNG plots (mnist.
 Settings: mnist/config.py; checkpoints: mnist/checkpoint.py.
 """
 
+import copy
+import json
 import math
 import sys
 import time
@@ -16,7 +18,6 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
@@ -24,7 +25,7 @@ from tqdm import tqdm
 from mnist import checkpoint, plots
 from mnist.checkpoint import CHECKPOINT, rng_states, save_checkpoint
 from mnist.cli import UsageError, command, say
-from mnist.config import Config, parse_args
+from mnist.config import Config, parse_args, recipe
 from mnist.data import load_data
 from mnist.distributed import (
     Dist,
@@ -34,11 +35,15 @@ from mnist.distributed import (
     replicas_identical,
     sync_buffers,
 )
-from mnist.evaluate import normalize, prepare_model, test
+from mnist.evaluate import prepare_model, test
 from mnist.metrics import METRICS, write_metrics
 from mnist.model import count_params
+from mnist.optim import NesterovSGD, ema_decay, learning_rate, momentum
 from mnist.run_folder import resumed_history, run_folder
+from mnist.step import TrainStep
+from safeio.atomic import write_text_atomic
 
+SETTINGS = "settings.json"  # the recipe of the run (mnist.config.recipe)
 CHECK_EVERY = 50  # steps between reads of the running loss (each read waits for the device)
 
 
@@ -56,27 +61,6 @@ def pick_device(name: str) -> torch.device:
     return torch.device(next((kind for kind, ok in available.items() if ok), "cpu"))
 
 
-def augment(images: torch.Tensor, rotation: float, translation: float) -> torch.Tensor:
-    """Random rotation (+-degrees) and shift (+-pixels) of every image, in one batched warp."""
-    x = images.unsqueeze(1).float() / 255
-    b, _, h, w = x.shape
-    angle = (torch.rand(b, device=x.device) * 2 - 1) * math.radians(rotation)
-    # affine_grid works in [-1, 1] coordinates: one pixel is 2 / size.
-    shift = (
-        (torch.rand(b, 2, device=x.device) * 2 - 1)
-        * translation
-        * 2
-        / torch.tensor([w, h], device=x.device)
-    )
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack(
-        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
-    )
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    # Zero padding is the black background because the warp runs before normalisation.
-    return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
-
-
 def check_losses(losses: torch.Tensor, lrs: list[float], epoch: int, ddp: Dist) -> None:
     """Diverged at the first step (over all processes) whose loss is not finite."""
     bad = (~torch.isfinite(losses)).nonzero()
@@ -88,65 +72,41 @@ def check_losses(losses: torch.Tensor, lrs: list[float], epoch: int, ddp: Dist) 
         )
 
 
-def train(model, images, labels, optimizer, scheduler, cfg: Config, epoch: int, ddp: Dist) -> dict:
-    """One epoch on this process's share; returns lr, train_loss, train_acc over all processes."""
-    model.train()
-    criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    low_precision = cfg.precision == "bfloat16"
+def train(step: TrainStep, cfg: Config, epoch: int, ddp: Dist) -> dict:
+    """One epoch on this process's share; returns lr, train_loss, train_acc over all processes.
+    The learning rate, momentum and EMA decay are functions of the step; nothing in a step waits
+    for the device, and the losses are read every CHECK_EVERY steps."""
+    step.model.train()
+    images, labels = step.images, step.labels
     batches = (
         epoch_indices(len(labels), epoch, cfg.seed, ddp).to(images.device).split(cfg.batch_size)
     )
-    losses = torch.empty(len(batches), device=images.device)  # read every CHECK_EVERY steps
-    totals = torch.zeros(3, dtype=torch.float64, device=images.device)  # loss sum, correct, count
+    steps, total = len(batches), len(batches) * cfg.epochs
+    losses = torch.empty(steps, device=images.device)  # read every CHECK_EVERY steps
+    step.totals.zero_()
     quiet = ddp.rank != 0 or not sys.stderr.isatty()
-    bar = tqdm(total=len(batches), desc=f"epoch {epoch}/{cfg.epochs}", leave=False, disable=quiet)
-    start, lrs = time.perf_counter(), []
-    for step, idx in enumerate(batches):
-        warped = augment(images[idx], cfg.rotation, cfg.translation)
-        x, y = normalize(warped, cfg.channels_last), labels[idx]
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(x.device.type, torch.bfloat16, enabled=low_precision):
-            output = model(x)
-            loss = criterion(output, y)
-        loss.backward()
-        optimizer.step()
-        lrs.append(optimizer.param_groups[0]["lr"])
-        scheduler.step()
-        losses[step] = loss.detach()
-        count = torch.tensor(len(y), device=y.device)
-        totals += torch.stack(
-            [loss.detach() * len(y), (output.argmax(1) == y).sum(), count]
-        ).double()
-        if (step + 1) % CHECK_EVERY == 0 or step + 1 == len(batches):
-            check_losses(losses[: step + 1], lrs, epoch, ddp)
+    bar = tqdm(total=steps, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, disable=quiet)
+    start, lrs, seen = time.perf_counter(), [], 0
+    for i, idx in enumerate(batches):
+        t = (epoch - 1) * steps + i
+        lrs.append(learning_rate(t, total, cfg.lr, cfg.pct_start))
+        step.optimizer.schedule(lrs[-1], momentum(t, total, cfg.momentum, cfg.pct_start),
+                                1 - ema_decay(t, cfg.ema))  # fmt: skip
+        losses[i] = step(idx)
+        seen += len(idx)
+        if (i + 1) % CHECK_EVERY == 0 or i + 1 == steps:
+            check_losses(losses[: i + 1], lrs, epoch, ddp)
             if not quiet:
-                loss_sum, correct, seen = totals.tolist()
+                loss_sum, correct = step.totals.tolist()
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}",
                                 img_s=f"{seen / (time.perf_counter() - start):.0f}")  # fmt: skip
-            bar.update(step + 1 - bar.n)
+            bar.update(i + 1 - bar.n)
     bar.close()
+    totals = torch.cat([step.totals, step.totals.new_tensor([seen])])
     if ddp.active:
         dist.all_reduce(totals)
     loss_sum, correct, count = totals.tolist()
     return {"lr": lrs[-1], "train_loss": loss_sum / count, "train_acc": correct / count}
-
-
-def make_optimizer(model: nn.Module, cfg: Config, steps: int):
-    """Nesterov SGD with a OneCycle learning rate over all epochs of `steps` steps each."""
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
-        weight_decay=cfg.weight_decay,
-    )  # fmt: skip
-    if cfg.pct_start * steps * cfg.epochs <= 1:  # OneCycleLR divides by (warm-up steps - 1)
-        raise UsageError(
-            f"too few steps for OneCycleLR: {steps * cfg.epochs} steps x --pct-start "
-            f"{cfg.pct_start} leaves no warm-up; raise --epochs, --limit or --pct-start, "
-            f"or lower --batch-size"
-        )
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps, pct_start=cfg.pct_start
-    )
-    return optimizer, scheduler
 
 
 def finite(line: dict) -> dict:
@@ -178,13 +138,15 @@ def start(cfg: Config) -> tuple[torch.device, Dist]:
     return device, ddp
 
 
-def build(cfg: Config, device: torch.device, ddp: Dist) -> tuple[nn.Module, nn.Module]:
-    """The model to train (wrapped for DDP and compiled if asked) and the plain model inside."""
+def build(cfg: Config, device: torch.device, ddp: Dist) -> tuple[nn.Module, nn.Module, nn.Module]:
+    """The model to train (wrapped for DDP and compiled if asked), the plain model inside, and
+    its moving average (what the run tests and saves as its result)."""
     torch.manual_seed(cfg.seed)  # same seed on every process: identical initial weights
     raw_model = prepare_model(cfg.model, device, cfg.channels_last)
+    ema = copy.deepcopy(raw_model).requires_grad_(False)
     torch.manual_seed(cfg.seed + ddp.rank)  # but a different augmentation stream per process
     model = DistributedDataParallel(raw_model) if ddp.active else raw_model
-    return (torch.compile(model) if cfg.compile else model), raw_model
+    return (torch.compile(model) if cfg.compile else model), raw_model, ema
 
 
 def synchronise(model: nn.Module, epoch: int, ddp: Dist) -> str:
@@ -194,48 +156,51 @@ def synchronise(model: nn.Module, epoch: int, ddp: Dist) -> str:
     return f"epoch {epoch}: replicas identical across {ddp.world_size} processes: {same}"
 
 
-def save(run_dir: Path, history: list[dict], model, optimizer, scheduler, cfg: Config,
+def save(run_dir: Path, history: list[dict], model, ema, optimizer, cfg: Config,
          device: torch.device, ddp: Dist) -> None:  # fmt: skip
     """metrics.jsonl, then checkpoint.pt (rank 0 writes; every process gives its RNG state)."""
     rng = rng_states(device, ddp)
     if ddp.rank == 0:
         write_metrics(run_dir / METRICS, history)
-        save_checkpoint(run_dir, model, optimizer, scheduler, history[-1]["epoch"], cfg, rng)
+        save_checkpoint(run_dir, model, ema, optimizer, history[-1]["epoch"], cfg, rng)
 
 
 def run(cfg: Config, resume: bool, make_plots: bool) -> None:
     """Train (from the checkpoint's epoch when resuming), writing metrics.jsonl and checkpoint.pt
-    after every epoch and the plots at the end."""
+    after every epoch and the plots at the end; the EMA weights are the ones tested and saved."""
     device, ddp = start(cfg)
     log = say if ddp.rank == 0 else (lambda *_: None)
     mnist = load_data(Path(cfg.data_dir), cfg.limit, device)
-    model, raw_model = build(cfg, device, ddp)
-    share = math.ceil(len(mnist.train.labels) / ddp.world_size)  # as DistributedSampler pads it
-    steps = math.ceil(share / cfg.batch_size)
-    optimizer, scheduler = make_optimizer(raw_model, cfg, steps)
+    model, raw_model, ema = build(cfg, device, ddp)
+    optimizer = NesterovSGD(raw_model, cfg.weight_decay)
+    graphs = device.type == "cuda" and cfg.cuda_graphs and not (ddp.active or cfg.compile)
+    train_set = mnist.train.images, mnist.train.labels
+    step = TrainStep(model, raw_model, ema, optimizer, *train_set, cfg, graphs)
     run_dir, done, history, pred = Path(cfg.out), 0, [], None
+    test_set = mnist.test.images, mnist.test.labels, cfg.channels_last
     with run_folder(run_dir, resume, writer=ddp.rank == 0):
         if resume:
             path = run_dir / CHECKPOINT
-            done = checkpoint.resume(path, cfg, raw_model, optimizer, scheduler, steps, device, ddp)
+            done = checkpoint.resume(path, cfg, raw_model, ema, optimizer, device, ddp)
             history = resumed_history(run_dir, done, writer=ddp.rank == 0)
+        if ddp.rank == 0:
+            write_text_atomic(run_dir / SETTINGS, json.dumps(recipe(cfg), indent=1) + "\n")
         log(f"{cfg.model}: {count_params(raw_model)} parameters, {len(mnist.train.labels)} train"
             f" / {len(mnist.test.labels)} test images, {device}, {ddp.world_size} process(es), "
             f"epochs {done + 1}..{cfg.epochs}")  # fmt: skip
         for epoch in range(done + 1, cfg.epochs + 1):
             begin = time.perf_counter()
-            line = {"epoch": epoch} | train(model, mnist.train.images, mnist.train.labels,
-                                            optimizer, scheduler, cfg, epoch, ddp)  # fmt: skip
+            line = {"epoch": epoch} | train(step, cfg, epoch, ddp)
             if ddp.active:
                 log(synchronise(raw_model, epoch, ddp))
-            scores, pred = test(raw_model, mnist.test.images, mnist.test.labels, cfg.channels_last)
+            scores, pred = test(ema, *test_set)
             line |= scores | {"seconds": round(time.perf_counter() - begin, 2)}
             log(report(line, cfg.epochs))
             history.append(finite(line))
-            save(run_dir, history, raw_model, optimizer, scheduler, cfg, device, ddp)
+            save(run_dir, history, raw_model, ema, optimizer, cfg, device, ddp)
         if make_plots and ddp.rank == 0:
             if pred is None:  # resumed a finished run: nothing trained, score the model
-                pred = test(raw_model, mnist.test.images, mnist.test.labels, cfg.channels_last)[1]
+                pred = test(ema, *test_set)[1]
             images, labels = mnist.test.images.cpu(), mnist.test.labels.cpu()
             written = plots.save_all(run_dir, history, images, labels, pred.cpu())
             log("plots: " + ", ".join(str(p) for p in written))

@@ -34,7 +34,7 @@ HOSTILE_FLAGS = [
     ("--seed", "9" * 400, "--seed must be >= 0 and <= 4294967295"),
     ("--epochs", str(10**9), "--epochs must be > 0 and <= 1000"),
     ("--batch-size", "0", "--batch-size must be > 0"),
-    ("--momentum", "1", "--momentum must be > 0 and < 1"),
+    ("--momentum", "1", "--momentum must be > 0.1 and < 1"),
     ("--limit", "-1", "--limit must be >= 0"),
 ]
 

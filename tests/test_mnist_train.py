@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DistributedSampler
 
-from mnist import plots, train
+from mnist import plots, step, train
 from mnist.data import write_split
 from mnist.evaluate import normalize, prepare_model
 from mnist.model import ARCHS, build_model
@@ -70,7 +70,7 @@ def test_epoch_shares_match_distributed_sampler():
 
 def test_augment_without_rotation_or_shift_is_the_identity():
     images = torch.from_numpy(synthetic_split(16, 3)[0])
-    warped = train.augment(images, rotation=0.0, translation=0.0)
+    warped = step.augment(images, rotation=0.0, translation=0.0)
     assert torch.allclose(warped[:, 0], images.float() / 255, atol=1e-5)
 
 
@@ -87,7 +87,7 @@ def test_augment_shift_stays_within_the_limit_and_varies():
     torch.manual_seed(0)
     images = torch.zeros(64, 28, 28, dtype=torch.uint8)
     images[:, 11:17, 11:17] = 255  # a centred square: zero padding never cuts it
-    warped = train.augment(images, rotation=0.0, translation=2.0)[:, 0]
+    warped = step.augment(images, rotation=0.0, translation=2.0)[:, 0]
     moved = centre_of_mass(warped) - centre_of_mass(images)
     assert moved.abs().max() <= 2.0 + 1e-6
     assert moved.abs().max() > 1.0 and moved.std() > 0.3  # shifts are random, not constant
@@ -101,7 +101,12 @@ def test_smoke_epoch_end_to_end(data_dir, tmp_path):
     assert line["epoch"] == 1 and 0 <= line["train_acc"] <= 1 and line["seconds"] > 0
     # Score the checkpoint independently of mnist.train's test loop.
     state = torch.load(out / "checkpoint.pt", weights_only=True)
-    assert {"model", "optimizer", "scheduler", "epoch", "rng", "config"} <= set(state)
+    assert {"model", "live", "optimizer", "epoch", "rng", "config"} == set(state)
+    # settings.json: what decides the result, none of where or how fast it ran
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["epochs"] == 1 and settings["batch_size"] == 32 and settings["limit"] == 192
+    assert {"data_dir", "out", "threads", "device", "compile", "cuda_graphs"}.isdisjoint(settings)
+    assert settings == {k: v for k, v in state["config"].items() if k in settings}
     model = build_model(state["config"]["model"])  # the default model
     model.load_state_dict(state["model"])
     model.eval()
@@ -209,10 +214,10 @@ def test_resume_after_a_kill_gives_the_same_metrics(data_dir, tmp_path, monkeypa
 
     save = train.save_checkpoint
 
-    def die_before_epoch_2_checkpoint(run_dir, model, optimizer, scheduler, epoch, *rest):
+    def die_before_epoch_2_checkpoint(run_dir, model, ema, optimizer, epoch, *rest):
         if epoch == 2:  # the worst moment: metrics line written, checkpoint not
             raise Killed
-        save(run_dir, model, optimizer, scheduler, epoch, *rest)
+        save(run_dir, model, ema, optimizer, epoch, *rest)
 
     killed = tmp_path / "killed"
     monkeypatch.setattr(train, "save_checkpoint", die_before_epoch_2_checkpoint)
@@ -272,9 +277,9 @@ def test_bad_input_exits_2_with_one_line(data_dir, tmp_path, capsys):
     assert "--epochs must be > 0" in one_error_line(capsys, [*base, "--epochs", "0"])
     for flag, value in OUT_OF_RANGE:
         assert f"{flag} must be" in one_error_line(capsys, [*base, flag, value])
-    fresh = [*base[:3], str(tmp_path / "fresh"), *base[4:]]
-    # 192 images / 32 = 6 steps in 1 epoch; a 0.1 warm-up is 0.6 of a step.
-    assert "too few steps" in one_error_line(capsys, [*fresh, "--pct-start", "0.1"])
+    cpus = os.cpu_count()
+    err = one_error_line(capsys, [*base, "--threads", str(cpus + 1)])
+    assert f"--threads {cpus + 1}: this machine has {cpus} CPUs" in err
     a_file = tmp_path / "a-file"
     a_file.write_text("")
     assert "is a file" in one_error_line(capsys, [*base[:3], str(a_file), *base[4:]])
@@ -337,8 +342,8 @@ DIE_AFTER_EPOCH_1 = """
 import os, sys
 from mnist import train
 save = train.save_checkpoint
-def save_then_die(run_dir, model, optimizer, scheduler, epoch, *rest):
-    save(run_dir, model, optimizer, scheduler, epoch, *rest)
+def save_then_die(run_dir, model, ema, optimizer, epoch, *rest):
+    save(run_dir, model, ema, optimizer, epoch, *rest)
     if epoch == 1:
         os._exit(9)
 train.save_checkpoint = save_then_die
@@ -367,7 +372,11 @@ def test_torchrun_two_processes_stay_identical_and_write_once(ddp_run):
     assert log.count("replicas identical across 2 processes: True") == 2
     assert "2 process(es)" in log
     assert [m["epoch"] for m in metrics(out)] == [1, 2]  # rank 0 alone appended
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint.pt",
+        "metrics.jsonl",
+        "settings.json",
+    ]
     assert torch.load(out / "checkpoint.pt", weights_only=True)["config"]["world_size"] == 2
 
 
@@ -391,16 +400,17 @@ def test_torchrun_resume_after_a_kill_gives_the_same_metrics(ddp_run, data_dir, 
 
 
 def one_cycle_lr(step: int, total: int, peak: float, pct_start: float) -> float:
-    """The learning rate of optimizer step `step` (0-based) under OneCycleLR's defaults, written
-    out from Smith & Topin's schedule: cosine from peak/25 up to peak, then down to peak/25e4."""
-    warm_end, start, low = pct_start * total - 1, peak / 25, peak / 25 / 1e4
+    """The learning rate of optimizer step `step` (0-based), written out from Smith & Topin's
+    schedule: cosine from peak/25 up to peak over pct_start of the steps, then down to peak/25e4
+    at the last step."""
+    warm, start, low = pct_start * total, peak / 25, peak / 25 / 1e4
 
     def cosine(a: float, b: float, pct: float) -> float:
         return b + (a - b) / 2 * (math.cos(math.pi * pct) + 1)
 
-    if step <= warm_end:
-        return cosine(start, peak, step / warm_end)
-    return cosine(peak, low, (step - warm_end) / (total - 1 - warm_end))
+    if step < warm:
+        return cosine(start, peak, step / warm)
+    return cosine(peak, low, (step - warm) / (total - 1 - warm))
 
 
 def test_training_stops_at_the_first_non_finite_loss(data_dir, tmp_path, capsys, monkeypatch):
@@ -449,7 +459,11 @@ def test_a_training_in_progress_locks_its_folder_and_ctrl_c_is_one_line(data_dir
     finally:
         first.kill()
     assert first.returncode == 130 and stderr.strip() == "error: interrupted"
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint.pt",
+        "metrics.jsonl",
+        "settings.json",
+    ]
     done = torch.load(out / "checkpoint.pt", weights_only=True)["epoch"]
     assert [m["epoch"] for m in metrics(out)][:done] == list(range(1, done + 1))
 

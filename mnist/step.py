@@ -1,0 +1,95 @@
+"""One training step (augment, forward, backward, SGD, moving average), run eagerly or, on a GPU,
+captured once as a CUDA graph and replayed.
+
+A step of these small networks is a few hundred tiny kernels; launched one by one from Python
+they keep a GPU waiting on the CPU. A CUDA graph launches them all at once. The captured step
+is the eager step's code with the same tensors: only the batch's indices are copied in, and the
+learning rate, momentum and EMA weight live in device tensors (mnist.optim.NesterovSGD), so each
+replay computes what the eager step would. A batch of another size (an epoch's last) runs eagerly.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mnist.config import Config
+from mnist.evaluate import normalize
+from mnist.optim import NesterovSGD, update_ema
+
+WARMUP_STEPS = 3  # eager steps (on a side stream, as capture requires) before the capture
+
+
+def augment(images: torch.Tensor, rotation: float, translation: float) -> torch.Tensor:
+    """Random rotation (+-degrees) and shift (+-pixels) of every image, in one batched warp on
+    the images' device (no value read back to the host)."""
+    x = images.unsqueeze(1).float() / 255
+    b, _, h, w = x.shape
+    angle = (torch.rand(b, device=x.device) * 2 - 1) * math.radians(rotation)
+    # affine_grid works in [-1, 1] coordinates: one pixel is 2 / size.
+    shift = (torch.rand(b, 2, device=x.device) * 2 - 1) * (2 * translation)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0] / w], 1), torch.stack([sin, cos, shift[:, 1] / h], 1)],
+        1,
+    )
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    # Zero padding is the black background because the warp runs before normalisation.
+    return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
+
+
+class TrainStep:
+    """Calling it with a batch's indices trains on images[indices] and returns the step's loss
+    (a device tensor); `totals` sums the loss x batch size and the correct answers."""
+
+    def __init__(self, model: nn.Module, raw_model: nn.Module, ema: nn.Module,
+                 optimizer: NesterovSGD, images: torch.Tensor, labels: torch.Tensor,
+                 cfg: Config, graphs: bool) -> None:  # fmt: skip
+        self.model, self.raw_model, self.ema, self.optimizer = model, raw_model, ema, optimizer
+        self.images, self.labels, self.cfg = images, labels, cfg
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        self.totals = torch.zeros(2, dtype=torch.float64, device=images.device)
+        self.loss = torch.zeros((), device=images.device)
+        self.graphs, self.warm, self.graph, self.indices = graphs, 0, None, None
+        self.side = torch.cuda.Stream(images.device) if graphs else None
+
+    def body(self, idx: torch.Tensor) -> None:
+        """The step itself, gradients already cleared."""
+        warped = augment(self.images[idx], self.cfg.rotation, self.cfg.translation)
+        x, y = normalize(warped, self.cfg.channels_last), self.labels[idx]
+        low_precision = self.cfg.precision == "bfloat16"
+        # No autocast weight cache: a CUDA graph must not keep casts made before its capture.
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=low_precision,
+                            cache_enabled=False):  # fmt: skip
+            output = self.model(x)
+            loss = self.criterion(output, y)
+        loss.backward()
+        self.optimizer.step()
+        update_ema(self.ema, self.raw_model, self.optimizer.ema_weight)
+        right = (output.argmax(1) == y).sum()
+        self.totals += torch.stack([loss.detach() * len(y), right]).double()
+        self.loss.copy_(loss.detach())
+
+    def __call__(self, idx: torch.Tensor) -> torch.Tensor:
+        if not self.graphs or len(idx) != self.cfg.batch_size:
+            self.optimizer.zero_grad()
+            self.body(idx)
+        elif self.graph is not None:
+            self.indices.copy_(idx)
+            self.graph.replay()
+        elif self.warm < WARMUP_STEPS:
+            self.warm += 1
+            self.side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(self.side):
+                self.optimizer.zero_grad()
+                self.body(idx)
+            torch.cuda.current_stream().wait_stream(self.side)
+        else:
+            self.indices = idx.clone()
+            self.optimizer.zero_grad()  # the captured backward writes fresh gradients
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):  # records, computes nothing
+                self.body(self.indices)
+            self.graph.replay()
+        return self.loss
