@@ -4,14 +4,13 @@ the output down, every parameter's chain, the closed forms, the gradients and on
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import sympy as sp
 
 from derive import table as iteration
 from derive.chain import Gradient
-from derive.config import Config, ConfigError, load_config
-from derive.evaluate import at_values, evaluator_for, gradient_symbol, values_args
+from derive.config import Config
+from derive.evaluate import gradient_symbol, values_args
 from derive.explain import Derivation, derivation
 from derive.network import Network
 from sitegen.backprop_steps import (
@@ -32,6 +31,8 @@ from sitegen.local_derivatives import (
     sigmoid_definition,
     sigmoid_derivation,
 )
+from sitegen.mazur import CONFIG as MAZUR
+from sitegen.mazur import mazur_section
 from sitegen.site_common import (
     PageData,
     Site,
@@ -55,7 +56,6 @@ BIAS_WORDS = {
 }
 MAX_LISTED = 12  # a row of initial values longer than twice this shows its ends only
 UPDATE_LR = 1.0  # the learning rate of the worked update step (one of the table's rates)
-MAZUR = Path("derive", "configs", "mazur.toml")  # Matt Mazur's variant, with fixed biases
 
 
 def build(site: Site) -> PageData:
@@ -88,7 +88,7 @@ def build(site: Site) -> PageData:
         "note": derived.note,
         "closed_forms": closed_forms(shown) if derived.complete else "",
         "update": update_step(site, values, listed),
-        "mazur": mazur_note(site.settings.root / MAZUR),
+        "mazur": mazur_section(site.settings.root),
     }
     files = {
         site_path("network.svg"): network_svg(network),
@@ -237,25 +237,4 @@ def update_step(site: Site, values: dict, listed: tuple[sp.Symbol, ...]) -> dict
         "before": number(before, 10),
         "after": number(after, 10),
         "change": number(after - before, 6),
-    }
-
-
-def mazur_note(path: Path) -> dict:
-    """E_total and dE/dw5 of Matt Mazur's variant (fixed biases), derived here from its config."""
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        raise SiteError(f"Mazur's config: {exc}") from None
-    evaluator = evaluator_for(config.network)
-    values = at_values(evaluator, config.values)
-    first_output_weight = next(
-        w.symbol for w in evaluator.network.weights if w.dest in evaluator.network.outputs
-    )
-    return {
-        "config": MAZUR.as_posix(),
-        "download": site_path(MAZUR.name),
-        "E": number(values[evaluator.network.loss.name]),
-        "weight": first_output_weight.name,
-        "gradient": number(values[gradient_symbol(first_output_weight).name]),
-        "biases": ", ".join(number(b) for b in dict.fromkeys(config.values.biases)),
     }

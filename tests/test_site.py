@@ -484,3 +484,88 @@ def test_table_chart_takes_the_playgrounds_colour_for_each_rate(site_dir):
         assert all(c in strokes for c in colours), name
     page = page_text(site_dir, "table/index.html")
     assert "learning-rates-dark.svg#only-dark" in page and "learning-rates.svg#only-light" in page
+
+
+# Matt Mazur's post, as printed there (typed from the post, in its order).
+MAZUR_PRINTED = [
+    "0.3775",
+    "0.593269992",
+    "0.596884378",
+    "1.105905967",
+    "0.75136507",
+    "0.772928465",
+    "0.274811083",
+    "0.023560026",
+    "0.298371109",
+    "0.74136507",
+    "0.186815602",
+    "0.593269992",
+    "0.082167041",
+    "0.35891648",
+    "0.408666186",
+    "0.511301270",
+    "0.561370121",
+    "0.138498562",
+    "0.055399425",
+    "−0.019049119",
+    "0.036350306",
+    "0.241300709",
+    "0.05",
+    "0.000438568",
+    "0.149780716",
+    "0.19956143",
+    "0.24975114",
+    "0.29950229",
+    "0.291027924",
+    "0.0000351085",
+    "0.015912196",
+    "0.984065734",
+]
+
+
+def mazur_torch_round(stale: bool) -> tuple[float, list[float]]:
+    """One round of Mazur's network at lr 0.5 in torch: E_total after it and the new weights; with
+    `stale`, the hidden gradients use the already updated output weights (his code's order)."""
+    x, t = (
+        torch.tensor([0.05, 0.1], dtype=torch.float64),
+        torch.tensor([0.01, 0.99], dtype=torch.float64),
+    )
+    w = torch.tensor([0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55], dtype=torch.float64)
+
+    def error(w_hidden, w_out):
+        a_h = torch.sigmoid(w_hidden.reshape(2, 2) @ x + 0.35)
+        return (0.5 * (t - torch.sigmoid(w_out.reshape(2, 2) @ a_h + 0.6)) ** 2).sum()
+
+    hidden, out = w[:4].clone().requires_grad_(), w[4:].clone().requires_grad_()
+    error(hidden, out).backward()
+    new_out = (out - 0.5 * out.grad).detach()
+    if stale:  # the output deltas of the old weights, pushed back through the new ones
+        a_h = torch.sigmoid(w[:4].reshape(2, 2) @ x + 0.35)
+        a_o = torch.sigmoid(w[4:].reshape(2, 2) @ a_h + 0.6)
+        delta_o = (a_o - t) * a_o * (1 - a_o)
+        delta_h = (new_out.reshape(2, 2).T @ delta_o) * a_h * (1 - a_h)
+        new_hidden = w[:4] - 0.5 * torch.outer(delta_h, x).reshape(4)
+    else:
+        new_hidden = (hidden - 0.5 * hidden.grad).detach()
+    return float(error(new_hidden, new_out)), [*new_hidden.tolist(), *new_out.tolist()]
+
+
+def test_explained_page_gives_every_number_of_mazurs_post(site_dir):
+    article = page_text(site_dir, "explained/index.html").split('id="matt-mazurs-version"', 1)[1]
+    table = article.split("<table>", 1)[1].split("</table>", 1)[0]
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r, flags=re.S) for r in table.split("<tr>")[2:]]
+    assert [r[1] for r in rows] == MAZUR_PRINTED
+    for quantity, printed, ours, same in rows:
+        decimals = len(printed.partition(".")[2])
+        agree = abs(float(ours.replace("−", "-")) - float(printed.replace("−", "-"))) <= (
+            0.5 * 10**-decimals
+        )
+        assert same == "yes" if agree else same.startswith("no: note "), quantity
+    assert sum(r[3] == "yes" for r in rows) == 27
+    # torch: the order his text describes gives this code's numbers; his code's order gives his.
+    exact, weights = mazur_torch_round(stale=False)
+    assert float(rows[28][2]) == pytest.approx(exact, rel=1e-9)
+    assert [float(r[2]) for r in rows[24:28]] == pytest.approx(weights[:4], rel=1e-9)
+    assert [float(r[2]) for r in rows[13:17]] == pytest.approx(weights[4:], rel=1e-9)
+    stale, _ = mazur_torch_round(stale=True)
+    assert round(stale, 9) == pytest.approx(0.291027924, abs=1e-12)
