@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sitegen.draw_calibration import calibration_context
 from sitegen.mnist_reference import read_defaults
 from sitegen.page_mnist import RESULTS, gallery_matches, read_results
 from sitegen.site_common import PageData, Site, SiteError, site_path
@@ -77,6 +78,7 @@ def build(site: Site) -> PageData:
         "network": site_path(NETWORK),
         "forward": site_path(FORWARD),
         "digits": digits_context(settings.root / recipe["data_dir"], results, files),
+        "calibration": calibration_context(weights),
     }
     return PageData(context, files)
 

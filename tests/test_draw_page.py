@@ -339,3 +339,17 @@ def test_strokes_redraw_in_the_new_palette_and_a_phone_sees_the_answer_while_dra
         "return [pad.top, bars.bottom, window.innerHeight];"
     )
     assert bars_bottom - pad_top <= view, "box and probabilities should fit one phone screen"
+
+
+def test_a_dot_is_unsure_and_a_seven_is_read(page):
+    """A tap leaves a dot, scaled to MNIST's box a filled disc: more ink than almost any test
+    digit, so the page says unsure and why; a drawn 7 is read plainly."""
+    if not page.find_element(By.ID, "draw-app").get_attribute("data-threshold"):
+        pytest.fail("the page has no calibration (mnist/reference/<model>/seed-1/calibration.json)")
+    canvas = page.find_element(By.ID, "draw-canvas")
+    stroke(page, canvas, [(140, 140)])
+    status = page.find_element(By.ID, "draw-status").text
+    assert status.startswith("Unsure:") and "more ink than almost any MNIST digit" in status
+    page.find_element(By.ID, "draw-clear").click()
+    stroke(page, canvas, SEVEN)
+    assert page.find_element(By.ID, "draw-status").text.startswith("The network reads a 7")

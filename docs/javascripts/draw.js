@@ -33,6 +33,7 @@ window.drawDigit = {
   forwardMs: null,
   backward: null, // { label, loss, dPixels, grads }: the last backward pass
   backwardMs: null,
+  unsure: null, // why the last answer is unsure, or null
 };
 
 // Preparing a drawing as MNIST's digits were ----------------------------------------------------
@@ -391,16 +392,41 @@ function aDigit(digit) {
   return `${Number(digit) === 8 ? "an" : "a"} ${digit}`;
 }
 
-function reading(result) {
+// Why the answer for `input` is unsure (the thresholds the page measured on MNIST's test set,
+// python -m mnist.calibrate), or "" when it is not.
+function doubts(input, probabilities) {
+  if (!app.dataset.threshold) return "";
+  const reasons = [];
+  const top = Math.max(...probabilities);
+  const threshold = Number(app.dataset.threshold);
+  if (top < threshold) {
+    reasons.push(`its highest probability is ${(100 * top).toFixed(1)}%, below the ` +
+      `${(100 * threshold).toFixed(1)}% under which MNIST test answers were mostly wrong`);
+  }
+  const ink = input.reduce((a, v) => a + v, 0);
+  if (ink < Number(app.dataset.inkLow)) reasons.push("it holds less ink than almost any MNIST digit");
+  if (ink > Number(app.dataset.inkHigh)) {
+    reasons.push("it holds more ink than almost any MNIST digit (a dot or a filled shape?)");
+  }
+  return reasons.join("; and ");
+}
+
+function reading(result, input) {
   const p = Array.from(result.probabilities);
   const top = p.indexOf(Math.max(...p));
+  const why = input ? doubts(input, p) : "";
+  window.drawDigit.unsure = why || null;
+  if (why) {
+    return `Unsure: ${why}. The network must pick one of the ten digits; its pick is ` +
+      `${aDigit(top)} (${(100 * p[top]).toFixed(1)}%).`;
+  }
   return `The network reads ${aDigit(top)} (${(100 * p[top]).toFixed(1)}%).`;
 }
 
 function showDrawing(announce) {
   const rgba = padContext.getImageData(0, 0, pad.width, pad.height).data;
   const input = prepareDrawing(rgba, pad.width, pad.height);
-  const message = (result) => (result ? reading(result) : "Draw a digit in the box.");
+  const message = (result) => (result ? reading(result, input) : "Draw a digit in the box.");
   show(input, announce ? message : null);
 }
 
@@ -411,7 +437,8 @@ async function loadDigit(button) {
   const input = Float64Array.from(digits[button.dataset.index], (v) => v / 255);
   const { index, label, predicted } = button.dataset;
   show(input, (result) =>
-    `Test digit #${index}, ${aDigit(label)}: ${reading(result)} The reference run recorded ${predicted}.`);
+    `Test digit #${index}, ${aDigit(label)}: ${reading(result, input)} ` +
+    `The reference run recorded ${predicted}.`);
 }
 
 for (const button of document.querySelectorAll(".draw-sample")) {
