@@ -23,6 +23,10 @@ TARGET = 99.4  # percent test accuracy the models are built to reach
 Runs = dict[str, dict[str, list[dict]]]  # model -> seed folder -> one metrics dict per epoch
 SETTINGS = "settings.json"  # a reference run's training settings, beside its metrics
 PER_RUN = ("model", "seed", "limit", "world_size")  # settings that are not the recipe
+OLDER_TRAINER = (
+    "the trainer before the EMA (torch's OneCycleLR, its momentum cycling 0.95-0.85, weight "
+    "decay on every parameter, the last weights tested)"
+)
 MAX_JSON_BYTES = 16 << 20  # a run's results.json is ~10 KB
 
 
@@ -153,9 +157,14 @@ def recipe_text(runs: list[dict], defaults: dict) -> str:
     """The settings in which a model's runs differ from defaults.toml, e.g. `epochs = 20`."""
     if not runs:
         return "not recorded"
+    older = [r for r in runs if "ema" not in r]  # before the EMA, the step function schedule
+    runs = [{k: v for k, v in r.items() if k != "momentum"} for r in older] or runs
     keys = sorted({k for r in runs for k in r if k not in PER_RUN and r[k] != defaults.get(k)})
     values = {k: " / ".join(dict.fromkeys(str(r.get(k)) for r in runs)) for k in keys}
-    return ", ".join(f"{k} = {v}" for k, v in values.items()) or "as defaults.toml"
+    text = ", ".join(f"{k} = {v}" for k, v in values.items() if v != "None")
+    if older:
+        return f"{OLDER_TRAINER}; {text}"
+    return text or "as defaults.toml"
 
 
 def reference_context(runs: Runs, default: str, folder: Path, defaults: dict) -> dict:
@@ -170,6 +179,7 @@ def reference_context(runs: Runs, default: str, folder: Path, defaults: dict) ->
                 model,
                 *(f"{finals[s]:.2f}" if s in finals else "" for s in seeds),
                 f"{statistics.mean(finals.values()):.2f}",
+                f"{min(finals.values()):.2f}",
                 f"{max(finals.values()) - min(finals.values()):.2f}",
                 "yes" if all(v >= TARGET - 1e-9 for v in finals.values()) else "no",
             ]
@@ -192,7 +202,8 @@ def reference_context(runs: Runs, default: str, folder: Path, defaults: dict) ->
         figures.append(figure_svg(accuracy_figure(model, by_seed), label, f"mnist-{model}"))
     return {
         "accuracy": markdown_table(
-            ["model", *seeds, "mean", "spread (max − min)", f"every seed ≥ {TARGET}%"], accuracy
+            ["model", *seeds, "mean", "minimum", "spread (max − min)", f"every seed ≥ {TARGET}%"],
+            accuracy,
         ),
         "timing": markdown_table(
             [
@@ -205,8 +216,7 @@ def reference_context(runs: Runs, default: str, folder: Path, defaults: dict) ->
             timing,
         ),
         "figures": figures,
-        "models": ", ".join(f"`{m}`" for m in runs),
-        "seeds": len(seeds),
+        "models": ", ".join(f"`{m}` ({len(by_seed)} seeds)" for m, by_seed in runs.items()),
         "default": epoch_context(runs.get(default, {})),
     }
 
@@ -240,3 +250,39 @@ def epoch_context(by_seed: dict[str, list[dict]]) -> dict:
             f"{sum(e['seconds'] for e in m) / 60:.0f} min ({n})" for n, m in by_seed.items()
         ),
     }
+
+
+GPU_SEARCH = "gpu-search.json"  # the GPU search and runs of the default model, as recorded
+SHOWN_WEIGHTS = {"raw": "trained weights", "ema0.999": "EMA 0.999"}
+
+
+def seed_stats(accuracies: list[float]) -> list[str]:
+    """n, mean, minimum, maximum and how many below TARGET, as table cells."""
+    below = sum(a < TARGET - 1e-9 for a in accuracies)
+    return [str(len(accuracies)), f"{statistics.mean(accuracies):.2f}", f"{min(accuracies):.2f}",
+            f"{max(accuracies):.2f}", str(below)]  # fmt: skip
+
+
+def gpu_context(folder: Path) -> dict:
+    """The recorded GPU search (every variant, trained weights and EMA 0.999) and trainer runs,
+    as one table; {} if the folder holds no record."""
+    path = folder / GPU_SEARCH
+    if not path.is_file():
+        return {}
+    record = read_json(path, "GPU search record")
+    try:
+        rows = []
+        for run in record["search"]:
+            settings = ", ".join(f"{k} = {v}" for k, v in run["settings"].items()) or "as then"
+            for key, name in SHOWN_WEIGHTS.items():
+                accuracies = run["last_epoch_test_acc"][key]
+                rows.append([f"search: {settings}", name, *seed_stats(accuracies)])
+        trainer = record["trainer"]
+        settings = ", ".join(f"{k} = {v}" for k, v in trainer["settings"].items())
+        finals = list(trainer["last_epoch_test_acc"].values())
+        rows.append([f"`mnist.train`: {settings}", "as set", *seed_stats(finals)])
+        device = record["device"]
+    except (KeyError, TypeError, AttributeError, statistics.StatisticsError) as exc:
+        raise SiteError(f"{path}: not a GPU search record ({exc!r})") from None
+    header = ["runs", "weights tested", "seeds", "mean", "minimum", "maximum", f"< {TARGET}%"]
+    return {"table": markdown_table(header, rows), "device": device, "file": GPU_SEARCH}

@@ -14,6 +14,7 @@ from mnist.cli import DataError
 from mnist.metrics import METRICS
 from sitegen.mnist_reference import (
     TARGET,
+    gpu_context,
     read_defaults,
     read_json,
     read_metrics,
@@ -62,6 +63,7 @@ def build(site: Site) -> PageData:
         "recipe": recipe.strip(),
         "reference_dir": settings.shown(settings.mnist_reference),
         "reference": reference_context(runs, model, settings.mnist_reference, defaults),
+        "gpu": gpu_context(settings.mnist_reference),
         "results": results_context(settings, model, defaults["data_dir"], files),
         "run": run_context(settings, files),
         "weights": [
