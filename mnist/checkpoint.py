@@ -19,10 +19,10 @@ from mnist.config import FIELDS, SAME_ON_RESUME, Config, check_settings
 from mnist.distributed import Dist
 from mnist.finite import state_problem
 from mnist.model import build_model
+from mnist.names import CHECKPOINT
 from mnist.optim import NesterovSGD
 from safeio.atomic import write_atomic
 
-CHECKPOINT = "checkpoint.pt"
 MAX_BYTES = 256 * 1024 * 1024  # the `small` model's checkpoint is ~0.3 MB
 KEYS = ("model", "optimizer", "epoch", "rng", "config")  # and "live", since the EMA
 OLDER = "scheduler"  # only checkpoints of before the EMA and the step-function schedule hold it

@@ -14,14 +14,14 @@ import torch
 from safetensors.torch import save
 from torch import nn
 
-from mnist.checkpoint import CHECKPOINT, read_checkpoint
+from mnist.checkpoint import read_checkpoint
 from mnist.cli import OneLineParser, UsageError, command, say
 from mnist.evaluate import MEAN, STD
 from mnist.model import build_model, describe
+from mnist.names import CHECKPOINT, WEIGHTS
 from safeio.atomic import write_atomic
 
 SUFFIX = ".safetensors"
-DEFAULT_NAME = "model" + SUFFIX
 BN_EPS = nn.BatchNorm2d(1).eps  # every BatchNorm2d of mnist.model keeps torch's default
 
 
@@ -59,9 +59,9 @@ def export(run_dir: Path, out: Path) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(description="Write a run's final weights as a safetensors file.")
     parser.add_argument("run_dir", type=Path, help="run folder holding checkpoint.pt")
-    parser.add_argument("--out", type=Path, help=f"file to write (default: RUN_DIR/{DEFAULT_NAME})")
+    parser.add_argument("--out", type=Path, help=f"file to write (default: RUN_DIR/{WEIGHTS})")
     args = parser.parse_args(argv)
-    say(f"wrote {export(args.run_dir, args.out or args.run_dir / DEFAULT_NAME)}")
+    say(f"wrote {export(args.run_dir, args.out or args.run_dir / WEIGHTS)}")
 
 
 if __name__ == "__main__":

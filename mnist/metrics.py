@@ -11,7 +11,6 @@ from mnist.cli import DataError
 from safeio.atomic import write_text_atomic
 from safeio.inputs import InputError, read_text
 
-METRICS = "metrics.jsonl"
 METRIC_KEYS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
 MAX_BYTES = 4 * 1024 * 1024  # a line is ~200 bytes; training stops at 1,000 epochs
 

@@ -17,17 +17,17 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt
 import torch
 
-from mnist.checkpoint import CHECKPOINT, read_checkpoint
+from mnist.checkpoint import read_checkpoint
 from mnist.cli import OneLineParser, command, say
 from mnist.config import Config
 from mnist.data import load_data
 from mnist.evaluate import prepare_model, test
-from mnist.metrics import METRICS, read_metrics
+from mnist.metrics import read_metrics
+from mnist.names import CHECKPOINT, CONFUSION, CURVES, METRICS, MISCLASSIFIED, RESULTS
 from safeio.atomic import write_atomic, write_text_atomic
 
 N_CLASSES = 10
 GALLERY = (6, 12)  # rows, columns of misclassified digits shown
-RESULTS = "results.json"  # confusion counts and misclassified digits of the final test pass
 
 
 def save_figure(fig, path: Path) -> Path:
@@ -107,13 +107,11 @@ def save_all(run_dir: Path, metrics: list[dict], images, labels, preds) -> list[
     write_text_atomic(run_dir / RESULTS, text)
     return [
         run_dir / RESULTS,
-        save_figure(curves_figure(metrics), run_dir / "curves.png"),
-        save_figure(
-            confusion_figure(torch.tensor(results["confusion"])), run_dir / "confusion.png"
-        ),
+        save_figure(curves_figure(metrics), run_dir / CURVES),
+        save_figure(confusion_figure(torch.tensor(results["confusion"])), run_dir / CONFUSION),
         save_figure(
             gallery_figure(images, results["misclassified"], len(labels)),
-            run_dir / "misclassified.png",
+            run_dir / MISCLASSIFIED,
         ),
     ]
 

@@ -9,23 +9,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from mnist.checkpoint import CHECKPOINT
 from mnist.cli import DataError, UsageError
-from mnist.metrics import METRICS, read_metrics, write_metrics
+from mnist.metrics import read_metrics, write_metrics
+from mnist.names import CHECKPOINT, METRICS, RUN_FILES  # any of them: the folder holds a run
 from safeio.atomic import check_writable
-
-# What a training writes into its folder (mnist.plots, mnist.export and the reference runs' own):
-# any of them there means the folder holds a run that a fresh training would overwrite.
-RUN_FILES = (
-    CHECKPOINT,
-    METRICS,
-    "results.json",
-    "settings.json",
-    "curves.png",
-    "confusion.png",
-    "misclassified.png",
-    "model.safetensors",
-)
 
 
 def run_files(run_dir: Path) -> list[str]:

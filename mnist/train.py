@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from mnist import checkpoint, plots
-from mnist.checkpoint import CHECKPOINT, rng_states, save_checkpoint
+from mnist.checkpoint import rng_states, save_checkpoint
 from mnist.cli import UsageError, command, say
 from mnist.config import Config, parse_args, recipe
 from mnist.data import load_data
@@ -36,14 +36,14 @@ from mnist.distributed import (
     sync_buffers,
 )
 from mnist.evaluate import prepare_model, test
-from mnist.metrics import METRICS, write_metrics
+from mnist.metrics import write_metrics
 from mnist.model import count_params
+from mnist.names import CHECKPOINT, METRICS, SETTINGS
 from mnist.optim import NesterovSGD, ema_decay, learning_rate, momentum
 from mnist.run_folder import resumed_history, run_folder
 from mnist.step import TrainStep
 from safeio.atomic import write_text_atomic
 
-SETTINGS = "settings.json"  # the recipe of the run (mnist.config.recipe)
 CHECK_EVERY = 50  # steps between reads of the running loss (each read waits for the device)
 
 

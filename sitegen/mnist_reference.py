@@ -13,15 +13,14 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
 from mnist.cli import DataError
-from mnist.metrics import METRICS
 from mnist.metrics import read_metrics as read_metrics_file
+from mnist.names import METRICS, SETTINGS
 from safeio.inputs import InputError, read_text
 from sitegen.mnist_svg import figure_svg, ink_style
 from sitegen.site_common import SiteError, markdown_table
 
 TARGET = 99.4  # percent test accuracy the models are built to reach
 Runs = dict[str, dict[str, list[dict]]]  # model -> seed folder -> one metrics dict per epoch
-SETTINGS = "settings.json"  # a reference run's training settings, beside its metrics
 PER_RUN = ("model", "seed", "limit", "world_size")  # settings that are not the recipe
 OLDER_TRAINER = (
     "the trainer before the EMA (torch's OneCycleLR, its momentum cycling 0.95-0.85, weight "

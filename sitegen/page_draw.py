@@ -13,9 +13,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mnist import names
 from sitegen.draw_calibration import calibration_context
 from sitegen.mnist_reference import read_defaults
-from sitegen.page_mnist import RESULTS, gallery_matches, read_results
+from sitegen.page_mnist import gallery_matches, read_results
 from sitegen.site_common import PageData, Site, SiteError, site_path
 
 if TYPE_CHECKING:  # torch is optional: the builder imports mnist lazily
@@ -24,7 +25,7 @@ if TYPE_CHECKING:  # torch is optional: the builder imports mnist lazily
 WEIGHTS_ENV = "BACKPROP_DRAW_WEIGHTS"  # another `python -m mnist.export` file to show instead
 # The run the page runs, under mkdocs.yml's extra.mnist_reference: the trainer's default model's
 # seed-1 reference run, whose weights are committed for the browser.
-WEIGHTS = Path("seed-1", "model.safetensors")
+WEIGHTS = Path("seed-1", names.WEIGHTS)
 WRONG_SHOWN = 4  # misclassified digits offered beside one correct digit of each class
 NETWORK, FORWARD, DIGITS = "draw-network.json", "draw-forward.js", "draw-digits.json"
 
@@ -66,7 +67,7 @@ def build(site: Site) -> PageData:
         site_path(ENGINE_NAME): ENGINE,  # derive's kernels, which the module imports
     }
     recipe = read_defaults(settings.root)
-    results_file = weights.parent / RESULTS
+    results_file = weights.parent / names.RESULTS
     results = read_results(results_file) if results_file.is_file() else None
     context |= {
         "model": exported.name,

@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
 from mnist.cli import DataError
-from mnist.metrics import METRICS
+from mnist.names import CONFUSION, METRICS, MISCLASSIFIED, RESULTS, WEIGHTS
 from sitegen.mnist_reference import (
     TARGET,
     gpu_context,
@@ -34,9 +34,7 @@ from sitegen.site_common import (
     site_path,
 )
 
-RESULTS = "results.json"  # a run's final confusion counts and misclassified digits
-WEIGHTS = "model.safetensors"  # the default model's seed-1 weights, for the browser
-RUN_PLOTS = ("confusion.png", "misclassified.png")  # drawn by mnist.plots at the end of training
+RUN_PLOTS = (CONFUSION, MISCLASSIFIED)  # drawn by mnist.plots at the end of training
 
 
 def build(site: Site) -> PageData:
@@ -288,6 +286,6 @@ def run_context(settings: Settings, files: dict[str, bytes | Path]) -> dict:
         "path": settings.shown(run),
         "curves": site_path("mnist-run-curves.png"),
         "table": markdown_table(header, rows),
-        "confusion": plots.get("confusion.png", ""),
-        "misclassified": plots.get("misclassified.png", ""),
+        "confusion": plots.get(CONFUSION, ""),
+        "misclassified": plots.get(MISCLASSIFIED, ""),
     }
