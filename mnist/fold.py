@@ -17,10 +17,12 @@ from torch import nn
 
 from mnist.finite import output_problem
 from mnist.model import ARCHS, build_model, describe
+from safeio.inputs import InputError, read_bytes
 
 # Layers that only pass data on in eval mode (Flatten: the browser's arrays are flat already).
 PASS_THROUGH = (nn.Dropout, nn.Flatten)
 KNOWN = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d, nn.AdaptiveAvgPool2d, *PASS_THROUGH)
+MAX_WEIGHTS_BYTES = 64 << 20  # the `small` model's file is ~80 KB
 VOCABULARY = "Conv2d, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d(1), Dropout, Flatten"
 
 
@@ -161,6 +163,16 @@ def max_pool(pool: nn.MaxPool2d, index: int) -> dict:
 
 def read_exported(path: Path) -> Exported:
     """The model a `python -m mnist.export` file holds; a file that is not one is one error."""
+    try:  # a regular file of a bounded size: a FIFO would block the open, /dev/zero never end
+        if not path.is_file():
+            read_bytes(path, 0)  # raises, naming what it is: missing, a FIFO, a folder
+        size = path.stat().st_size
+    except (InputError, OSError) as exc:
+        raise FoldError(str(exc)) from None  # "PATH: is a FIFO (named pipe), not a regular file"
+    if size > MAX_WEIGHTS_BYTES:
+        raise FoldError(
+            f"{path}: {size:,} bytes, more than an exported model's {MAX_WEIGHTS_BYTES:,}"
+        )
     try:
         with safe_open(str(path), "pt") as handle:
             metadata = handle.metadata() or {}

@@ -209,3 +209,19 @@ def test_mkdocs_yml_without_the_reference_folder_is_one_error_line(mkdocs_run, t
     assert done.returncode != 0 and "Traceback" not in done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1 and "extra.mnist_reference is required" in errors[0], done.stderr
+
+
+def test_weights_that_are_a_fifo_are_refused_without_waiting(inputs, monkeypatch, tmp_path):
+    """Opening a FIFO for reading waits for a writer: the weights are refused before that."""
+    from mnist.fold import FoldError, read_exported
+    from sitegen import page_draw
+    from sitegen.site_common import SiteError
+
+    site, _ = inputs
+    fifo = tmp_path / "weights.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(FoldError, match="is a FIFO"):
+        read_exported(fifo)
+    monkeypatch.setenv(page_draw.WEIGHTS_ENV, str(fifo))
+    with pytest.raises(SiteError, match=str(fifo)):
+        page_draw.build(site)
