@@ -14,6 +14,9 @@ from derive.check.package import MAIN_NAMESPACES
 
 MAX_NAMES = 10_000  # defined names read; a workbook with more is refused
 AREA = r"\$?[A-Za-z]{1,3}\$?\d+(?::\$?[A-Za-z]{1,3}\$?\d+)?"
+# A name as a formula writes it (not a function: no "(" after it; not a sheet: no "!"); looked up
+# in a dict, so the cost does not grow with the number of names the workbook defines.
+NAME = re.compile(r"(?<![\w.!$'\"])([A-Za-z_\\][\w.]*)(?![\w.(!])")
 TARGET = re.compile(rf"^\s*(?:'((?:[^']|'')+)'|([^!'\s]+))!({AREA})\s*$")
 
 
@@ -43,14 +46,13 @@ def substitution(
             visible[name.lower()] = target
     if not visible:
         return None
-    pattern = re.compile(
-        r"(?<![\w.!$'\"])(" + "|".join(map(re.escape, visible)) + r")(?![\w.(!])", re.IGNORECASE
-    )
     noted: set[str] = set()
 
     def resolve(match: re.Match) -> str:
         name = match[1]
-        target = visible[name.lower()]
+        target = visible.get(name.lower())
+        if target is None:  # a cell reference, TRUE, or a name this workbook does not define
+            return name
         found = TARGET.match(target)
         if found and sheet in ((found[1] or "").replace("''", "'"), found[2]):
             return found[3]
@@ -65,9 +67,7 @@ def substitution(
     def rewrite(formula: str) -> str:
         if '"' in formula:  # text in quotes is left as written
             parts = formula.split('"')
-            return '"'.join(
-                pattern.sub(resolve, p) if k % 2 == 0 else p for k, p in enumerate(parts)
-            )
-        return pattern.sub(resolve, formula)
+            return '"'.join(NAME.sub(resolve, p) if k % 2 == 0 else p for k, p in enumerate(parts))
+        return NAME.sub(resolve, formula)
 
     return rewrite
