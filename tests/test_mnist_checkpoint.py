@@ -162,3 +162,24 @@ def test_a_checkpoint_from_before_precision_and_layout_settings_resumes(good_run
     finally:
         (out / "checkpoint.pt").write_bytes(good)
     assert "was made with precision='float32', this run has precision='bfloat16'" in err
+
+
+def test_a_checkpoint_of_the_trainer_before_the_ema_exports_but_does_not_resume(
+    good_run, capsys, tmp_path
+):
+    """Checkpoints written with torch's OneCycleLR hold its scheduler state and one set of
+    weights: resuming one is refused in one line; exporting its weights still works."""
+    from mnist import export
+
+    out, args, good = good_run
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    state["scheduler"] = {"last_epoch": 12}
+    del state["live"]
+    torch.save(state, out / "checkpoint.pt")
+    try:
+        err = one_error_line(capsys, [*args, "--resume"])
+        export.main([str(out), "--out", str(tmp_path / "old.safetensors")])
+    finally:
+        (out / "checkpoint.pt").write_bytes(good)
+    assert "made by an older mnist.train" in err and "cannot resume" in err
+    assert (tmp_path / "old.safetensors").stat().st_size > 0
