@@ -1,10 +1,10 @@
 """Milliseconds for what the site's pages compute while a reader watches, against one 60 Hz frame.
 
 - Playground, node: the printed JavaScript module's `descend` for the classic network, 6 learning
-  rates x 5,000 steps (the page's largest update) in Node.js, 21 updates after 10 warm-ups: the
-  arithmetic alone;
+  rates x MAX_STEPS (10,000) steps (the page's largest update) in Node.js, 21 updates after 10
+  warm-ups: the arithmetic alone;
 - Playground, chromium: the site built with `mkdocs build`, served on 127.0.0.1, and w5's slider
-  dragged over 30 positions in headless Debian Chromium at 5,000 steps; each position recomputes
+  dragged over 30 positions in headless Debian Chromium at MAX_STEPS steps; each position recomputes
   the 6 runs and redraws diagram, chart and table (the page's own window.playgroundTimings);
 - Draw a digit, chromium: one forward pass of the default MNIST model, the mean of the page's own
   timing runs (window.drawDigit.forwardMs), in --loads fresh page loads.
@@ -32,13 +32,14 @@ from pathlib import Path
 from derive.config import load_config
 from derive.evaluate import evaluator_for
 from derive.javascript import javascript_module
+from sitegen.page_playground import MAX_STEPS
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_MS = 16.0
 NODE_TIMER = """\
 import { network, descend } from "./derived.mjs";
 const rates = [0.1, 0.2, 0.5, 0.8, 1.0, 2.0];
-const steps = 5000;
+const steps = STEPS;
 const args = Float64Array.from(network.arguments, (name) => network.defaults[name]);
 const rows = rates.map(() => new Float64Array((steps + 1) * network.rowWidth));
 const update = () => rates.forEach((lr, k) => descend(Float64Array.from(args), lr, steps, rows[k]));
@@ -74,7 +75,7 @@ def node_timings(folder: Path) -> list[float]:
     (folder / "derived.mjs").write_text(
         javascript_module(evaluator_for(config.network), config.values)
     )
-    (folder / "timer.mjs").write_text(NODE_TIMER)
+    (folder / "timer.mjs").write_text(NODE_TIMER.replace("STEPS", str(MAX_STEPS)))
     done = subprocess.run(
         ["node", "timer.mjs"], cwd=folder, capture_output=True, text=True, check=True
     )
@@ -114,10 +115,10 @@ def chromium_timings(folder: Path, loads: int) -> tuple[list[float], list[float]
     driver = webdriver.Chrome(options=options, service=service)
     try:
         driver.set_script_timeout(60)
-        driver.get(f"http://127.0.0.1:{httpd.server_address[1]}/playground/#steps=5000")
+        driver.get(f"http://127.0.0.1:{httpd.server_address[1]}/playground/#steps={MAX_STEPS}")
         WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-ready]"))
         steps = driver.find_element(By.ID, "pg-steps").get_attribute("value")
-        assert steps == "5000", f"the page runs {steps} steps, not 5000"
+        assert steps == str(MAX_STEPS), f"the page runs {steps} steps, not {MAX_STEPS}"
         updates = driver.execute_async_script(DRAG)
         forward = []
         for _ in range(loads):

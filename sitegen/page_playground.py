@@ -18,7 +18,7 @@ from derive.javascript import javascript_module
 from derive.network import Network
 from sitegen.site_common import PageData, Site, SiteError, site_path
 
-MAX_STEPS = 5000  # every run is recomputed on each edit: 6 rates x 5,000 steps stay under a frame
+MAX_STEPS = 10_000  # every run is recomputed on each edit: 6 rates x 10,000 steps (Mazur's 10,000)
 WEIGHT_RANGE = 4.0  # the sliders span -4..4; the number field takes any finite value
 CONFIGS = default_config_path().parent
 # The networks offered besides the build's own: config file -> the name the switch shows.

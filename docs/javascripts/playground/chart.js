@@ -17,7 +17,7 @@ export function ticks(low, high, count) {
 }
 
 // A run's polyline: per pixel column its lowest and highest E_total, in step order (one point
-// where they are within half a pixel), so a 5,000-step line costs no more than the plot is wide.
+// where they are within half a pixel), so a 10,000-step line costs no more than the plot is wide.
 function polyline(run, loss, perPixel, x, y, log) {
   const { data, width } = run;
   const column = run.column[loss];

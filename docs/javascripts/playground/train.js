@@ -8,7 +8,7 @@ const NEAR_ZERO = 1e-8; // an error this close to its lowest value is a fit, wha
 
 export class Run {
   // `spare`: an earlier run's array to fill again when it is large enough; an update then
-  // allocates nothing (6 x 5,000 steps x 33 values is 8 MB, and collecting it cost a frame).
+  // allocates nothing (6 x 10,000 steps x 33 values is 16 MB, and collecting it cost a frame).
   constructor(network, lr, steps, spare = null) {
     this.lr = lr;
     this.gradients = network.trained.map((name) => network.gradients[name]);
