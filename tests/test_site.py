@@ -569,3 +569,12 @@ def test_explained_page_gives_every_number_of_mazurs_post(site_dir):
     assert [float(r[2]) for r in rows[13:17]] == pytest.approx(weights[4:], rel=1e-9)
     stale, _ = mazur_torch_round(stale=True)
     assert round(stale, 9) == pytest.approx(0.291027924, abs=1e-12)
+
+
+def test_home_lists_every_page_in_the_menus_order(site_dir):
+    from test_browser import nav_pages
+
+    home = page_text(site_dir, "index.html")
+    start = home.split('id="start-here"', 1)[1].split("<h2", 1)[0]
+    listed = re.findall(r'<li><strong><a href="([^"]+)"', start)
+    assert listed == [page for page in nav_pages() if page], listed
