@@ -76,3 +76,20 @@ def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -
     # the equations as plain text (sitegen.plain_math).
     plain_toc(page.toc.items)
     return searchable(html)
+
+
+def on_serve(server, config: MkDocsConfig, builder):
+    # `mkdocs serve` watches docs/ and mkdocs.yml; the pages are also made from the derive config,
+    # the code that derives and renders them, and the MNIST runs: an edit there rebuilds too.
+    assert _settings is not None
+    for path in watched(_settings):
+        server.watch(str(path))
+    return server
+
+
+def watched(settings: Settings) -> list[Path]:
+    """What the pages are generated from, besides docs/ and mkdocs.yml (that exists)."""
+    root = settings.root
+    paths = [settings.derive_config, root / "derive", root / "sitegen", root / "mnist"]
+    paths += [settings.mnist_reference, *([settings.mnist_run] if settings.mnist_run else [])]
+    return [path for path in dict.fromkeys(paths) if path.exists()]

@@ -578,3 +578,27 @@ def test_home_lists_every_page_in_the_menus_order(site_dir):
     start = home.split('id="start-here"', 1)[1].split("<h2", 1)[0]
     listed = re.findall(r'<li><strong><a href="([^"]+)"', start)
     assert listed == [page for page in nav_pages() if page], listed
+
+
+def test_mkdocs_serve_watches_what_the_pages_are_made_from(tmp_path):
+    from sitegen import mkdocs_hooks
+    from sitegen.site_common import Settings
+
+    run = tmp_path / "run"
+    run.mkdir()
+    extra = {"derive_config": "derive/configs/mazur.toml", "mnist_reference": "mnist/reference",
+             "mnist_run": str(run)}  # fmt: skip
+    settings = Settings.from_mkdocs(str(ROOT / "mkdocs.yml"), extra)
+    seen = []
+
+    class Server:  # records what MkDocs' LiveReloadServer would be asked to watch
+        def watch(self, path):
+            seen.append(path)
+
+    mkdocs_hooks._settings = settings
+    try:
+        mkdocs_hooks.on_serve(Server(), None, None)
+    finally:
+        mkdocs_hooks._settings = None
+    expected = ["derive/configs/mazur.toml", "derive", "sitegen", "mnist", "mnist/reference"]
+    assert seen == [str(ROOT / p) for p in expected] + [str(run)]
