@@ -80,7 +80,8 @@ def input_shapes(stages: list[Stage], side: int) -> list[tuple[int, ...]]:
 
 def backward_function(stages: list[Stage], shapes: list[tuple[int, ...]]) -> list[str]:
     """backward(network, pixels, maps, label): the cross-entropy of `label`, its gradient by every
-    stage's weights and biases (grads[k], null for a stage without), and by each input pixel."""
+    stage's weights and biases (grads[k], null for a stage without), by every stage's output
+    (deltas[k]) and by each input pixel."""
     lines = [
         "// The loss -ln p_label of forward's result, and its gradient by every weight and bias",
         "// (grads[k] for stage k) and by each pixel's ink (dPixels), stage by stage backwards.",
@@ -92,9 +93,11 @@ def backward_function(stages: list[Stage], shapes: list[tuple[int, ...]]) -> lis
         "  const { loss, probabilities, grad } = crossEntropy(maps[maps.length - 1], label);",
         "  let dy = grad;",
         "  let r = null;",
+        f"  const deltas = new Array({len(stages)});",
     ]
     for index in reversed(range(len(stages))):
         stage, (c, h, w) = stages[index], shapes[index]
+        lines.append(f"  deltas[{index}] = dy; // dE/d(stage {index}'s output)")
         if stage.kind == "conv":
             relu = str(stage.relu).lower()
             args = f"{stage.kernel}, {stage.stride}, {stage.padding}, {stage.groups}, {relu}"
@@ -114,7 +117,7 @@ def backward_function(stages: list[Stage], shapes: list[tuple[int, ...]]) -> lis
     lines += [
         "  // dE/d(ink) = dE/dx / STD: the network sees (ink - MEAN) / STD.",
         "  const dPixels = dy.map((v) => v / STD);",
-        "  return { loss, probabilities, grads, dPixels };",
+        "  return { loss, probabilities, grads, deltas, dPixels };",
         "}",
         "",
     ]

@@ -353,3 +353,48 @@ def test_a_dot_is_unsure_and_a_seven_is_read(page):
     page.find_element(By.ID, "draw-clear").click()
     stroke(page, canvas, SEVEN)
     assert page.find_element(By.ID, "draw-status").text.startswith("The network reads a 7")
+
+
+def test_clicking_a_map_shows_its_value_and_gradient_as_torch_computes_them(page):
+    """Click a pixel of the first layer's first map: the page explains that value with the
+    products of its patch and the gradient flowing back through it, both equal to torch's on the
+    folded network; a max-pool pixel names its window's winner."""
+    canvas = page.find_element(By.ID, "draw-canvas")
+    stroke(page, canvas, SEVEN)
+    first = page.find_element(By.CSS_SELECTOR, ".draw-layer[data-stage='0'] .draw-maps canvas")
+    size = first.rect["width"]
+    # The centre of map pixel (row 13, column 10) of a 26 x 26 map.
+    page.execute_script(
+        "const c = arguments[0], w = c.clientWidth, h = c.clientHeight;"
+        "c.dispatchEvent(new MouseEvent('click', {bubbles: true, clientX:"
+        " c.getBoundingClientRect().left + (10.5 / 26) * w,"
+        " clientY: c.getBoundingClientRect().top + (13.5 / 26) * h}));",
+        first,
+    )
+    shown = page.execute_script("return window.drawDigit.inspected;")
+    assert (shown["stage"], shown["channel"], shown["i"], shown["j"]) == (0, 0, 13, 10), size
+    found = page.execute_script("return window.drawDigit;")
+    net, mean, std = folded_network()
+    ink = torch.tensor(found["input"], dtype=torch.float64).reshape(1, 1, SIDE, SIDE)
+    x = (ink - mean) / std
+    first_out = net[1](net[0](x))
+    first_out.retain_grad()
+    label = found["backward"]["label"]
+    loss = torch.nn.functional.cross_entropy(net[2:](first_out), torch.tensor([label]))
+    loss.backward()
+    assert shown["value"] == pytest.approx(first_out[0, 0, 13, 10].item(), rel=1e-9, abs=1e-12)
+    assert shown["delta"] == pytest.approx(first_out.grad[0, 0, 13, 10].item(), rel=1e-9, abs=1e-15)
+    text = page.find_element(By.ID, "draw-inspect").text
+    assert "The products summed, plus the bias" in text and "input channel" in text
+
+    pool = next(k for k, s in enumerate(found_stages(page)) if s == "maxpool")
+    map_ = page.find_element(By.CSS_SELECTOR, f".draw-layer[data-stage='{pool}'] .draw-maps canvas")
+    map_.send_keys(Keys.ENTER)
+    assert "winner" in page.find_element(By.ID, "draw-inspect").text
+
+
+def found_stages(page) -> list[str]:
+    network = page.execute_script(
+        "return fetch(document.getElementById('draw-app').dataset.network).then((r) => r.json());"
+    )
+    return [stage["kind"] for stage in network["stages"]]

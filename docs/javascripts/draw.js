@@ -1,7 +1,7 @@
 // Draw a digit: a drawing prepared as MNIST's digits were, run through the generated forward pass
 // (generated/draw-forward.js, printed from the folded network while the site was built), with
 // the ten probabilities and every layer's feature maps redrawn as the stroke is drawn.
-import { prepare, forward, backward, sgdStep, SIDE } from "../generated/draw-forward.js";
+import { prepare, forward, backward, sgdStep, MEAN, STD, SIDE } from "../generated/draw-forward.js";
 
 const BOX = 20; // MNIST scaled each digit's bounding box to fit 20 x 20 ...
 const CENTRE = 14; // ... and put its centre of mass on pixel (14, 14) of the 28 x 28 field
@@ -24,6 +24,7 @@ let pending = false;
 let digits = null; // test digits by index, fetched on the first click
 let trained = null; // the network file as fetched: Reset goes back to it
 let shownInput = null; // the input now on show, for the backward pass and the SGD step
+let lastRun = null; // { input, maps, deltas, label } of the last forward and backward pass
 
 // What tests and curious readers can read: the last input, probabilities and timing.
 window.drawDigit = {
@@ -232,7 +233,7 @@ function showMaps(maps) {
     const [channels, height = 1, width = 1] = stage.shape;
     if (!maps || height * width === 1) {
       holder.textContent = maps
-        ? `the ten logits: ${Array.from(maps[index], (v) => v.toFixed(2)).join(", ")}`
+        ? `the ten logits: ${Array.from(maps[index], (v, d) => `${d}: ${v.toFixed(2)}`).join(", ")}`
         : "Draw a digit or load a test digit to see this layer's output.";
       return;
     }
@@ -242,9 +243,22 @@ function showMaps(maps) {
           const canvas = document.createElement("canvas");
           canvas.width = width;
           canvas.height = height;
-          canvas.setAttribute("role", "img");
-          canvas.setAttribute("aria-label", `channel ${c + 1} of ${channels}`);
+          canvas.setAttribute("role", "button");
+          const last = index === network.stages.length - 2 && channels === 10;
+          const name = last ? `the score map of digit ${c}` : `channel ${c + 1} of ${channels}`;
+          canvas.setAttribute("aria-label", `${name}: show how a value was computed`);
+          canvas.tabIndex = 0;
           canvas.style.width = `${Math.max(44, 2.5 * width)}px`;
+          canvas.addEventListener("click", (event) => {
+            const i = Math.floor((event.offsetY / canvas.clientHeight) * height);
+            const j = Math.floor((event.offsetX / canvas.clientWidth) * width);
+            inspect(index, c, Math.min(height - 1, i), Math.min(width - 1, j));
+          });
+          canvas.addEventListener("keydown", (event) => {
+            if (event.key !== "Enter" && event.key !== " ") return;
+            event.preventDefault();
+            inspectLargest(index, c);
+          });
           return canvas;
         }),
       );
@@ -332,6 +346,7 @@ function showBackward(input, result) {
   const start = performance.now();
   const back = backward(network, input, result.maps, label);
   window.drawDigit.backwardMs = performance.now() - start;
+  lastRun = { input, maps: result.maps, deltas: back.deltas, label };
   const p = result.probabilities[label];
   lossLine.textContent =
     `Loss for ${aDigit(label)}: E = −ln p = −ln ${figure(p)} = ${figure(back.loss)}. ` +
@@ -357,6 +372,124 @@ function showBackward(input, result) {
 }
 
 labelChoice.addEventListener("change", () => show(shownInput, null));
+
+// Clicking a map: how one value was computed, with the numbers ----------------------------------
+
+const inspector = document.getElementById("draw-inspect");
+const PRODUCTS_SHOWN = 27; // past this many products a conv's sum is shown per input channel
+
+function stageInput(k) {
+  if (k > 0) return { values: lastRun.maps[k - 1], shape: network.stages[k - 1].shape };
+  return { values: Float64Array.from(lastRun.input, (v) => (v - MEAN) / STD), shape: [1, SIDE, SIDE] };
+}
+
+function row(cells, header = false) {
+  const tr = document.createElement("tr");
+  for (const text of cells) {
+    const cell = document.createElement(header ? "th" : "td");
+    cell.textContent = text;
+    tr.append(cell);
+  }
+  return tr;
+}
+
+function table(head, rows) {
+  const element = document.createElement("table");
+  element.append(row(head, true), ...rows.map((cells) => row(cells)));
+  return element;
+}
+
+function line(text) {
+  const p = document.createElement("p");
+  p.textContent = text;
+  return p;
+}
+
+const f4 = (v) => (Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : v.toFixed(4));
+
+function inspectLargest(k, c) {
+  if (!lastRun) return;
+  const [, h = 1, w = 1] = network.stages[k].shape;
+  const plane = lastRun.maps[k].subarray(c * h * w, (c + 1) * h * w);
+  const at = plane.indexOf(Math.max(...plane));
+  inspect(k, c, Math.floor(at / w), at % w);
+}
+
+function inspect(k, c, i, j) {
+  if (!lastRun) return;
+  const stage = network.stages[k];
+  const [, h, w] = stage.shape;
+  const p = (c * h + i) * w + j;
+  const value = lastRun.maps[k][p];
+  const delta = lastRun.deltas[k][p];
+  const { values: x, shape: [cIn, hIn, wIn] } = stageInput(k);
+  const title = layerSections[k].querySelector(".draw-heading").textContent;
+  const parts = [line(`${title}, channel ${c + 1}, row ${i}, column ${j}: ${f4(value)}.`)];
+  if (stage.kind === "conv") {
+    const { kernel: kk, stride, padding: pad, groups } = stage;
+    const per = cIn / groups;
+    const first = Math.floor(c / (stage.shape[0] / groups)) * per;
+    const rows = [];
+    let total = stage.bias[c];
+    for (let g = 0; g < per; g += 1) {
+      let channelSum = 0;
+      for (let u = 0; u < kk; u += 1) {
+        for (let v = 0; v < kk; v += 1) {
+          const r = i * stride + u - pad;
+          const q = j * stride + v - pad;
+          const pixel = r >= 0 && r < hIn && q >= 0 && q < wIn ? x[((first + g) * hIn + r) * wIn + q] : 0;
+          const weight = stage.weight[((c * per + g) * kk + u) * kk + v];
+          channelSum += pixel * weight;
+          if (per * kk * kk <= PRODUCTS_SHOWN) {
+            rows.push([`${first + g + 1}`, `${r}, ${q}`, f4(pixel), f4(weight), f4(pixel * weight)]);
+          }
+        }
+      }
+      if (per * kk * kk > PRODUCTS_SHOWN) rows.push([`${first + g + 1}`, `${kk} × ${kk}`, "", "", f4(channelSum)]);
+      total += channelSum;
+    }
+    const each = per * kk * kk <= PRODUCTS_SHOWN;
+    const head = each ? ["input channel", "at", "input", "weight", "product"]
+      : ["input channel", "patch", "", "", "sum of its products"];
+    parts.push(table(head, rows));
+    const relu = stage.relu ? `; after ReLU, max(0, ${f4(total)}) = ${f4(Math.max(0, total))}` : "";
+    parts.push(line(`The products summed, plus the bias (${f4(stage.bias[c])}): ${f4(total)}${relu} ` +
+      "(weights and bias with BatchNorm folded in)."));
+    const passes = !stage.relu || total > 0;
+    parts.push(line(`Backward: ∂E/∂(this value) = ${f4(delta)}` + (stage.relu
+      ? passes ? "; the ReLU passes it, and " : "; the ReLU was 0 here, so nothing flows back. "
+      : "; ") + (passes ? "each input above receives it times its weight, each weight it " +
+      "times its input (summed over every position of the map)." : "")));
+  } else if (stage.kind === "maxpool") {
+    const { kernel: kk, stride } = stage;
+    const rows = [];
+    let best = -Infinity;
+    for (let u = 0; u < kk; u += 1) {
+      for (let v = 0; v < kk; v += 1) {
+        const r = i * stride + u;
+        const q = j * stride + v;
+        const pixel = x[(c * hIn + r) * wIn + q];
+        rows.push([`${r}, ${q}`, f4(pixel), ""]);
+        if (pixel > best) {
+          best = pixel;
+          rows.forEach((cells) => (cells[2] = ""));
+          rows[rows.length - 1][2] = "winner";
+        }
+      }
+    }
+    parts.push(table(["at", "value", ""], rows));
+    parts.push(line(`The window's largest value is kept. Backward: ∂E/∂(this value) = ${f4(delta)}, ` +
+      "routed to the winner alone; the other values of the window get 0."));
+  } else if (stage.kind === "gap") {
+    parts.push(line(`The mean of the ${hIn} × ${wIn} values of channel ${c + 1} (its digit's score ` +
+      `map). Backward: ∂E/∂(this logit) = p − t = ${f4(delta)}, shared equally: each value of the ` +
+      `map gets ${f4(delta / (hIn * wIn))}.`));
+  } else {
+    parts.push(line(`max(0, ${f4(x[p])}) = ${f4(value)}. Backward: ∂E/∂(this value) = ${f4(delta)}.`));
+  }
+  inspector.replaceChildren(...parts);
+  window.drawDigit.inspected = { stage: k, channel: c, i, j, value, delta };
+}
 
 document.getElementById("draw-step").addEventListener("click", () => {
   const last = window.drawDigit.backward;
