@@ -195,3 +195,17 @@ def test_many_long_defined_names_on_many_worksheets_cost_little(tmp_path):
         tmp_path / "names.xlsx", [row], sheets=200, names=f"<definedNames>{names}</definedNames>"
     )
     refused(path, "no table found", tmp_path)
+
+
+def test_many_labels_outside_the_table_are_read_in_linear_time(tmp_path):
+    """Each label's value is found through an index of the rows, not a scan of every cell (it
+    was: 100,000 labels x 200,000 cells)."""
+    path = tmp_path / "labels.csv"
+    done = run_derive("table", "--steps", "2", "--lr", "0.5", "--out", str(path), tmp_path=tmp_path)
+    assert done.code == 0, done.err
+    lines = path.read_text().splitlines()
+    pad = "," * 60
+    lines += [""] * 5 + [f"{pad}η,0.5" for _ in range(100_000)]
+    path.write_text("\n".join(lines) + "\n")
+    done = run_derive("check", str(path), tmp_path=tmp_path)
+    assert done.code == 0, done.err

@@ -15,6 +15,7 @@ Here: the run over a table's columns, and each wrong cell made an Issue (same mi
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ WRONG_FORMULA = "wrong formula"
 WRONG_VALUE = "wrong value"
 TYPED_NUMBER = "typed number"
 MAX_LISTED = 1_000  # cells listed for one finding; the rest are counted (a large wrong table)
+MAX_TRACED = 64  # references of one formula followed to find where an error value comes from
 MAX_JUDGED = 10_000  # different formulas a table's cells are judged by (~10 ms each); then values
 
 
@@ -85,6 +87,7 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks):
         self.listed: Counter = Counter()  # finding key -> cells listed
         self.expected: dict[tuple[str, sp.Expr], str] = {}
         self.reported: set[tuple[int, int]] = set()  # (row, column) of texts already a finding
+        self.traced: dict[int, tuple[int, list]] = {}  # formula -> its row, its references
         self.uses: Counter[int] = Counter()  # formula index -> cells using it
         for column in table.columns:
             ids, counts = np.unique(column.formula_ids(), return_counts=True)
@@ -249,17 +252,24 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks):
             )
 
     def reads_an_error(self, column: Column, i: int) -> bool:
-        """The cell's formula reads a cell (of the table or outside it) that shows an error."""
+        """The cell's formula reads a cell (of the table or outside it) that shows an error; of
+        a formula's references the first MAX_TRACED are followed (past them a cell is taken for
+        a source of its error: a finding too many, never one too few)."""
         formula_id = column.formula(i)
         if formula_id < 0:
             return False
-        formula = self.table.formulas[formula_id]
-        shift = int(self.rows[i]) - formula.row
-        for m in REFERENCE.finditer(formula.text):
-            row = int(m[4]) + (0 if m[3] else shift)
-            if self.shows_error(row, column_index_from_string(m[2])):
-                return True
-        return False
+        if formula_id not in self.traced:
+            formula = self.table.formulas[formula_id]
+            found = []
+            for m in itertools.islice(REFERENCE.finditer(formula.text), MAX_TRACED):
+                found.append((int(m[4]), bool(m[3]), column_index_from_string(m[2])))
+            self.traced[formula_id] = (formula.row, found)
+        origin, references = self.traced[formula_id]
+        shift = int(self.rows[i]) - origin
+        return any(
+            self.shows_error(row if fixed else row + shift, index)
+            for row, fixed, index in references
+        )
 
     def shows_error(self, row: int, index: int) -> bool:
         k = int(np.searchsorted(self.rows, row))

@@ -6,6 +6,7 @@ below it, else an lr column; never from another worksheet), and the cells a labe
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 
 import numpy as np
@@ -64,16 +65,7 @@ def update_references(table: Table) -> list[tuple[int, int]]:
 def labelled_rates(sheet: Sheet, table: Table) -> list[tuple[float, LearningRate]]:
     """Learning rates in labelled cells, the one nearest above the table's header row first."""
     found = []
-    for (row, column), cell in sheet.loose.items():
-        if not isinstance(cell.value, str) or cell.formula is not None:
-            continue
-        if not is_learning_rate(cell.value, beside_number=True):
-            continue
-        value = labelled_value(sheet, row, column)
-        if value is None:
-            continue
-        (vr, vc), number = value
-        number = number if isinstance(number, float) else None  # an error value: a finding
+    for row, (vr, vc), number in rate_labels(sheet):
         distance = table.header_row - row if row <= table.header_row else 1e6 + row
         found.append(
             (distance, LearningRate("label", f"{sheet.name}!{cell_name(vr, vc)}", (vr, vc), number))
@@ -81,14 +73,47 @@ def labelled_rates(sheet: Sheet, table: Table) -> list[tuple[float, LearningRate
     return sorted(found, key=lambda pair: pair[0])
 
 
+def rate_labels(sheet: Sheet) -> list[tuple[int, tuple[int, int], float | None]]:
+    """(the label's row, the cell it names, its number or None for an error value) of every
+    learning-rate label on the worksheet, worked out once for all its tables."""
+    if "rates" not in sheet.memo:
+        found = []
+        for (row, column), cell in sheet.loose.items():
+            if not isinstance(cell.value, str) or cell.formula is not None:
+                continue
+            if not is_learning_rate(cell.value, beside_number=True):
+                continue
+            value = labelled_value(sheet, row, column)
+            if value is not None:
+                number = value[1] if isinstance(value[1], float) else None  # an error: a finding
+                found.append((row, value[0], number))
+        sheet.memo["rates"] = found
+    return sheet.memo["rates"]
+
+
+def next_in_row(sheet: Sheet, row: int, column: int) -> int | None:
+    """The first column right of `column` that holds a loose cell in `row` (an index of the
+    worksheet's rows is made once: a scan of every cell for each label would be quadratic)."""
+    if "rows" not in sheet.memo:
+        rows: dict[int, list[int]] = {}
+        for r, c in sheet.loose:
+            rows.setdefault(r, []).append(c)
+        for columns in rows.values():
+            columns.sort()
+        sheet.memo["rows"] = rows
+    columns = sheet.memo["rows"].get(row, [])
+    k = bisect.bisect_right(columns, column)
+    return columns[k] if k < len(columns) else None
+
+
 def labelled_value(sheet: Sheet, row: int, column: int):
     """The number a label names: the first filled cell right of it on its row, else below it; an
     error value there (#DIV/0!) is named too, so that it is a finding, not passed over."""
-    right = sorted(c for (r, c) in sheet.loose if r == row and c > column)
-    if right:
-        cell = sheet.loose[row, right[0]]
+    right = next_in_row(sheet, row, column)
+    if right is not None:
+        cell = sheet.loose[row, right]
         if isinstance(cell.value, float) or is_error_value(cell.value):
-            return (row, right[0]), cell.value
+            return (row, right), cell.value
     below = sheet.loose.get((row + 1, column))
     if below is not None and (isinstance(below.value, float) or is_error_value(below.value)):
         return (row + 1, column), below.value
@@ -96,7 +121,14 @@ def labelled_value(sheet: Sheet, row: int, column: int):
 
 
 def given_cells(sheet: Sheet, labels: Labels) -> dict[tuple[int, int], str]:
-    """Cells outside tables that a label names as a given: i1 0.05, t1 0.01, η = 0.5."""
+    """Cells outside tables that a label names as a given: i1 0.05, t1 0.01, η = 0.5 (worked out
+    once for all the worksheet's tables)."""
+    if "givens" not in sheet.memo:
+        sheet.memo["givens"] = labelled_givens(sheet, labels)
+    return sheet.memo["givens"]
+
+
+def labelled_givens(sheet: Sheet, labels: Labels) -> dict[tuple[int, int], str]:
     found = {}
     for (row, column), cell in sheet.loose.items():
         if not isinstance(cell.value, str) or cell.formula is not None:

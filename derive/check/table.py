@@ -180,3 +180,5 @@ class Sheet:
     loose: dict[tuple[int, int], Cell]
     header_like: list[str]  # headers with every weight but nothing computed: not tables
     notes: list[str] = field(default_factory=list)  # what reading it found to say
+    # What is worked out once from `loose` (learning_rate.py), not again for each table.
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
