@@ -6,8 +6,9 @@
 - Playground, chromium: the site built with `mkdocs build`, served on 127.0.0.1, and w5's slider
   dragged over 30 positions in headless Debian Chromium at MAX_STEPS steps; each position recomputes
   the 6 runs and redraws diagram, chart and table (the page's own window.playgroundTimings);
-- Draw a digit, chromium: one forward pass of the default MNIST model, the mean of the page's own
-  timing runs (window.drawDigit.forwardMs), in --loads fresh page loads.
+- Draw a digit, chromium: one forward pass of the default MNIST model, and one forward and
+  backward pass, the means of the page's own timing runs (window.drawDigit.forwardMs and
+  backwardMeanMs), in --loads fresh page loads.
 Target (issues 10 and 15): the best under 16 ms, so a drag follows the pointer and a digit is
 recognised as it is drawn. The best is the page's own cost; the median adds what else the machine
 was doing.
@@ -120,13 +121,18 @@ def chromium_timings(folder: Path, loads: int) -> tuple[list[float], list[float]
         steps = driver.find_element(By.ID, "pg-steps").get_attribute("value")
         assert steps == str(MAX_STEPS), f"the page runs {steps} steps, not {MAX_STEPS}"
         updates = driver.execute_async_script(DRAG)
-        forward = []
+        forward, both = [], []
         for _ in range(loads):
             driver.get("about:blank")
             driver.get(f"http://127.0.0.1:{httpd.server_address[1]}/draw/")
             WebDriverWait(driver, 20).until(lambda d: d.execute_script(DRAW_READY))
             forward.append(driver.execute_script("return window.drawDigit.forwardMs"))
-        return updates, forward
+            both.append(
+                driver.execute_script(
+                    "return window.drawDigit.forwardMs + window.drawDigit.backwardMeanMs"
+                )
+            )
+        return updates, forward, both
     finally:
         driver.quit()
         httpd.shutdown()
@@ -148,9 +154,10 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         print(summary("Playground update, node", node_timings(Path(folder))))
         if not args.skip_browser:
-            updates, forward = chromium_timings(Path(folder), args.loads)
+            updates, forward, both = chromium_timings(Path(folder), args.loads)
             print(summary("Playground update, chromium slider drag", updates))
             print(summary("Draw a digit forward pass, chromium", forward))
+            print(summary("Draw a digit forward + backward pass, chromium", both))
     print(f"\nload average: {os.getloadavg()[0]:.2f}")
 
 
