@@ -326,3 +326,26 @@ def test_cnn_workbook_recomputed_by_a_spreadsheet_engine_equals_the_table(tmp_pa
             assert sheet[f"{column}{row + 2}"].value == pytest.approx(want, rel=1e-12, abs=1e-14)
             checked += 1
     assert checked == 3 * (37 + 1 + 3)
+
+
+def test_a_single_class_and_an_unbounded_table_are_refused_in_one_line(tmp_path):
+    one = tmp_path / "one.toml"
+    one.write_text(
+        '[network]\ninput = [1, 3, 3]\nlayers = [{ type = "dense", name = "d", units = 1 }]\n'
+        "[values]\nimage = [1, 2, 3, 4, 5, 6, 7, 8, 9]\ntarget = 0\n"
+        "[values.d]\nweight = [[1, 1, 1, 1, 1, 1, 1, 1, 1]]\nbias = [0]\n"
+    )
+    done = derive_cli("gradients", "--config", str(one))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "needs at least 2" in done.stderr
+    # 64 x 64 pixels through 16 padded 5x5 kernels, 20,000 steps: about 1e11 multiply-adds.
+    wide = tmp_path / "wide.toml"
+    wide.write_text(
+        '[network]\ninput = [1, 64, 64]\nlayers = [{ type = "conv", name = "c", channels = 16, '
+        'kernel = 5, padding = 2 }, { type = "gap" }]\n[values]\n'
+        f"image = {[0.5] * 4096}\ntarget = 1\n[values.c]\nweight = {[0.01] * 400}\n"
+        f"bias = {[0.0] * 16}\n"
+    )
+    done = derive_cli("table", "--config", str(wide), "--steps", "20000", "--lr", "0.1")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "multiply-adds" in done.stderr

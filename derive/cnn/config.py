@@ -56,6 +56,11 @@ def cnn_config_from_tables(data: dict, source: str) -> CNNConfig:
         spec.shapes()
     except SpecError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    if spec.n_classes < 2:
+        raise ConfigError(
+            f"{source}: the last layer gives {spec.n_classes} class score; softmax with "
+            f"cross-entropy needs at least 2 (a softmax over one score is always 1)"
+        )
     return CNNConfig(spec, _values(values, spec, shapes, source), source)
 
 

@@ -204,7 +204,7 @@ def forward(
         x = OPS[layer.kind].forward(x, arrays.get(layer.name, {}), layer)
     logits = x.reshape(x.shape[0], -1)
     log_p = log_softmax(logits)
-    loss = float(-(targets * log_p).sum() / logits.shape[0])
+    loss = float(-(targets * log_p).sum() / logits.shape[0]) + 0.0  # + 0.0: no -0.0
     return ForwardPass(tuple(received), logits, np.exp(log_p), loss)
 
 

@@ -10,7 +10,7 @@ import sympy as sp
 
 from derive.cnn import engine
 from derive.cnn.spec import CNNConfig, parameter_names
-from derive.limits import LEARNING_RATES, STEPS
+from derive.limits import LEARNING_RATES, STEPS, TableError
 from derive.table import (
     COUNTER,
     FORWARD,
@@ -24,6 +24,10 @@ from derive.table import (
     check_settings,
     find_divergences,
 )
+
+# NumPy's einsum does 0.5 to a few billion multiply-adds a second here: this bounds a table to
+# a minute or less (nano's default table, 6 x 51 passes of 831,576 each way and back, is about 8e8).
+MAX_MULTIPLY_ADDS = 3e10
 
 
 def run_once(config: CNNConfig, arrays: dict | None = None):
@@ -96,6 +100,14 @@ def iteration_table(
     learning_rates = tuple(float(lr) for lr in learning_rates)
     columns = table_columns(config)
     check_settings(learning_rates, steps, len(columns))
+    passes = len(learning_rates) * (steps + 1)
+    work = 3 * config.network.multiply_adds() * passes  # a forward and a backward pass each
+    if work > MAX_MULTIPLY_ADDS:
+        raise TableError(
+            f"{passes:,} passes of this network are about {work:.1e} multiply-adds, more than "
+            f"the {MAX_MULTIPLY_ADDS:.0e} a table computes (a minute or less); use fewer steps or "
+            f"learning rates"
+        )
     values = np.empty((len(learning_rates), steps + 1, len(columns)))
     for j, lr in enumerate(learning_rates):
         values[j, :, 0] = lr

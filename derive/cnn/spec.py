@@ -92,6 +92,20 @@ class CNNSpec:
     def n_classes(self) -> int:
         return int(np.prod(self.shapes()[-1]))
 
+    def multiply_adds(self) -> int:
+        """About how many multiply-adds one forward pass of one image takes (a backward pass
+        takes about twice as many): each weight once per output position."""
+        total = 0
+        shapes = self.array_shapes().values()
+        for shape, arrays in zip(self.weighted_outputs(), shapes, strict=True):
+            positions = int(np.prod(shape[1:])) if len(shape) == 3 else 1
+            total += positions * int(np.prod(arrays.get("weight", (1,))))
+        return total
+
+    def weighted_outputs(self) -> list[tuple[int, ...]]:
+        """The output shape of each named layer, in order."""
+        return [s for layer, s in zip(self.layers, self.shapes(), strict=True) if layer.name]
+
 
 @dataclass(frozen=True)
 class CNNValues:
