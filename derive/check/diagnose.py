@@ -118,7 +118,7 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks):
                         "compared by their values"
                     )
                 return Judgement(False, unsupported="one of too many different formulas")
-            self.judged[cache] = self._judge(self.table.formulas[formula_id], key, expected)
+            self.judged[cache] = self._judge(formula_id, key, expected)
         return self.judged[cache]
 
     def run(self) -> Verdict:

@@ -54,8 +54,9 @@ class FormulaReading:
     uses: dict[int, int]  # formula index -> cells using it
     givens: dict[tuple[int, int], str]
 
-    def resolver(self, formula: Formula, state: dict, depth: int = 0):
-        shared = self.uses.get(self.table.formulas.index(formula), 1) > 1 if depth == 0 else True
+    def resolver(self, formula: Formula, state: dict, depth: int = 0, uses: int = 2):
+        """Each reference of `formula` (used by `uses` cells) as what it stands for."""
+        shared = uses > 1 if depth == 0 else True
 
         def resolve(row: int, column: int, absolute: bool) -> sp.Expr:
             target = self.by_index.get(column) if row in self.row_set else None
@@ -108,12 +109,12 @@ class FormulaReading:
         cell = self.sheet.loose.get((row, column))
         return cell.formula if cell is not None else None
 
-    def _judge(self, formula: Formula, key: str, expected: sp.Expr) -> Judgement:
+    def _judge(self, formula_id: int, key: str, expected: sp.Expr) -> Judgement:
+        formula = self.table.formulas[formula_id]
         state: dict = {}
+        resolve = self.resolver(formula, state, uses=self.uses.get(formula_id, 1))
         try:
-            sheet = translate(
-                formula.text, formula.row, formula.column, self.resolver(formula, state)
-            )
+            sheet = translate(formula.text, formula.row, formula.column, resolve)
         except Unsupported as exc:
             return Judgement(False, unsupported=str(exc))
         update = key in self.model.givens
