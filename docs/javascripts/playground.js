@@ -91,6 +91,11 @@ function chosen() {
   return state.runs.find((run) => String(run.lr) === $("pg-show").value) ?? state.runs[0];
 }
 
+// E_total at a run's last computed step (not finite for a run that diverged).
+function lastError(run) {
+  return run.diverged ? Infinity : run.value(run.length - 1, state.model.network.loss);
+}
+
 // Every run's status: not finite, stalled by saturation, or fine; and what a link left out.
 function report() {
   const lines = state.notices.map((text) => ({ text, kind: "warn" }));
@@ -102,12 +107,15 @@ function report() {
       const { step, error, gradient } = run.stalled;
       const flat = saturated(state.shape, run.row(step)).map((n) => `${n.name} (${n.value} = ${short(run.value(step, n.value))})`);
       const floor = state.lowest === 0 ? "0"
-        : `its lowest possible value: ${short(error - state.lowest)} above ${short(state.lowest)}`;
+        : `its lowest possible value (${short(error - state.lowest)} above ${short(state.lowest)})`;
+      // Stalled is not the same as bad: say so when this run still ends lowest of all.
+      const best = lastError(run) <= Math.min(...state.runs.map(lastError));
       lines.push({
-        text: `lr ${run.lr} is saturated from step ${step}: the gradients have vanished (largest ${short(gradient)}) `
-          + `while E_total = ${short(error)} is still far from ${floor}`
+        text: `lr ${run.lr} stalls from step ${step}: the gradients have all but vanished (largest ${short(gradient)}, `
+          + `under a millionth of the error left) while E_total = ${short(error)} is not yet ${floor}`
           + (flat.length ? `; neurons where the activation is flat: ${flat.join(", ")}` : "")
-          + ". Training has stalled there, not converged.",
+          + ". Descent has stopped moving there; it has not converged"
+          + (best ? ", although this run's error is the lowest of all the runs." : "."),
         kind: "warn",
       });
     }

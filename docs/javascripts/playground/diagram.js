@@ -1,12 +1,12 @@
 // The network diagram, laid out in CSS pixels for the width it is given (1 unit = 1 px, so text
-// keeps its size on a phone): each edge carries its weight's value (colour by sign, thickness by
-// size) and, in a separate label, its gradient; each neuron its activation, each output its error.
+// keeps its size on a phone): each edge carries its weight's name and value (colour by sign,
+// thickness by size) and, in a separate label, its gradient; each neuron its activation, each output its error.
 // Labels are placed so that no two overlap: every label's room is measured for the widest text it
 // can hold, and an edge whose labels find no free place on it goes without (the list has them).
 import { short, WIDEST_SHORT } from "./numbers.js";
 import { svg } from "./dom.js";
 
-const WIDE = 560; // px: from here on, each edge label names its weight and neurons are larger
+const WIDE = 560; // px: from here on, neurons are larger and further apart
 const ALONG = [0.3, 0.38, 0.22, 0.62, 0.7, 0.78, 0.5]; // where on an edge its labels may sit
 const LINE = 15; // px between the lines of text stacked by a neuron
 
@@ -46,7 +46,7 @@ export class Diagram {
       const first = top + ((tallest - column.length) * (wide ? 150 : 130)) / 2;
       column.forEach((neuron, j) => { at[neuron.name] = { x: side + c * step, y: first + j * (wide ? 150 : 130) }; });
     });
-    const room = this.measure(root, wide);
+    const room = this.measure(root);
     const taken = [];
     const edgeLayer = root.appendChild(svg("g"));
     this.edges = edges.map((edge) => {
@@ -77,7 +77,7 @@ export class Diagram {
         });
       }
     }
-    this.hidden = this.edges.filter((item) => !this.label(root, item, room, taken, wide)).map((item) => item.edge.weight);
+    this.hidden = this.edges.filter((item) => !this.label(root, item, room, taken)).map((item) => item.edge.weight);
     return this.hidden;
   }
 
@@ -103,11 +103,11 @@ export class Diagram {
   }
 
   // Width, height and baseline offset of the widest text each kind of label can hold.
-  measure(root, wide) {
+  measure(root) {
     const probes = {
       activation: ["value", WIDEST_SHORT],
       error: ["value", `E8 ${WIDEST_SHORT}`],
-      weight: ["weight", `${wide ? "w88 " : ""}${WIDEST_SHORT}`],
+      weight: ["weight", `w88 ${WIDEST_SHORT}`],
       bias: ["weight", `b88 ${WIDEST_SHORT}`],
       gradient: ["gradient", `∇ ${WIDEST_SHORT}`],
     };
@@ -123,7 +123,7 @@ export class Diagram {
 
   // An edge's value label on the line and its gradient label under it, at the first place along
   // the edge where neither touches a label or neuron already placed; false when there is none.
-  label(root, item, room, taken, wide) {
+  label(root, item, room, taken) {
     const { edge, a, b } = item;
     for (const t of ALONG) {
       const x = a.x + t * (b.x - a.x);
@@ -132,10 +132,15 @@ export class Diagram {
       const gradientBox = { x: x - room.gradient.w / 2, y: y + 19 + room.gradient.dy, w: room.gradient.w, h: room.gradient.h };
       if (taken.some((box) => overlaps(box, valueBox) || overlaps(box, gradientBox))) continue;
       taken.push(valueBox, gradientBox);
+      // A plate in the page's background under each label: a thick edge (a large weight) would
+      // otherwise show through its own label's letters, red on red.
+      for (const box of [valueBox, gradientBox]) {
+        root.appendChild(svg("rect", { x: box.x, y: box.y, width: box.w, height: box.h, rx: 3, class: "pg-plate" }));
+      }
       const gradient = this.network.gradients[edge.weight];
       item.value = root.appendChild(svg("text", { x, y: y + 4, class: "pg-weight", "data-symbol": edge.weight }));
       item.gradient = root.appendChild(svg("text", { x, y: y + 19, class: "pg-gradient", "data-symbol": gradient }));
-      this.texts.push([item.value, edge.weight, wide ? `${edge.weight} ` : ""], [item.gradient, gradient, "∇ "]);
+      this.texts.push([item.value, edge.weight, `${edge.weight} `], [item.gradient, gradient, "∇ "]);
       return true;
     }
     return false;
