@@ -16,6 +16,7 @@ from derive.config import ConfigError, default_config_path, load_config
 from derive.evaluate import Evaluator, evaluator_for
 from derive.javascript import javascript_module
 from derive.network import Network
+from sitegen.page_explained import UPDATE_LR
 from sitegen.site_common import PageData, Site, SiteError, site_path
 
 MAX_STEPS = 10_000  # every run is recomputed on each edit: 6 rates x 10,000 steps (Mazur's 10,000)
@@ -46,6 +47,7 @@ def build(site: Site) -> PageData:
         "source": site.source,
         "networks": _script_json(described),
         "rates": [float(lr) for lr in iteration.LEARNING_RATES],
+        "shown": UPDATE_LR,  # the rate shown first: the one Backpropagation explained steps with
         "steps": iteration.STEPS,
         "max_steps": MAX_STEPS,
         "range": WEIGHT_RANGE,

@@ -10,8 +10,10 @@ published in "A Step by Step Backpropagation Example" (2015).
 from __future__ import annotations
 
 import functools
+import html
 import json
 import math
+import re
 import subprocess
 import sys
 import time
@@ -459,7 +461,7 @@ def test_bad_input_and_divergence_are_reported(server, browser, tmp_path):
     assert browser.find_element("id", "pg-w2").get_attribute("aria-invalid") == "true"
     assert shown_values(browser) == before  # the last valid values
     type_into(browser, "lr2", "1e999")
-    assert 'lr 2: "1e999" is not a finite number.' in message(browser)
+    assert 'run 2: "1e999" is not a finite number.' in message(browser)
 
     # Finite inputs whose weighted sum overflows: h1 = 1e308 * 10 + (-1e308) * 10 = inf - inf.
     overflow = {"w1": "1e308", "i1": "10", "w2": "-1e308", "i2": "10", "lr2": "0.2"}
@@ -703,3 +705,27 @@ def test_every_weight_label_is_named_on_a_phone(server, browser):
     assert sorted(symbol for symbol, _ in labels) == [f"w{k}" for k in range(1, 9)]
     for symbol, text in labels:
         assert text.startswith(f"{symbol} "), text
+
+
+@pytest.mark.browser
+def test_form_says_what_its_fields_are_and_starts_like_explained(site_dir, server, browser):
+    open_playground(browser, f"{server}/playground/")
+    legends = [e.text for e in browser.find_elements("css selector", ".pg-inputs legend")]
+    assert "Initial weights (step 0)" in legends and "Learning rates, one run each" in legends
+    labels = browser.execute_script(
+        "return [...document.querySelectorAll('.pg-inputs input[data-kind=rate]')]"
+        ".map((i) => i.labels[0].textContent)"
+    )
+    assert labels == [f"run {k}" for k in range(1, 7)]
+    # The rate shown first is the one Backpropagation explained takes its step with.
+    explained = page_text_of(site_dir / "explained" / "index.html")
+    eta = re.search(r"by the learning rate\s*<span[^>]*>\\\(\\eta = ([\d.]+)\\\)", explained)
+    assert eta and browser.find_element("id", "pg-show").get_attribute("value") == eta.group(1)
+    # A link's step past its run's end shows the last step, and says so.
+    open_playground(browser, f"{server}/playground/#steps=10&step=20")
+    assert browser.find_element("id", "pg-step").get_attribute("value") == "10"
+    assert "past this run's 10 steps; showing the last step, 10" in message(browser)
+
+
+def page_text_of(path: Path) -> str:
+    return html.unescape(path.read_text(encoding="utf-8"))

@@ -18,6 +18,7 @@ const settings = {
   steps: Number(root.dataset.steps),
   range: Number(root.dataset.range),
   rates: root.dataset.rates.split(",").map(Number),
+  shown: Number(root.dataset.shown),
 };
 const STATE_KEYS = new Set(["net", "show", "step", "log"]);
 const models = {};
@@ -78,6 +79,8 @@ function recompute() {
   const previous = $("pg-show").value;
   $("pg-show").replaceChildren(...rates.map((lr) => element("option", { value: String(lr) }, String(lr))));
   if (rates.map(String).includes(previous)) $("pg-show").value = previous;
+  // At first the rate Backpropagation explained steps with, so the two pages start alike.
+  else if (rates.includes(settings.shown)) $("pg-show").value = String(settings.shown);
   $("pg-step").max = String(steps);
   state.step = Math.min(state.step, steps);
   chart.draw(state.runs, steps, $("pg-log").checked, state.model.network.loss);
@@ -206,8 +209,12 @@ async function openHash() {
   const step = hash.get("step");
   if (step !== null) {
     const { value, problem } = check("steps", step, state.steps);
+    const past = problem && Number.isInteger(Number(step)) && Number(step) > state.steps;
     if (step === "0") state.step = 0;
-    else if (problem) state.notices.push(`The link's step ${step} is not a step of this run; showing step 0.`);
+    else if (past) {
+      state.step = state.steps;
+      state.notices.push(`The link's step ${step} is past this run's ${state.steps} steps; showing the last step, ${state.steps}.`);
+    } else if (problem) state.notices.push(`The link's step ${step} is not a step of this run; showing step 0.`);
     else state.step = value;
   }
   report();

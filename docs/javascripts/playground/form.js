@@ -3,10 +3,11 @@
 import { parseNumber } from "./numbers.js";
 import { element } from "./dom.js";
 
+// Weights and trained biases are where every run starts (step 0): the diagram moves on from them.
 const GROUPS = [
   ["inputs", "Inputs", false],
   ["targets", "Targets", false],
-  ["weights", "Weights", true],
+  ["weights", "Initial weights (step 0)", true],
   ["biases", "Biases", true],
 ];
 
@@ -33,17 +34,19 @@ export function buildForm(holder, network, settings) {
   for (const [key, title, slider] of GROUPS) {
     if (!network[key].length) continue;
     const set = element("fieldset");
-    const trained = key === "biases" ? (network.trained.includes(network.biases[0]) ? ", trained" : ", fixed") : "";
-    set.append(element("legend", {}, title + trained));
+    const trained = key === "biases" && network.trained.includes(network.biases[0]);
+    const legend = key !== "biases" ? title : trained ? "Initial biases (step 0), trained" : "Biases, fixed";
+    set.append(element("legend", {}, legend));
     for (const name of network[key]) {
       set.append(field(name, name, "value", network.defaults[name], slider, settings.range));
     }
     sets.push(set);
   }
   const descent = element("fieldset");
-  descent.append(element("legend", {}, "Gradient descent"));
+  descent.append(element("legend", {}, "Learning rates, one run each"));
+  // Labelled by run, not "lr 5" (whose value, 1, read as a second learning rate).
   settings.rates.forEach((lr, k) => {
-    descent.append(field(`lr${k + 1}`, `lr ${k + 1}`, "rate", lr, false));
+    descent.append(field(`lr${k + 1}`, `run ${k + 1}`, "rate", lr, false));
   });
   descent.append(field("steps", `steps (≤ ${settings.maxSteps})`, "steps", settings.steps, false));
   sets.push(descent);
