@@ -149,6 +149,8 @@ def workbook(config: CNNConfig, learning_rates: tuple[float, ...], steps: int):
         summary.cell(row, 3, meaning)
         reference = f"{quote_sheetname(SUMMARY)}!$B${row}"
         (rate_cells.append(reference) if symbol is None else fixed.__setitem__(symbol, reference))
+    for column, width in (("A", 24), ("B", 12), ("C", 26)):
+        summary.column_dimensions[column].width = width  # labels like dense.weight[2,7]
     letter = {name: get_column_letter(k + 1) for k, name in enumerate(columns)}
     here = {**fixed, **{s: f"{letter[s.name]}{{row}}" for s in (*net.parameters, *assigned)}}
     formulas = {s: spreadsheet_formula(e, here) for s, e in (*net.equations, *back.steps())}
