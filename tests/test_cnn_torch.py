@@ -5,6 +5,9 @@ padded, grouped and depthwise convolutions; every parameter and the input."""
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -175,3 +178,80 @@ def test_batchnorm_fold_is_derived_proven_and_equals_the_browsers_fold():
         assert np.allclose(folded, expected, rtol=1e-12, atol=1e-13)
         checked += 1
     assert checked == 10  # nano: 2 plain convs, then 4 separable ones of 2 convs each
+
+
+def toml_array(array: np.ndarray) -> str:
+    return repr(np.round(array, 6).tolist())
+
+
+def test_a_config_written_as_a_pytorch_user_would_equals_torch(tmp_path):
+    """A CNN config in the style of someone else: padded and depthwise convs, stride and pool
+    sizes spelled out, an explicit flatten; derive gradients' JSON against torch autograd."""
+    rng = np.random.default_rng(11)
+    k1, b1 = rng.normal(0, 0.5, (4, 2, 3, 3)), rng.normal(0, 0.1, 4)
+    k2 = rng.normal(0, 0.5, (4, 1, 3, 3))
+    w, b = rng.normal(0, 0.3, (3, 4 * 3 * 3)), rng.normal(0, 0.1, 3)
+    image = rng.uniform(0, 1, (2, 6, 6))
+    config = tmp_path / "theirs.toml"
+    config.write_text(
+        f"""[network]
+input = [2, 6, 6]
+loss = "cross_entropy"
+layers = [
+  {{ type = "conv", name = "conv1", channels = 4, kernel = 3, stride = 1, padding = 1 }},
+  {{ type = "relu" }},
+  {{ type = "conv", name = "dw", channels = 4, kernel = 3, padding = 1, groups = 4, bias = false }},
+  {{ type = "relu" }},
+  {{ type = "maxpool", kernel = 2, stride = 2 }},
+  {{ type = "flatten" }},
+  {{ type = "dense", name = "fc", units = 3 }},
+]
+
+[values]
+image = {toml_array(image)}
+target = [0.0, 0.0, 1.0]
+
+[values.conv1]
+weight = {toml_array(k1)}
+bias = {toml_array(b1)}
+
+[values.dw]
+weight = {toml_array(k2)}
+
+[values.fc]
+weight = {toml_array(w)}
+bias = {toml_array(b)}
+"""
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "derive", "gradients", "--config", str(config), "--format", "json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+
+    def tensor(a):
+        return torch.tensor(np.round(a, 6), dtype=torch.float64, requires_grad=True)
+
+    tk1, tb1, tk2, tw, tb = map(tensor, (k1, b1, k2, w, b))
+    x = torch.tensor(np.round(image, 6), dtype=torch.float64)[None]
+    z = torch.relu(nn.functional.conv2d(x, tk1, tb1, padding=1))
+    z = torch.relu(nn.functional.conv2d(z, tk2, padding=1, groups=4))
+    logits = nn.functional.linear(nn.functional.max_pool2d(z, 2).flatten(1), tw, tb)
+    loss = nn.functional.cross_entropy(logits, torch.tensor([2]))
+    loss.backward()
+    assert report["loss"] == pytest.approx(loss.item(), rel=1e-12)
+    expected = np.concatenate([t.grad.numpy().ravel() for t in (tk1, tb1, tk2, tw, tb)])
+    derived = np.array(list(report["gradients"].values()))
+    assert next(iter(report["gradients"])) == "conv1.weight[0,0,0,0]"
+    assert np.abs(derived - expected).max() <= 1e-10 * np.abs(expected).max()
+
+
+def test_a_stride_derive_does_not_compute_is_one_line(tmp_path):
+    text = (Path(__file__).parents[1] / "derive" / "configs" / "cnn.toml").read_text()
+    bad = tmp_path / "strided.toml"
+    bad.write_text(text.replace("channels = 2, kernel = 2", "channels = 2, kernel = 2, stride = 2"))
+    done = subprocess.run([sys.executable, "-m", "derive", "gradients", "--config", str(bad)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "stride = 2; derive's conv layers have stride 1" in done.stderr

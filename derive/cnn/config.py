@@ -27,13 +27,16 @@ from derive.config import ConfigError, is_cnn, read_toml
 NETWORK_KEYS = ("input", "layers", "loss")
 VALUES_KEYS = ("image", "target")
 LAYER_KEYS = {
-    "conv": ("type", "name", "channels", "kernel", "padding", "groups", "bias"),
+    "conv": ("type", "name", "channels", "kernel", "padding", "groups", "bias", "stride"),
     "batchnorm": ("type", "name", "eps"),
     "relu": ("type",),
-    "maxpool": ("type",),
+    "maxpool": ("type", "kernel", "stride"),
     "gap": ("type",),
     "dense": ("type", "name", "units", "bias"),
+    "flatten": ("type",),
 }
+# Keys a config may state though only one value is possible (as a PyTorch user writes them).
+FIXED = {("conv", "stride"): 1, ("maxpool", "kernel"): 2, ("maxpool", "stride"): 2}
 
 
 def load_cnn_config(path: str | Path) -> CNNConfig:
@@ -102,6 +105,16 @@ def _spec(network: dict, source: str) -> CNNSpec:
             f'e.g. [{{ type = "conv", name = "conv1", channels = 2, kernel = 2 }}]'
         )
     layers = [_layer(entry, k, source) for k, entry in enumerate(raw)]
+    for k, layer in enumerate(layers):
+        after = layers[k + 1].kind if k + 1 < len(layers) else None
+        before = layers[k - 1].kind if k else None
+        if layer.kind == "flatten" and after != "dense" and not (after is None and before == "gap"):
+            raise ConfigError(
+                f"{source}: network.layers[{k}]: 'flatten' goes just before a 'dense' layer "
+                f"(which flattens its input anyway) or after a final 'gap'"
+            )
+    # flatten changes nothing derive computes: dense reads its input flattened, gap gives a vector.
+    layers = [layer for layer in layers if layer.kind != "flatten"]
     names = [layer.name for layer in layers if layer.name]
     for name in names:
         if names.count(name) > 1:
@@ -121,6 +134,12 @@ def _layer(entry: object, k: int, source: str) -> Layer:
         raise ConfigError(f"{source}: {where}.type = {kind!r}; allowed: {', '.join(LAYER_TYPES)}")
     kind = entry["type"]
     _keys(entry, f"{where}.", LAYER_KEYS[kind], source)
+    for (fixed_kind, key), value in FIXED.items():
+        if kind == fixed_kind and key in entry and entry[key] != value:
+            raise ConfigError(
+                f"{source}: {where}.{key} = {entry[key]!r}; derive's {kind} layers have "
+                f"{key} {value}"
+            )
     if "name" not in LAYER_KEYS[kind]:
         return Layer(kind)
     name = entry.get("name")
