@@ -209,3 +209,31 @@ def test_many_labels_outside_the_table_are_read_in_linear_time(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     done = run_derive("check", str(path), tmp_path=tmp_path)
     assert done.code == 0, done.err
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    return course_sheet(tmp_path_factory.mktemp("course") / "course.xlsx", rows=2)
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "=" + "(" * 500 + "1" + ")" * 500,  # nested past Python's recursion
+        "=" + "-" * 3000 + "1",
+        "=2" + "^2" * 3000,  # squares its way to billions of digits
+        "=POWER(10,POWER(10,10))",
+        "=EXP(EXP(EXP(EXP(100))))",  # a number of 10^43 digits, exactly
+    ],
+    ids=["parentheses", "minus signs", "powers", "POWER", "EXP"],
+)
+def test_a_formula_too_deep_or_too_large_to_work_out_is_a_finding(formula, course, tmp_path):
+    import openpyxl
+
+    path = tmp_path / "formula.xlsx"
+    book = openpyxl.load_workbook(course)
+    book["Backprop"]["I6"] = formula  # h1 of the second row
+    book.save(path)
+    done = run_derive("check", str(path), "--format", "json", tmp_path=tmp_path)
+    assert done.code == 1 and "Traceback" not in done.err, done.err
+    assert '"cell": "I6"' in done.out

@@ -98,10 +98,28 @@ def expanded(expr: sp.Expr, model: Model) -> sp.Expr:
 
 def evaluate(expr: sp.Expr, point: dict[sp.Symbol, float]) -> float:
     value = elementary(expr).xreplace(point)
+    if overflows(value):
+        return float("nan")
     try:
         return complex(value.evalf()).real
     except (TypeError, ValueError):
         return float("nan")
+
+
+MAX_EXPONENT = 1e4  # e^10000 is past any float: EXP of more is not worked out
+
+
+def overflows(value: sp.Expr) -> bool:
+    """An exp of an exp whose argument is past MAX_EXPONENT (EXP(EXP(EXP(100))) would have SymPy
+    work out a number of 10^43 digits), checked innermost first."""
+    for node in sp.postorder_traversal(value):
+        if node.func is sp.exp and node.args[0].has(sp.exp):
+            try:
+                if abs(complex(node.args[0].evalf())) > MAX_EXPONENT:
+                    return True
+            except (TypeError, ValueError):
+                return False
+    return False
 
 
 def random_points(symbols, count: int = 3, seed: int = 7) -> list[dict[sp.Symbol, float]]:

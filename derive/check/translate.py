@@ -15,6 +15,8 @@ CELL = re.compile(r"^(\$?)([A-Za-z]{1,3})(\$?)(\d+)$")
 # Excel's precedence: negation binds tighter than ^, and ^ groups left to right.
 INFIX = {"+": 10, "-": 10, "*": 20, "/": 20, "^": 30}
 PREFIX_POWER = 40
+MAX_BITS = 100_000  # of an exact number a power may work out
+MAX_DEPTH = 100  # Excel nests functions 64 deep; each level here is an expression or operand
 
 
 class Unsupported(ValueError):
@@ -25,6 +27,12 @@ Resolve = Callable[[int, int, bool], sp.Expr]  # (row, column, row is absolute) 
 
 
 def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+    """base^exponent; refused where SymPy would work out an exact number of more than MAX_BITS
+    bits (=2^2^2^... squares its way to billions of digits)."""
+    if base.is_Rational and exponent.is_Number:
+        bits = max(abs(base.p).bit_length(), abs(base.q).bit_length())
+        if bits > 1 and abs(exponent) * bits > MAX_BITS:
+            raise Unsupported("a power too large to work out")
     return sp.Pow(base, exponent)
 
 
@@ -56,6 +64,7 @@ class Parser:
             raise Unsupported(f"cannot read {formula!r}: {exc}") from None
         self.tokens = [t for t in tokens if t.type != Token.WSPACE]
         self.position = 0
+        self.depth = 0  # expressions open: parentheses, arguments, operands of an operator
         self.row, self.column, self.resolve = row, column, resolve
 
     def peek(self) -> Token | None:
@@ -75,6 +84,15 @@ class Parser:
         return expr
 
     def expression(self, power: int) -> sp.Expr:
+        self.depth += 1
+        try:
+            return self.operations(power)
+        finally:
+            self.depth -= 1
+
+    def operations(self, power: int) -> sp.Expr:
+        if self.depth > MAX_DEPTH:
+            raise Unsupported(f"a formula nested more than {MAX_DEPTH} deep")
         left = self.prefix()
         while True:
             token = self.peek()
@@ -102,7 +120,7 @@ class Parser:
             return left * right
         if op == "/":
             return left / right
-        return sp.Pow(left, right)
+        return _power(left, right)
 
     def prefix(self) -> sp.Expr:
         token = self.take()
