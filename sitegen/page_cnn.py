@@ -58,7 +58,8 @@ def grid(name: str, values: np.ndarray, caption: str, marked: np.ndarray | None 
             cells.append(f'<td class="{kind}{mark}">{escape(number(float(value), 3))}</td>')
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return (
-        f'<figure class="grid" data-grid="{name}"><table class="grid-numbers"><tbody>{"".join(rows)}</tbody></table>'
+        f'<figure class="grid" data-grid="{name}">'
+        f'<table class="grid-numbers"><tbody>{"".join(rows)}</tbody></table>'
         f"<figcaption>{math_caption(caption)}</figcaption></figure>"
     )
 
