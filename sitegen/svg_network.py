@@ -46,15 +46,21 @@ def label(name: str) -> str:
 
 def _text(x: float, y: float, content: str, **attrs: str) -> str:
     attrs = {"text_anchor": "middle", **attrs}
-    extra = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in attrs.items())
+    # class_ -> class (a keyword in Python), data_symbol -> data-symbol
+    extra = "".join(f' {k.rstrip("_").replace("_", "-")}="{v}"' for k, v in attrs.items())
     return f'<text x="{x:.1f}" y="{y:.1f}"{extra}>{content}</text>'
 
 
-def _edge(x1: float, y1: float, x2: float, y2: float, shorten: float = RADIUS) -> str:
+def _edge(
+    x1: float, y1: float, x2: float, y2: float, shorten: float = RADIUS, start: float | None = None
+) -> str:
+    """An arrow from (x1, y1) to (x2, y2), `start` (default `shorten`) off its tail and `shorten`
+    short of its head."""
     length = ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5
     dx, dy = (x2 - x1) / length, (y2 - y1) / length
+    first = shorten if start is None else start
     return (
-        f'<line x1="{x1 + dx * shorten:.1f}" y1="{y1 + dy * shorten:.1f}" '
+        f'<line x1="{x1 + dx * first:.1f}" y1="{y1 + dy * first:.1f}" '
         f'x2="{x2 - dx * (shorten + 4):.1f}" y2="{y2 - dy * (shorten + 4):.1f}" '
         f'class="edge" marker-end="url(#arrow)"/>'
     )
@@ -109,9 +115,19 @@ def network_svg(network: Network, vertical: bool = False) -> str:
         out = position[neuron.out]
         box = at(depth_errors, out[0] if vertical else out[1])
         parts.append(_edge(*out, *box, RADIUS + 2))
-        parts.append(_edge(*box, *total, BOX_WIDE if not vertical else 24))
+        # From the side of the box that faces E_total, so that the arrow leaves the target's
+        # label below the box clear (one output straight above E_total: from the box's bottom).
+        side = _sign(total[0] - box[0])
+        tail = (box[0] + side * BOX, box[1])
+        end = BOX_WIDE if not vertical else 24
+        parts.append(_edge(*tail, *total, end, start=0 if side else end))
         parts.append(_box(*box, error.name))
-        parts.append(_text(box[0], box[1] + 52, "target " + label(target.name), class_="note"))
+        # Down the page, the label ends at the box's inner edge, where the arrow leaves it.
+        inner = vertical and side != 0
+        anchor = ("end" if side > 0 else "start") if inner else "middle"
+        x = box[0] + side * BOX if inner else box[0]
+        note = "target " + label(target.name)
+        parts.append(_text(x, box[1] + 52, note, class_="note", text_anchor=anchor))
     parts.append(_box(*total, network.loss.name, wide=True))
     for column, gap in zip(columns, gaps, strict=True):
         for name, symbol, neuron in column:
@@ -122,6 +138,10 @@ def network_svg(network: Network, vertical: bool = False) -> str:
             parts.append(_text(*dots, "⋯" if vertical else "⋮", class_="name"))
     width, height = at(along, across)
     return _document(width, height, parts, "tall" if vertical else "wide")
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
 
 
 def diagram_html(network: Network) -> str:

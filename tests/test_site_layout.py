@@ -1,10 +1,10 @@
 """Every page of the nav in a real browser, at 1280 px and at a phone's 390 px, light and dark.
 
 Per page, width and palette: the document is no wider than the viewport; no two text labels of a
-generated SVG overlap and none is under 11 CSS px (getBBox() in the page, inline SVGs and SVG
-images alike); every table, display equation and code block is fully visible or scrolls with a
-visible cue; axe-core reports no serious, critical or moderate violation; a screenshot goes to
-test-artifacts/screenshots/.
+generated SVG overlap, none is under 11 CSS px and no line runs through a note (getBBox() in the
+page, inline SVGs and SVG images alike); every table, display equation and code block is fully
+visible or scrolls with a visible cue; axe-core reports no serious, critical or moderate
+violation; a screenshot goes to test-artifacts/screenshots/.
 
 One page only:  .venv/bin/python -m pytest tests/test_site_layout.py -k explained
 """
@@ -117,6 +117,20 @@ async function check() {
                         + `(${dx.toFixed(1)} x ${dy.toFixed(1)} px)`);
         }
       }
+    }
+    // A note (the diagram's "target t1") is not crossed by a line: an arrow drawn through it.
+    const segments = [...svg.querySelectorAll('line')].map((l) => {
+      const m = l.getCTM();
+      const at = (x, y) => [m.a * x + m.c * y + m.e, m.b * x + m.d * y + m.f];
+      const n = (name) => parseFloat(l.getAttribute(name));
+      return [at(n('x1'), n('y1')), at(n('x2'), n('y2'))];
+    });
+    for (const {t, b} of labels.filter(({t}) => t.classList.contains('note'))) {
+      const crossed = segments.some(([[x1, y1], [x2, y2]]) => [...Array(41).keys()].some((k) => {
+        const x = x1 + (x2 - x1) * k / 40, y = y1 + (y2 - y1) * k / 40;
+        return x > b.x0 + 1 && x < b.x1 - 1 && y > b.y0 + 1 && y < b.y1 - 1;
+      }));
+      if (crossed) problems.push(`${where}: a line runs through "${t.textContent.trim()}"`);
     }
     pictures.push({where, labels: labels.length, smallest});
   }
