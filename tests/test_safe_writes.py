@@ -1,13 +1,11 @@
 """Writes keep the old file whatever happens (a full disk, kill -9), their leftovers are removed by
-the next write, a symbolic link writes its target; a training never deletes or overwrites another
-run's files. Each test builds its own hostile situation."""
+the next write, a symbolic link writes its target (tests/test_mnist_hostile.py: a training never
+deletes or overwrites another run's files). Each test builds its own hostile situation."""
 
 from __future__ import annotations
 
 import fcntl
-import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -131,29 +129,3 @@ def test_a_write_error_keeps_the_old_file_and_no_temp(tmp_path):
     with pytest.raises(OutputError, match="No space left on device"):
         write_atomic(path, fail)
     assert path.read_bytes() == b"old" and leftovers(path) == []
-
-
-# The trainer's run folder --------------------------------------------------------------------
-
-
-def test_a_fresh_training_never_touches_a_folder_that_holds_a_run(tmp_path):
-    pytest.importorskip("torch")
-    from mnist.cli import UsageError
-    from mnist.run_folder import run_folder
-
-    reference = ROOT / "mnist" / "reference"
-    seed = next(p for p in sorted(reference.glob("*/seed-1")) if (p / "metrics.jsonl").exists())
-    copy = tmp_path / "copy"
-    shutil.copytree(seed, copy)  # a reference run: metrics, results, settings, no checkpoint
-    before = {p.name: p.read_bytes() for p in copy.iterdir()}
-    with (
-        pytest.raises(UsageError, match="already holds a run") as refused,
-        run_folder(copy, False, True),
-    ):
-        pass
-    assert "metrics.jsonl" in str(refused.value) and "\n" not in str(refused.value)
-    assert {p.name: p.read_bytes() for p in copy.iterdir()} == before
-    empty = tmp_path / "empty"
-    with run_folder(empty, False, True):
-        assert empty.is_dir()
-    os.rmdir(empty)
