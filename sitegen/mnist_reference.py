@@ -22,10 +22,7 @@ from sitegen.site_common import SiteError, markdown_table
 TARGET = 99.4  # percent test accuracy the models are built to reach
 Runs = dict[str, dict[str, list[dict]]]  # model -> seed folder -> one metrics dict per epoch
 PER_RUN = ("model", "seed", "limit", "world_size")  # settings that are not the recipe
-OLDER_TRAINER = (
-    "the trainer before the EMA (torch's OneCycleLR, its momentum cycling 0.95-0.85, weight "
-    "decay on every parameter, the last weights tested)"
-)
+OLDER_TRAINER = "the trainer before the EMA (OneCycleLR, decay on every parameter)"
 MAX_JSON_BYTES = 16 << 20  # a run's results.json is ~10 KB
 
 
