@@ -14,7 +14,7 @@ from sitegen.site_common import PageData, Site, markdown_table, number, site_pat
 FIRST_ROWS = 5  # rows shown per learning rate on the page; the downloads hold every row
 GROUP_COLUMNS = 4  # value columns per table: step + 4 fit the text column at 1280 px
 GROUP_TABLES = 3  # tables per column group at most; a larger network's rest is in the downloads
-DIGITS = 7  # significant digits on the page; the CSV keeps full precision
+DIGITS = 9  # significant digits on the page, as on Backpropagation explained; the CSV keeps all
 # Larger rates tried to say where descent stops going smoothly downhill (same number of steps).
 # One colour per learning rate, the Playground's (playground.css .pg-c0 ... .pg-c5, Okabe-Ito),
 # in each palette; the dark charts stand on the dark palette's background (Material's slate).
@@ -127,7 +127,7 @@ def rate_tab(table: iteration.Table, j: int) -> dict:
                 for s in steps
             ]
             rows.insert(len(steps) - 1, ["…"] + [""] * len(chunk))
-            span = f" ({chunk[0]} to {chunk[-1]})" if len(chunks) > 1 else ""
+            span = f" ({html_name(chunk[0])} to {html_name(chunk[-1])})" if len(chunks) > 1 else ""
             tables[title + span] = markdown_table(["step", *map(html_name, chunk)], rows)
         if len(chunks) > GROUP_TABLES:
             rest = sum(map(len, chunks[GROUP_TABLES:]))

@@ -218,14 +218,14 @@ def test_network_diagram_labels_every_weight_and_error(site_dir):
 
 def test_table_page_shows_the_course_numbers(site_dir):
     # E_total at learning rate 1.0, before and after the first update, as an independent course
-    # spreadsheet gives them (0.2425198573, 0.2285477653), rounded to the page's 7 digits.
+    # spreadsheet gives them (0.2425198573, 0.2285477653), rounded to the page's 9 digits.
     text = page_text(site_dir, "table/index.html")
     labels = re.findall(r"<label for=\"__tabbed_[^\"]+\">([^<]+)</label>", text)
     tabs = text.split('<div class="tabbed-block">')[1:]
     assert labels == ["lr 0.1", "lr 0.2", "lr 0.5", "lr 0.8", "lr 1", "lr 2"]
     errors = tabs[labels.index("lr 1")].split(">E<sub>total</sub><")[1].split("</table>")[0]
-    assert re.search(r"<td>0</td>\s*(<td[^>]*>[\d.]+</td>\s*){2}<td[^>]*>0.2425199</td>", errors)
-    assert re.search(r"<td>1</td>\s*(<td[^>]*>[\d.]+</td>\s*){2}<td[^>]*>0.2285478</td>", errors)
+    assert re.search(r"<td>0</td>\s*(<td[^>]*>[\d.]+</td>\s*){2}<td[^>]*>0.242519857</td>", errors)
+    assert re.search(r"<td>1</td>\s*(<td[^>]*>[\d.]+</td>\s*){2}<td[^>]*>0.228547765</td>", errors)
     rows = [r for r in csv_rows(site_dir) if r["lr"] == 1.0]
     assert rows[0]["E_total"] == pytest.approx(0.2425198573, abs=1e-10)
     assert rows[1]["E_total"] == pytest.approx(0.2285477653, abs=1e-10)
