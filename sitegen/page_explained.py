@@ -236,5 +236,5 @@ def update_step(site: Site, values: dict, listed: tuple[sp.Symbol, ...]) -> dict
         "table": markdown_table(header, rows),
         "before": number(before, 10),
         "after": number(after, 10),
-        "change": number(after - before, 6),
+        "change": number(after - before, 6).replace("-", "−"),  # in running text: a minus sign
     }
