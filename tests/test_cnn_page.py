@@ -150,3 +150,13 @@ def test_mnist_worked_example_equals_torch_on_a_test_split(tmp_path):
         assert row[0].strip("| ") == key.split(".")[0] and row[2] == key.split(".")[1]
         assert float(row[4]) == pytest.approx(parameter.grad.norm().item(), rel=1e-3)
     assert len(files) == 1
+
+
+def test_mnist_worked_example_refuses_damaged_weights_in_one_line(tmp_path):
+    from sitegen.mnist_worked import worked_context
+    from sitegen.site_common import SiteError
+
+    bad = tmp_path / "model.safetensors"
+    bad.write_bytes(b"not a safetensors file")
+    with pytest.raises(SiteError, match="cannot read the weights"):
+        worked_context(bad, tmp_path, {})
