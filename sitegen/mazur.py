@@ -169,7 +169,7 @@ def mazur_section(root: Path) -> dict:
         "lr": number(LR),
         "rounds": f"{ROUNDS:,}",
         "table": markdown_table(
-            ["his quantity", "his post", "this code", "the same to his digits"],
+            ["his quantity", "his post", "this code", "agrees"],
             [
                 [
                     rf"\({upright(r.his)}\)",
