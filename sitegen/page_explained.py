@@ -56,6 +56,7 @@ BIAS_WORDS = {
 }
 MAX_LISTED = 12  # a row of initial values longer than twice this shows its ends only
 UPDATE_LR = 1.0  # the learning rate of the worked update step (one of the table's rates)
+STEP = 1e-6  # h of the central differences that check the gradients
 
 
 def build(site: Site) -> PageData:
@@ -199,6 +200,18 @@ def closed_forms(shown: list[Gradient]) -> str:
     return aligned(lines)
 
 
+def central_difference(site: Site, at: dict[sp.Symbol, float], p: sp.Symbol) -> float:
+    """(E_total(p + h) - E_total(p - h)) / 2h from two forward passes, without the chain rule:
+    the check printed beside each gradient."""
+    network = site.evaluator.network
+
+    def loss(shift: float) -> float:
+        args = [at[s] + (shift if s == p else 0.0) for s in network.values_args]
+        return float(site.evaluator(*args)[network.loss])
+
+    return (loss(STEP) - loss(-STEP)) / (2 * STEP)
+
+
 def update_step(site: Site, values: dict, listed: tuple[sp.Symbol, ...]) -> dict:
     """One gradient-descent step at UPDATE_LR: each new parameter and E_total after it, as
     `derive table` computes them (its step 1), checked against w - lr * gradient here."""
@@ -218,13 +231,16 @@ def update_step(site: Site, values: dict, listed: tuple[sp.Symbol, ...]) -> dict
             rf"{latex_number(gradient)}",
             rf"&= {result(new)}",
         ]
-        rows.append([rf"\({tex(p)}\)", number(start[p]), number(gradient), number(new)])
+        check = central_difference(site, start, p)
+        rows.append([rf"\({tex(p)}\)", number(start[p]), number(gradient), number(check, 6),
+                     number(new)])  # fmt: skip
     # The gradients, and where the step takes each parameter.
     derivative = partial(network.loss, sp.Symbol("p"))
     header = [
         "parameter \\(p\\)",
         "value",
         rf"gradient \({derivative}\)",
+        "central difference",
         f"after one step, η = {number(UPDATE_LR)}",
     ]
     before = float(table.column(network.loss.name)[0, 0])

@@ -602,3 +602,16 @@ def test_mkdocs_serve_watches_what_the_pages_are_made_from(tmp_path):
         mkdocs_hooks._settings = None
     expected = ["derive/configs/mazur.toml", "derive", "sitegen", "mnist", "mnist/reference"]
     assert seen == [str(ROOT / p) for p in expected] + [str(run)]
+
+
+def test_every_gradient_has_a_central_difference_beside_it(site_dir):
+    text = page_text(site_dir, "explained/index.html")
+    section = text.split('id="5-all-the-gradients"', 1)[1].split("</table>", 1)[0]
+    assert "central difference</th>" in section
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r, flags=re.S) for r in section.split("<tr>")[2:]]
+    reference = torch_reference(CLASSIC)
+    assert len(rows) == 8
+    for k, (_, _, gradient, central, _) in enumerate(rows, start=1):
+        # Printed to 6 digits; torch's autograd gradient is the independent value.
+        assert float(central) == pytest.approx(reference[f"w{k}"], rel=1e-5), k
+        assert float(central) == pytest.approx(float(gradient), rel=1e-5), k
