@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.style
 import numpy as np
 from cycler import cycler
 

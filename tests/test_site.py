@@ -615,3 +615,16 @@ def test_every_gradient_has_a_central_difference_beside_it(site_dir):
         # Printed to 6 digits; torch's autograd gradient is the independent value.
         assert float(central) == pytest.approx(reference[f"w{k}"], rel=1e-5), k
         assert float(central) == pytest.approx(float(gradient), rel=1e-5), k
+
+
+def test_table_charts_draw_in_a_fresh_interpreter():
+    # matplotlib.style is a submodule: the dark charts must not rely on another page importing it.
+    code = (
+        "from derive.config import load_config; from derive import table as t;"
+        "from sitegen.page_table import charts;"
+        "files = charts(t.iteration_table(load_config('derive/configs/classic.toml')));"
+        "print(sorted(files))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "generated/learning-rates-dark.svg" in done.stdout
