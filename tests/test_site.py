@@ -25,9 +25,9 @@ from matplotlib.figure import Figure
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("index.html", "explained/index.html", "table/index.html", "check/index.html",
-         "mnist/index.html", "playground/index.html")  # fmt: skip
+         "mnist/index.html", "playground/index.html", "cnn/index.html")  # fmt: skip
 NAV_TITLES = ("Home", "Backpropagation explained", "The table", "Check your sheet", "MNIST",
-              "Playground")  # fmt: skip
+              "Playground", "Backprop through a CNN")  # fmt: skip
 GENERATED = ("network.svg", "iteration-table.csv", "iteration-table.xlsx", "learning-rates.png",
              "sheet-with-mistakes.xlsx", "playground/classic.js",
              "mazur.toml")  # fmt: skip
