@@ -50,8 +50,9 @@ def derivation(config: CNNConfig, prove: bool = True) -> CNNDerivation:
     back = backprop(net)
     values = evaluate(back)
 
+    defined = dict(net.equations)
+
     def lines(symbols, delta: bool = False) -> tuple[Line, ...]:
-        defined = dict(net.equations)
         return tuple(
             Line(delta_symbol(s), back.delta[s], values[delta_symbol(s)])
             if delta

@@ -21,7 +21,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter, quote_sheetname
 
 from derive.cnn.spec import CNNConfig
-from derive.cnn.symbolic import Backprop, backprop, scalar_network
+from derive.cnn.symbolic import Backprop, backprop, delta_symbol, scalar_network
 from derive.descent import SCALAR_FUNCTIONS, ScalarPrinter
 from derive.spreadsheet import spreadsheet_formula
 from derive.table import check_settings
@@ -86,7 +86,7 @@ def descent_rows(back: Backprop, lr: float, steps: int) -> np.ndarray:
     values = dict(zip(net.arguments, net.argument_values(), strict=True))
     assigned = [s for s, _ in (*net.equations, *back.steps())]
     position = {s: k for k, s in enumerate(assigned)}
-    gradient_of = [position[back_symbol(back, p)] for p in net.parameters]
+    gradient_of = [position[delta_symbol(p)] for p in net.parameters]
     rows = []
     with np.errstate(all="ignore"):
         for _ in range(steps + 1):
@@ -95,10 +95,6 @@ def descent_rows(back: Backprop, lr: float, steps: int) -> np.ndarray:
             for p, g in zip(net.parameters, gradient_of, strict=True):
                 values[p] = values[p] - lr * row[g]
     return np.array(rows, dtype=float)
-
-
-def back_symbol(back: Backprop, parameter: sp.Symbol) -> sp.Symbol:
-    return next(s for s, _ in back.steps() if s.name == f"dE/d{parameter.name}")
 
 
 def summary_rows(back: Backprop, learning_rates) -> list[tuple[sp.Symbol | None, str, float, str]]:
@@ -161,7 +157,7 @@ def workbook(config: CNNConfig, learning_rates: tuple[float, ...], steps: int):
         for row in range(2, steps + 3):
             cells = [0 if row == 2 else f"=A{row - 1}+1"]
             for p in net.parameters:
-                g = letter[back_symbol(back, p).name]
+                g = letter[delta_symbol(p).name]
                 first = f"={fixed[p]}"
                 cells.append(
                     first if row == 2 else f"={letter[p.name]}{row - 1}-{rate}*{g}{row - 1}"
