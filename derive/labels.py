@@ -1,9 +1,10 @@
 """The labels course sheets give their columns, mapped to the network's symbol names.
 
 A label is compared after `normalize`: lower case, without spaces, underscores and brackets, with
-Greek and calculus letters spelled out (∂ and δ read as d, η and its look-alike ͷ as eta), so
-"E_tot", "E tot" and "e_TOT" are one label. Each kind of label is a pattern over that text, so
-every spelling course sheets use is one rule, not a list of cases:
+Greek and calculus letters spelled out (∂, its mathematical-alphabet forms such as 𝟃, and δ read
+as d, η and its look-alike ͷ as eta), so "E_tot", "E tot" and "e_TOT" are one label. Each kind of
+label is a pattern over that text, so every spelling course sheets use is one rule, not a list of
+cases:
 
 - gradients: ∂E/∂w1, δE_tot/δw1, ∂E∂W1, dE_T/dw1, Etotaldw1, E∂w1, dw1, grad w1;
 - activations: a_h1, act_h1, out_h1, σ(h1), sigmoid(h1); weighted inputs: h1, net_h1, z_h1;
@@ -17,6 +18,7 @@ Keys are symbol names as in network.py ("a_h1", "E_total", "dE_total/dw1"), "lr"
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from derive.evaluate import gradient_symbol
 from derive.network import Network
@@ -48,8 +50,9 @@ STEP_LABEL = re.compile(r"^(?:step|steps|stepno|iteration|iter|epoch|no|n|#|nr)\
 
 def normalize(label: str) -> str:
     """The label as it is compared: 'E Total' -> 'etotal', '∂E/∂w1' -> 'de/dw1'."""
+    # NFKC folds the mathematical alphabets (𝟃, 𝜕 -> ∂) and full-width letters to plain ones.
     # Δw1 is the change of w1 (an update step), not δw1 (a gradient): spelled before lower case.
-    text = label.strip().replace("Δ", "delta").lower()
+    text = unicodedata.normalize("NFKC", label).strip().replace("Δ", "delta").lower()
     for letter, spelled in SPELLED.items():
         text = text.replace(letter, spelled)
     text = "".join(c for c in text if not c.isspace() and c not in "_()[]{}'\"")

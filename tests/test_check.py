@@ -209,6 +209,7 @@ LABEL_SETS = {
     "Etotaldw": {f"dE/dw{j}": f"Etotaldw{j}" for j in range(1, 9)},
     "dE_T/dw": {f"dE/dw{j}": f"dE_T/dw{j}" for j in range(1, 9)},
     "bare dw": {f"dE/dw{j}": f"dw{j}" for j in range(1, 9)},
+    "𝟃E/𝟃w": {f"dE/dw{j}": f"𝟃E/𝟃w{j}" for j in range(1, 9)},  # U+1D7C3, a mathematical ∂
     "grad w": {f"dE/dw{j}": f"grad w{j}" for j in range(1, 9)},
     "act_": {"a_h1": "act_h1", "a_h2": "act_h2", "a_o1": "act_o1", "a_o2": "act_o2"},
     "out_": {"a_h1": "out_h1", "a_h2": "OUT_H2", "a_o1": "out_o1", "a_o2": "out_o2"},
@@ -235,6 +236,8 @@ def test_every_label_variant_is_checked(name, tmp_path, capsys):
     [
         ("δE_tot/δw1", "dE_total/dw1"),
         ("∂E∂W1", "dE_total/dw1"),
+        ("𝟃E/𝟃w1", "dE_total/dw1"),
+        ("𝜕E_tot/𝜕w7", "dE_total/dw7"),
         ("Etotaldw1", "dE_total/dw1"),
         ("E∂w5", "dE_total/dw5"),
         ("dE_total / dw8", "dE_total/dw8"),
