@@ -8,7 +8,6 @@ description below (neurons by column, edges by weight), so this module draws not
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from derive import table as iteration
@@ -17,7 +16,7 @@ from derive.evaluate import Evaluator, evaluator_for
 from derive.javascript import javascript_module
 from derive.network import Network
 from sitegen.page_explained import UPDATE_LR
-from sitegen.site_common import PageData, Site, SiteError, site_path
+from sitegen.site_common import PageData, Site, SiteError, script_json, site_path
 
 MAX_STEPS = 10_000  # every run is recomputed on each edit: 6 rates x 10,000 steps (Mazur's 10,000)
 WEIGHT_RANGE = 4.0  # the sliders span -4..4; the number field takes any finite value
@@ -45,7 +44,7 @@ def build(site: Site) -> PageData:
         described.append(describe(evaluator, key, title, shown, f"../{module}"))
     context = {
         "source": site.source,
-        "networks": _script_json(described),
+        "networks": script_json(described),
         "rates": [float(lr) for lr in iteration.LEARNING_RATES],
         "shown": UPDATE_LR,  # the rate shown first: the one Backpropagation explained steps with
         "steps": iteration.STEPS,
@@ -103,8 +102,3 @@ def describe(evaluator: Evaluator, key: str, title: str, source: str, module: st
             for e, n, t in zip(network.errors, network.outputs, network.targets, strict=True)
         ],
     }
-
-
-def _script_json(value) -> str:
-    """JSON safe inside an HTML <script> element (no "</" can end it early)."""
-    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")

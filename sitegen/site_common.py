@@ -3,6 +3,7 @@ data, number formats."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -103,6 +104,11 @@ def latex_number(value: float, digits: int = 9, factor: bool = True) -> str:
         mantissa, exponent = text.split("e")
         text = rf"{mantissa} \times 10^{{{int(exponent)}}}"
     return rf"\left({text}\right)" if value < 0 and factor else text
+
+
+def script_json(value) -> str:
+    """JSON safe inside an HTML <script> element (no "</" can end it early)."""
+    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
 
 
 def markdown_table(header: list[str], rows: list[list[str]], align: str = "-:") -> str:
