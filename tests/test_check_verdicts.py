@@ -93,7 +93,10 @@ def test_a_column_of_numbers_under_an_unknown_label_is_unchecked_exit_3(
     book.save(path)
     code, out, _ = run_check(capsys, path)
     assert code == 3
-    assert "unchecked: Backprop!A4:AN7: column 'net_h9' (a label this does not know)" in out
+    assert (
+        "unchecked: Backprop!A4:AN7: column 'net_h9' (from AN5): a label this does not know, "
+        "and its numbers are none of the quantities this computes"
+    ) in out
     assert "no mistakes found" not in out
 
 

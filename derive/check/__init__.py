@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from derive.check.diagnose import Issue, TableCheck, finding_key
 from derive.check.formulas import shifted
 from derive.check.grid import SheetError
@@ -26,7 +24,7 @@ from derive.check.report import (
     render_markdown,
     render_text,
 )
-from derive.check.table import Column, Sheet, Table, cell_name
+from derive.check.table import Sheet, Table, cell_name
 from derive.check.updates import WRONG_RATE
 from derive.config import Config
 from derive.limits import DEFAULT_TOLERANCE
@@ -66,11 +64,7 @@ def check_file(path: str | Path, config: Config, tolerance: float = DEFAULT_TOLE
             )
         )
         notes += [f"{where}: {note}" for note in verdict.notes]
-        unchecked += verdict.unchecked + [
-            f"{where}: column {c.label!r} (a label this does not know)"
-            for c in table.columns
-            if c.key is None and holds_numbers(c)
-        ]
+        unchecked += verdict.unchecked
         checked += verdict.checked
     if checked == 0:
         raise SheetError(
@@ -81,11 +75,6 @@ def check_file(path: str | Path, config: Config, tolerance: float = DEFAULT_TOLE
         notes += [f"{where}: a header of weights alone, not a table" for where in sheet.header_like]
         notes += [f"{sheet.name}: {note}" for note in sheet.notes]
     return Report(str(path), tuple(infos), tuple(findings), checked, tuple(notes), tuple(unchecked))
-
-
-def holds_numbers(column: Column) -> bool:
-    """A column with a formula or a number in it: something to check, not a note beside a table."""
-    return any(f >= 0 for f in column.formulas) or bool(np.isfinite(column.values()).any())
 
 
 def missing(sheets: list[Sheet], model) -> str:

@@ -26,6 +26,7 @@ from openpyxl.utils import column_index_from_string
 
 from derive.check.formulas import FormulaReading, Judgement
 from derive.check.grid import is_error_value
+from derive.check.helpers import UnknownColumns
 from derive.check.learning_rate import given_cells
 from derive.check.model import Equation, Model, update_expr
 from derive.check.table import REFERENCE, Column, Sheet, Table, cell_name
@@ -71,7 +72,7 @@ class Verdict:
     notes: list[str] = field(default_factory=list)
 
 
-class TableCheck(FormulaReading, ValueComparison, UpdateChecks):
+class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns):
     """One table's check: its state here, the formula reading, value comparison and update checks
     in the modules of the classes it is made of."""
 
@@ -126,6 +127,7 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks):
         for key, equation in self.model.equations.items():
             if key in self.keyed:
                 self.check_column(self.keyed[key], equation, used)
+        self.check_unknown(used)
         self.check_updates(used)
         self.check_givens()
         self.check_error_values(used)

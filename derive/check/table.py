@@ -55,13 +55,16 @@ class Column:
 
     def units(self) -> np.ndarray:
         """Half a unit in the last digit each number carries: the column written to a fixed number
-        of decimals or significant digits (a typed or pasted value) passes within it."""
+        of decimals or significant digits (a typed or pasted value) passes within it; 0 where it
+        has no number."""
         values = self.values()
         with np.errstate(divide="ignore", invalid="ignore"):
             magnitude = np.floor(np.log10(np.abs(values)))
         magnitude = np.where(np.isfinite(magnitude), magnitude, -300)
         by_digits = 0.5 * 10.0 ** (magnitude - self.significant + 1)
-        return np.maximum(by_digits, 0.5 * 10.0 ** (-self.decimals))
+        units = np.maximum(by_digits, 0.5 * 10.0 ** (-self.decimals))
+        # Where the sheet has no number the value in use is computed: exact.
+        return np.where(np.isfinite(values), units, 0.0)
 
 
 @dataclass(frozen=True)

@@ -74,9 +74,10 @@ class UpdateChecks:
         rated = np.isfinite(lr[rest - 1])
         rest = rest[rated]
         if len(rest):
-            # The row above's weight is a given (exact); its gradient carries its own digits.
+            # The new weight, the row above's and its gradient each carry their own digits.
             gradient_units = np.broadcast_to(self.own_units(gradient), lr.shape)[rest - 1]
-            units = column.units()[rest] + np.abs(lr[rest - 1]) * gradient_units
+            own = column.units()
+            units = own[rest] + own[rest - 1] + np.abs(lr[rest - 1]) * gradient_units
             allowed = 1.5 * units + self.tolerance * np.abs(correct[rest])
             self.by_value(
                 column, rest, correct[rest], allowed, expected, WRONG_UPDATE, WRONG_UPDATE

@@ -14,6 +14,7 @@ from derive.check.table import Column, Sheet, Table, cell_name
 from derive.labels import LR
 
 NOT_A_NUMBER = "not a number"
+ROUNDED_GIVEN = 4  # decimals from which a given's numbers are taken for rounded ones (pasted)
 
 
 class ValueComparison:
@@ -79,10 +80,14 @@ class ValueComparison:
         return value if value.shape == self.rows.shape else np.full(self.rows.shape, value)
 
     def own_units(self, key: str) -> np.ndarray | float:
-        """Half a unit of the last digit of a computed column's numbers; 0 for the givens."""
+        """Half a unit of the last digit of a column's numbers, a given's too: an input or weight
+        pasted rounded carries its rounding into every cell computed from it; 0 where the sheet
+        has no column (the config's number, exact)."""
         column = self.keyed.get(key)
-        if column is None or key not in self.model.equations:
+        if column is None:
             return 0.0
+        if key in self.model.givens and column.decimals < ROUNDED_GIVEN:
+            return 0.0  # i1 = 0.05 or w1 = 0.15 as typed: exact, not 0.0512 rounded
         return column.units()
 
     def carried_units(self, equation: Equation, used) -> np.ndarray:

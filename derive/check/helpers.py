@@ -1,0 +1,151 @@
+"""Columns known by what they compute, not by their label: every factor a careful student writes
+beside the gradients (∂a_h1/∂h1 = a_h1·(1 − a_h1), ∂o1/∂a_h1 = w5, ∂E1/∂a_o1 = a_o1 − t1,
+∂E_total/∂a_h1, δ_o1, a copy of a weight or an input, a second a_h1), each as an Equation over the
+row's symbols. A column whose label this does not know is matched to the one whose values it holds
+at the precision it carries, else to the one its label names (∂a_h1/∂h1, δ_o1); then it is checked
+as any other column, its formulas judged and its values compared.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import replace
+
+import numpy as np
+import sympy as sp
+
+from derive.check.model import Equation, Model, equation
+from derive.check.table import Column, Table, cell_name
+from derive.labels import normalize
+from derive.network import Network
+
+MAX_HELPERS = 2_000  # candidate quantities made for one network; a larger one has only its own
+# "∂num/∂den" as normalize writes it: "dah1/dh1", "deltao1", "do1" (δ_o1).
+HELPER_LABEL = re.compile(r"^d(?P<num>[a-z]+\d*)/?d(?P<den>[a-z]+\d*)$")
+DELTA_LABEL = re.compile(r"^(?:delta|d)(?P<name>[a-z]\d+)$")
+
+
+def helper_equations(model: Model) -> dict[str, Equation]:
+    """Every quantity a sheet may hold beyond the model's own columns, by a reader's name: the
+    local partials of every forward equation, E_total's and each error's derivative with respect
+    to every forward symbol, the givens themselves."""
+    made = network_helpers(model.network)
+    return {k: e for k, e in made.items() if k not in model.equations}
+
+
+@functools.lru_cache(maxsize=4)
+def network_helpers(network: Network) -> dict[str, Equation]:
+    """helper_equations' quantities, made once per network (only when a sheet needs them)."""
+    order = [symbol for symbol, _ in network.equations]
+    definitions = dict(network.equations)
+    found: dict[str, sp.Expr] = {}
+    for symbol, definition in network.equations:
+        for x in sorted(definition.free_symbols, key=lambda s: s.name):
+            found.setdefault(f"∂{symbol.name}/∂{x.name}", sp.diff(definition, x))
+    if len(order) ** 2 <= MAX_HELPERS:
+        for top in (network.loss, *network.errors):
+            for k, x in enumerate(order):
+                if x == top or x in network.errors or x == network.loss:
+                    continue
+                expr = definitions[top]
+                for later in reversed(order[k + 1 :]):
+                    expr = expr.xreplace({later: definitions[later]})
+                if x in expr.free_symbols:
+                    found.setdefault(f"∂{top.name}/∂{x.name}", sp.diff(expr, x))
+    for symbol in network.values_args:  # not by its own name: that would make it a given
+        found.setdefault(f"copy of {symbol.name}", symbol)
+    # Written in the row's own symbols, as a sheet writes them: a_h1·(1 − a_h1), not σ'(h1).
+    own = {definitions[n.out]: n.out for n in network.neurons}
+    found = {key: expr.xreplace(own) for key, expr in found.items()}
+    return {key: equation(key, expr) for key, expr in found.items() if expr.free_symbols}
+
+
+def named(label: str, model: Model) -> str | None:
+    """The quantity a helper column's label names, if it names one: '∂a_h1/∂h1', 'δ_o1'."""
+    text = normalize(label)
+    names = {normalize(k): k for k in (*model.equations, *helper_equations(model))}
+    for symbol, _ in model.network.equations:
+        names.setdefault(normalize(symbol.name), symbol.name)
+    names.setdefault("e", model.network.loss.name)
+    match = DELTA_LABEL.match(text)
+    if match and f"delta_{match['name']}" in model.equations:
+        return f"delta_{match['name']}"
+    match = HELPER_LABEL.match(text)
+    if not match:
+        return None
+    num, den = names.get(match["num"]), names.get(match["den"])
+    key = f"∂{num}/∂{den}"
+    if key in helper_equations(model):
+        return key
+    if num == model.network.loss.name and f"delta_{den}" in model.equations:
+        return f"delta_{den}"  # ∂E/∂h1: the delta of h1
+    return None
+
+
+def candidates(model: Model) -> dict[str, Equation]:
+    """What an unknown column may hold: the model's own columns first, then the helpers."""
+    return {**model.equations, **helper_equations(model)}
+
+
+def matching(values: np.ndarray, computed: np.ndarray, allowed: np.ndarray) -> bool:
+    """The column's numbers are the quantity's wherever it has a number, and it has some."""
+    finite = np.isfinite(values)
+    if not finite.any():
+        return False
+    with np.errstate(invalid="ignore"):
+        return bool((np.abs(values[finite] - computed[finite]) <= allowed[finite]).all())
+
+
+def holds_numbers(column: Column) -> bool:
+    """A column with a formula or a number in it: something to check, not a note beside a table."""
+    return any(f >= 0 for f in column.formulas) or bool(np.isfinite(column.values()).any())
+
+
+class UnknownColumns:
+    """TableCheck's (diagnose.py) columns whose label it does not know: each identified by what
+    it computes and checked as the column of that quantity, or listed as unchecked."""
+
+    table: Table
+    model: Model
+    last: int
+    tolerance: float
+
+    def check_unknown(self, used: dict[str, np.ndarray]) -> None:
+        for column in self.table.columns:
+            if column.key is not None or not holds_numbers(column):
+                continue
+            key = self.identify(column, used)
+            if key is None:
+                self.verdict.unchecked.append(
+                    f"{self.table.worksheet}!{self.table.span}: column {column.label!r} (from "
+                    f"{self.first_cell(column)}): a label this does not know, and its numbers are "
+                    "none of the quantities this computes"
+                )
+                continue
+            self.check_column(replace(column, key=key), candidates(self.model)[key], used)
+            if normalize(column.label) != normalize(key):
+                self.verdict.columns[-1] = f"{column.label} (as {key})"
+
+    def identify(self, column: Column, used: dict[str, np.ndarray]) -> str | None:
+        """The quantity the column holds at the precision it carries (the one its label names
+        first), else the one its label names, else None."""
+        found = candidates(self.model)
+        hint = named(column.label, self.model)
+        order = [hint] if hint else []
+        order += [key for key in found if key != hint]
+        positions = np.arange(self.last)
+        values = column.values()[positions]
+        for key in order:
+            equation = found[key]
+            computed = self.computed(equation, used)[positions]
+            units = column.units()[positions] + self.carried_units(equation, used)[positions]
+            if matching(values, computed, 1.5 * units + self.tolerance * np.abs(computed)):
+                return key
+        return hint
+
+    def first_cell(self, column: Column) -> str:
+        ids = column.formula_ids()
+        filled = np.flatnonzero(np.isfinite(column.values()) | (ids >= 0))
+        row = int(self.table.rows[int(filled[0])]) if len(filled) else self.table.header_row
+        return cell_name(row, column.index)

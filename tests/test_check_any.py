@@ -1,0 +1,114 @@
+"""derive check knows a column by what it computes, not by its label: helper columns a careful
+student adds beside the gradients are identified (by their values, their label a hint), checked,
+and a mistake in one is found; what matches nothing is listed with its label and first cell.
+
+Sheets are course_sheet's (test_check.py), recomputed by the `formulas` engine; the expected
+quantities and diagnoses are written out here by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+from test_check import course_sheet, paste_values, report_of, save_recalculated
+
+pytestmark = pytest.mark.core
+
+# course_sheet's columns: t1 A, t2 B, i1 C, i2 D, w1..w4 E..H, h1 I, a_h1 J, h2 K, a_h2 L,
+# w5..w8 M..P, o1 Q, a_o1 R, o2 S, a_o2 T, E1 U, E2 V, E_total W, dE/dw1..8 X..AE.
+HELPERS = {
+    "AF": ("∂a_h1/∂h1", "=J{r}*(1-J{r})"),
+    "AG": ("δ_o1", "=(R{r}-A{r})*R{r}*(1-R{r})"),
+    "AH": ("local", "=M{r}"),  # w5, the factor ∂o1/∂a_h1
+    "AI": ("∂E/∂a_h2", "=(R{r}-A{r})*R{r}*(1-R{r})*N{r}+(T{r}-B{r})*T{r}*(1-T{r})*P{r}"),
+}
+
+
+def with_columns(path: Path, columns: dict[str, tuple[str, str]], rows: int = 3) -> Path:
+    book = openpyxl.load_workbook(path)
+    sheet = book["Backprop"]
+    for letter, (label, template) in columns.items():
+        sheet[f"{letter}4"] = label
+        for r in range(5, 5 + rows):
+            sheet[f"{letter}{r}"] = template.format(r=r)
+    save_recalculated(book, path)
+    return path
+
+
+def test_helper_columns_are_known_by_what_they_compute(tmp_path, capsys):
+    path = with_columns(course_sheet(tmp_path / "helpers.xlsx", rows=3), HELPERS)
+    code, report = report_of(capsys, path)
+    assert (code, report["findings"], report["unchecked"]) == (0, [], [])
+    assert report["tables"][0]["columns"][-4:] == [
+        "∂a_h1/∂h1",
+        "δ_o1 (as delta_o1)",
+        "local (as ∂o1/∂a_h1)",
+        "∂E/∂a_h2 (as ∂E_total/∂a_h2)",
+    ]
+    assert report["cells_checked"] == 3 * 23 + 2 * 8
+
+
+def test_helper_columns_pasted_as_values_are_known_by_their_values(tmp_path, capsys):
+    path = with_columns(course_sheet(tmp_path / "typed.xlsx", rows=3), HELPERS)
+    paste_values(path, decimals=6)
+    code, report = report_of(capsys, path)
+    assert (code, report["findings"], report["unchecked"]) == (0, [], [])
+    assert "local (as ∂o1/∂a_h1)" in report["tables"][0]["columns"]
+
+
+def test_a_mistake_in_a_helper_column_is_a_finding_where_its_label_names_it(tmp_path, capsys):
+    wrong = {"AF": ("∂a_o2/∂o2", "=T{r}*(1-R{r})")}  # a_o1 where a_o2 belongs, in one factor
+    path = with_columns(course_sheet(tmp_path / "wrong.xlsx", rows=3), wrong)
+    code, report = report_of(capsys, path)
+    assert code == 1
+    ((finding),) = report["findings"]
+    assert (finding["cell"], finding["kind"], finding["count"]) == ("AF5", "wrong formula", 3)
+    assert finding["diagnosis"] == "∂a_o2/∂o2 uses 1 − a_o1 where 1 − a_o2 belongs"
+
+
+def test_a_column_that_computes_nothing_known_is_unchecked_with_its_first_cell(tmp_path, capsys):
+    scratch = {"AF": ("scratch", "=J{r}*2")}
+    path = with_columns(course_sheet(tmp_path / "scratch.xlsx", rows=3), scratch)
+    code, report = report_of(capsys, path)
+    assert (code, report["findings"]) == (3, [])
+    assert report["unchecked"] == [
+        "Backprop!A4:AF7: column 'scratch' (from AF5): a label this does not know, and its "
+        "numbers are none of the quantities this computes"
+    ]
+
+
+def with_rounded_givens(path: Path, decimals: int) -> Path:
+    """Every formula pasted as its value at full precision, then the inputs, targets and weights
+    rounded to `decimals`, as a sheet whose givens were pasted from elsewhere holds them."""
+    paste_values(path, decimals=None)
+    book = openpyxl.load_workbook(path)
+    sheet = book["Backprop"]
+    for column in (*range(1, 9), *range(13, 17)):  # t1 t2 i1 i2 w1..w4, w5..w8
+        for row in range(5, sheet.max_row + 1):
+            sheet.cell(row, column).value = round(sheet.cell(row, column).value, decimals)
+    book.save(path)
+    return path
+
+
+@pytest.mark.parametrize("decimals", [4, 6])
+def test_givens_pasted_rounded_carry_their_rounding(decimals, tmp_path, capsys):
+    path = with_rounded_givens(course_sheet(tmp_path / "givens.xlsx", rows=6), decimals)
+    code, report = report_of(capsys, path)
+    assert (code, report["findings"], report["unchecked"]) == (0, [], [])
+
+
+@pytest.mark.parametrize(("decimals", "off"), [(4, 2e-6), (6, 2e-8)])
+def test_a_wrong_cell_beside_rounded_givens_is_still_found(decimals, off, tmp_path, capsys):
+    """dE/dw1 of the last row (X10, -1.9e-4, read by no other cell) off by 1% at 4 decimals and
+    0.01% at 6, a little more than the givens' rounding can move it: found, and only it."""
+    path = with_rounded_givens(course_sheet(tmp_path / "givens.xlsx", rows=6), decimals)
+    book = openpyxl.load_workbook(path)
+    book["Backprop"]["X10"] = book["Backprop"]["X10"].value + off
+    book.save(path)
+    code, report = report_of(capsys, path)
+    assert code == 1
+    assert [(f["cell"], f["kind"], f["count"]) for f in report["findings"]] == [
+        ("X10", "wrong value", 1)
+    ]
