@@ -8,9 +8,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from derive.operations import ACTIVATIONS
 from safeio.inputs import InputError, read_text
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 OUTPUT_ONLY_ACTIVATIONS = ("softmax",)
 LOSSES = ("half_sse", "mse", "cross_entropy")
 BIAS_MODES = ("none", "fixed", "trained")

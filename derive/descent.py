@@ -22,45 +22,19 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from derive.backward import ProductSums
 from derive.evaluate import Evaluator, identifier
-
-LARGEST_EXP_ARGUMENT = 709.78  # math.exp(709.79) overflows float64
-
-
-def _exp(x: float) -> float:
-    if x <= LARGEST_EXP_ARGUMENT:
-        return math.exp(x)
-    return math.inf if x > 0 else x  # nan stays nan
-
-
-def _sigmoid(x: float) -> float:
-    if x >= 0:
-        return 1 / (1 + math.exp(-x))
-    e = _exp(x)  # nan stays nan
-    return e / (1 + e)
-
-
-def _logsumexp(*xs: float) -> float:
-    top = max(xs)
-    if math.isnan(top) or any(math.isnan(x) for x in xs):
-        return math.nan
-    if math.isinf(top):
-        return top
-    return top + math.log(math.fsum(math.exp(x - top) for x in xs))
-
+from derive.functions import prints_operations
+from derive.operations import SCALAR_FUNCTIONS as OPERATIONS_SCALAR
+from derive.operations import scalar_exp
 
 SCALAR_FUNCTIONS = {
-    "_exp": _exp,
-    "tanh": math.tanh,
-    "sigmoid": _sigmoid,
-    "relu": lambda x: x if x > 0 else (0.0 if x <= 0 else x),  # nan stays nan
-    "step": lambda x: 1.0 if x > 0 else 0.0,
-    "logsumexp": _logsumexp,
-    "linear": lambda x: x,
+    **OPERATIONS_SCALAR,
+    "_exp": scalar_exp,
     "inf": math.inf,
     "nan": math.nan,
 }
 
 
+@prints_operations()
 class ScalarPrinter(ProductSums, PythonCodePrinter):
     """Python on floats: integer powers as products, exp through _exp, the network's functions
     from SCALAR_FUNCTIONS."""
@@ -81,9 +55,6 @@ class ScalarPrinter(ProductSums, PythonCodePrinter):
 
     def _print_exp(self, expr: sp.Expr) -> str:
         return f"_exp({self._print(expr.args[0])})"
-
-    def _print_tanh(self, expr: sp.Expr) -> str:
-        return f"tanh({self._print(expr.args[0])})"
 
     def _print_Float(self, expr: sp.Float) -> str:
         return repr(float(expr))

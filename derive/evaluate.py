@@ -21,6 +21,7 @@ from derive.backward import (
 )
 from derive.chain import Gradient, gradients
 from derive.config import NetworkSpec, Values
+from derive.functions import prints_operations
 from derive.network import Network, build_network, gradient_symbol
 from derive.numpy_program import (
     NUMPY_FUNCTIONS as NUMPY_FUNCTIONS,
@@ -57,6 +58,7 @@ class Evaluator:
         return tuple(gradient_symbol(p) for p in self.network.trained)
 
 
+@prints_operations()
 class ProgramPrinter(ProductSums, NumPyPrinter):
     """NumPy code whose variables are the symbols' names (dE_total/dw1 -> dE_total_dw1) and whose
     unknown functions are the network's own (NUMPY_FUNCTIONS)."""

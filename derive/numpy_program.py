@@ -9,24 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from derive.config import Values
-
-
-def _sigmoid(x):
-    # exp(-log(1 + e^-x)): never overflows, unlike 1 / (1 + exp(-x)) for x << 0.
-    return np.exp(-np.logaddexp(0.0, -x))
-
-
-def _logsumexp(*xs):
-    return np.logaddexp.reduce(np.broadcast_arrays(*xs), axis=0)
-
-
-NUMPY_FUNCTIONS = {
-    "sigmoid": _sigmoid,
-    "relu": lambda x: np.maximum(x, 0.0),
-    "step": lambda x: np.where(np.asarray(x) > 0, 1.0, 0.0),
-    "logsumexp": _logsumexp,
-    "linear": lambda x: x,
-}
+from derive.operations import NUMPY_FUNCTIONS, OPERATIONS
 
 
 def load_program(source: str) -> Callable:
@@ -63,12 +46,11 @@ OPERATION_FUNCTIONS: dict[str, Callable] = {
     **NUMPY_FUNCTIONS,
     "exp": np.exp,
     "log": np.log,
-    "tanh": np.tanh,
     "abs": np.abs,
     "max": lambda *xs: np.maximum.reduce(np.broadcast_arrays(*xs)),
     "min": lambda *xs: np.minimum.reduce(np.broadcast_arrays(*xs)),
 }
-ONE_ARGUMENT = {"sigmoid", "relu", "step", "linear", "exp", "log", "tanh", "abs"}
+ONE_ARGUMENT = {"exp", "log", "abs", *(name for name, op in OPERATIONS.items() if op.arity == 1)}
 
 
 class BadProgram(ValueError):

@@ -8,7 +8,16 @@ from collections.abc import Mapping
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
+from derive.functions import prints_operations
+from derive.operations import OPERATIONS
 
+
+def _operation_formula(printer: SpreadsheetPrinter, expr: sp.Expr) -> str:
+    operation = OPERATIONS[type(expr).__name__]
+    return operation.spreadsheet(*(printer._operand(a) for a in expr.args))
+
+
+@prints_operations(_operation_formula)
 class SpreadsheetPrinter(StrPrinter):
     """SymPy expressions as spreadsheet formulas (Excel, LibreOffice): each symbol becomes the
     cell `cells` names, powers ^, and the network's functions overflow-free formulas."""
@@ -66,9 +75,6 @@ class SpreadsheetPrinter(StrPrinter):
     def _print_log(self, expr: sp.Expr) -> str:
         return self._call("LN", *expr.args)
 
-    def _print_tanh(self, expr: sp.Expr) -> str:
-        return self._call("TANH", *expr.args)
-
     def _print_Abs(self, expr: sp.Expr) -> str:
         return self._call("ABS", *expr.args)
 
@@ -77,26 +83,6 @@ class SpreadsheetPrinter(StrPrinter):
 
     def _print_Min(self, expr: sp.Expr) -> str:
         return self._call("MIN", *expr.args)
-
-    def _print_sigmoid(self, expr: sp.Expr) -> str:
-        # e^min(0,x) / (1 + e^-|x|): 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below; never overflows.
-        x = self._print(expr.args[0])
-        return f"(EXP(MIN(0,{x}))/(1+EXP(-ABS({x}))))"
-
-    def _print_relu(self, expr: sp.Expr) -> str:
-        return f"MAX(0,{self._print(expr.args[0])})"
-
-    def _print_step(self, expr: sp.Expr) -> str:
-        return f"IF({self._print(expr.args[0])}>0,1,0)"
-
-    def _print_linear(self, expr: sp.Expr) -> str:
-        return self._operand(expr.args[0])
-
-    def _print_logsumexp(self, expr: sp.Expr) -> str:
-        # max + ln(sum of e^(x - max)): the largest term is e^0, so nothing overflows.
-        xs = [self._print(x) for x in expr.args]
-        top = f"MAX({','.join(xs)})"
-        return f"({top}+LN({'+'.join(f'EXP({x}-{top})' for x in xs)}))"
 
     def _print_maximum(self, expr: sp.Expr) -> str:
         return self._call("MAX", *expr.args)

@@ -15,6 +15,7 @@ from html import escape
 import sympy as sp
 
 from derive.network import Network, Neuron
+from derive.operations import OPERATIONS
 
 LAYER_GAP = 220  # distance between layers along the drawing's direction
 ROW = 150  # distance between neurons of one layer
@@ -26,13 +27,7 @@ MAX_DRAWN = 10  # neurons drawn per layer; a wider layer shows its first 8, a ga
 FONT = 24  # user units; the smallest text is a subscript: 0.8 of the notes' font, 22
 MIN_SCALE = 0.63  # 0.63 x 22 x 0.8 = 11.1 CSS px
 
-ACTIVATION_LABELS = {
-    "sigmoid": "σ",
-    "tanh": "tanh",
-    "relu": "ReLU",
-    "linear": "id",
-    "softmax": "softmax",
-}
+ACTIVATION_LABELS = {name: op.label for name, op in OPERATIONS.items()} | {"softmax": "softmax"}
 
 
 def label(name: str) -> str:

@@ -18,6 +18,7 @@ ACTIVATIONS = {
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
     "relu": torch.relu,
+    "leaky_relu": torch.nn.functional.leaky_relu,  # negative_slope 0.01
     "linear": lambda z: z,
     "softmax": lambda z: z,  # the cross-entropy loss takes log_softmax of the logits
 }

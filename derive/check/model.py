@@ -13,7 +13,7 @@ import sympy as sp
 from derive.chain import backward, gradients
 from derive.config import Config
 from derive.evaluate import NUMPY_FUNCTIONS, gradient_symbol, values_args
-from derive.functions import linear, logsumexp, relu, sigmoid, step
+from derive.functions import elementary as elementary  # re-exported (check.explain)
 from derive.network import Network, build_network
 
 PREVIOUS = "@prev"  # suffix of a symbol that stands for the row above's value
@@ -38,17 +38,6 @@ class Model:
     definitions: dict[sp.Symbol, sp.Expr]  # forward symbol or delta -> its expression
     defaults: dict[str, float]  # the config's inputs, targets, weights and biases
     givens: frozenset[str]  # inputs, targets, weights, biases: typed, not computed
-
-
-def elementary(expr: sp.Expr) -> sp.Expr:
-    """The network's functions written as a spreadsheet writes them (sigmoid as 1/(1 + e^-x))."""
-    return (
-        expr.replace(sigmoid, lambda x: 1 / (1 + sp.exp(-x)))
-        .replace(relu, lambda x: sp.Max(0, x))
-        .replace(step, lambda x: sp.Heaviside(x, 0))
-        .replace(linear, lambda x: x)
-        .replace(logsumexp, lambda *xs: sp.log(sp.Add(*(sp.exp(x) for x in xs))))
-    )
 
 
 def equation(key: str, expr: sp.Expr) -> Equation:

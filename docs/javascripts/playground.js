@@ -108,7 +108,7 @@ function report() {
       lines.push({ text: `lr ${run.lr} diverged at step ${run.diverged.step}: ${names} not finite; the run stops there.`, kind: "alarm" });
     } else if (run.stalled) {
       const { step, error, gradient } = run.stalled;
-      const flat = saturated(state.shape, run.row(step)).map((n) => `${n.name} (${n.value} = ${short(run.value(step, n.value))})`);
+      const flat = saturated(state.shape, state.model.derivatives, run.row(step)).map((n) => `${n.name} (${n.value} = ${short(run.value(step, n.value))})`);
       const floor = state.lowest === 0 ? "0"
         : `its lowest possible value (${short(error - state.lowest)} above ${short(state.lowest)})`;
       // Stalled is not the same as bad: say so when this run still ends lowest of all.

@@ -70,13 +70,13 @@ function stall(run, loss, lowest) {
   return null;
 }
 
-// Neurons whose activation is flat at `row`: sigmoid or tanh at its limits, ReLU at or below 0.
-export function saturated(shape, row) {
+// Neurons whose activation is flat at `row` (sigmoid or tanh at its limits, ReLU at or below 0),
+// by the printed module's `derivatives` (derive/operations.py); softmax outputs are not looked at.
+export function saturated(shape, derivatives, row) {
   const flat = [];
   for (const column of shape.columns.slice(1)) {
     for (const neuron of column) {
-      const a = row[neuron.value];
-      const slope = { sigmoid: a * (1 - a), tanh: 1 - a * a, relu: row[neuron.net] > 0 ? 1 : 0 }[neuron.activation];
+      const slope = derivatives[neuron.activation]?.(row[neuron.net], row[neuron.value]);
       if (slope !== undefined && Math.abs(slope) < 1e-6) flat.push(neuron);
     }
   }
