@@ -30,24 +30,10 @@ from derive.evaluate import Evaluator, gradient_symbol, identifier, values_args
 from derive.functions import derivative, prints_operations
 from derive.operations import ACTIVATIONS
 
-# The network's functions (one per record of derive/operations.py), then a helper of `descend`.
+# Real .js files: the network's functions (one per record of derive/operations.py), and the
+# module's fixed helpers (`finiteRow`, `evaluate`).
 OPERATIONS_JS = Path(__file__).with_name("operations.js")
-FINITE_ROW = """\
-// Whether rows[at .. at + width) holds only finite numbers.
-function finiteRow(rows, at, width) {
-  for (let j = at; j < at + width; j += 1) if (!Number.isFinite(rows[j])) return false;
-  return true;
-}
-"""
-
-EVALUATE = """\
-export function evaluate(...values) {
-  const rows = new Float64Array(network.rowWidth);
-  descend(Float64Array.from(values), 0, 0, rows);
-  const at = network.arguments.length;
-  return Object.fromEntries(network.outputs.map((name, k) => [name, rows[at + k]]));
-}
-"""
+HELPERS_JS = Path(__file__).with_name("program_helpers.js")
 
 
 @prints_operations()
@@ -135,11 +121,9 @@ def javascript_module(evaluator: Evaluator, values: Values, source: str = "") ->
         "\n// Do not edit: every site build prints it again.\n\n"
         + OPERATIONS_JS.read_text(encoding="utf-8")
         + "\n"
-        + FINITE_ROW
+        + HELPERS_JS.read_text(encoding="utf-8")
         + "\n"
         + derivatives_object(JavaScriptPrinter())
         + f"\nexport const network = {json.dumps(description(evaluator, values))};\n\n"
         + descend_function(evaluator)
-        + "\n"
-        + EVALUATE
     )
