@@ -282,6 +282,8 @@ def test_table_runs_gradient_descent_from_the_config(tmp_path):
         (("target = 1", "target = 3"), "values.target = 3; give a class from 0 to 2"),
         (("bias = [0.1, -0.05]", "bias = [0.1]"), "values.conv.bias must hold 2 numbers"),
         (("channels = 2, kernel = 2", "channels = 2, kernel = 2, groups = 2"), "groups = 2"),
+        (("kernel = 2 }", "kernel = [2, 3] }"), "kernel = [2, 3]; give one whole number"),
+        (('{ type = "relu" },', '{ type = "softmax" },'), "'softmax' may only come last"),
     ],
 )
 def test_bad_cnn_config_is_one_line_and_exit_2(tmp_path, edit, message):
@@ -292,6 +294,19 @@ def test_bad_cnn_config_is_one_line_and_exit_2(tmp_path, edit, message):
     done = derive_cli("gradients", "--config", str(bad))
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+
+
+def test_pytorch_spellings_give_the_same_net(tmp_path):
+    """kernel = [2, 2] as PyTorch's kernel_size=(2, 2), and a last softmax layer stated: the
+    same gradients as the teaching config."""
+    text = CNN.read_text().replace("kernel = 2 }", "kernel = [2, 2] }", 1)
+    text = text.replace("units = 3 },", 'units = 3 },\n    { type = "softmax" },', 1)
+    assert text.count("[2, 2]") == 1 and "softmax" in text
+    spelled = tmp_path / "spelled.toml"
+    spelled.write_text(text)
+    runs = [derive_cli("gradients", "--config", str(c), "--format", "json") for c in (CNN, spelled)]
+    assert all(r.returncode == 0 for r in runs), runs[1].stderr
+    assert json.loads(runs[0].stdout) == json.loads(runs[1].stdout)
 
 
 def test_cnn_workbook_recomputed_by_a_spreadsheet_engine_equals_the_table(tmp_path):

@@ -34,7 +34,10 @@ LAYER_KEYS = {
     "gap": ("type",),
     "dense": ("type", "name", "units", "bias"),
     "flatten": ("type",),
+    "softmax": ("type",),
 }
+# Sizes a PyTorch user may write as a pair (kernel_size=(3, 3)): one number when both agree.
+SQUARE_KEYS = ("kernel", "stride", "padding")
 # Keys a config may state though only one value is possible (as a PyTorch user writes them).
 FIXED = {("conv", "stride"): 1, ("maxpool", "kernel"): 2, ("maxpool", "stride"): 2}
 
@@ -82,6 +85,15 @@ def _integer(table: dict, key: str, default: int | None, low: int, high: int, wh
     return value
 
 
+def _square(value: object, where: str, source: str) -> object:
+    """[n, n] as n; any other pair refused (derive's kernels, strides and paddings are square)."""
+    if not isinstance(value, list):
+        return value
+    if len(value) == 2 and value[0] == value[1] and type(value[0]) is int:
+        return value[0]
+    raise ConfigError(f"{source}: {where} = {value!r}; give one whole number (squares only)")
+
+
 def _spec(network: dict, source: str) -> CNNSpec:
     shape = network.get("input")
     if (
@@ -113,8 +125,13 @@ def _spec(network: dict, source: str) -> CNNSpec:
                 f"{source}: network.layers[{k}]: 'flatten' goes just before a 'dense' layer "
                 f"(which flattens its input anyway) or after a final 'gap'"
             )
-    # flatten changes nothing derive computes: dense reads its input flattened, gap gives a vector.
-    layers = [layer for layer in layers if layer.kind != "flatten"]
+    if any(layer.kind == "softmax" for layer in layers[:-1]):
+        raise ConfigError(
+            f"{source}: network.layers: 'softmax' may only come last (the loss's own softmax)"
+        )
+    # flatten changes nothing derive computes: dense reads its input flattened, gap gives a vector;
+    # a last softmax is the one the cross-entropy loss applies anyway.
+    layers = [layer for layer in layers if layer.kind not in ("flatten", "softmax")]
     names = [layer.name for layer in layers if layer.name]
     for name in names:
         if names.count(name) > 1:
@@ -134,6 +151,8 @@ def _layer(entry: object, k: int, source: str) -> Layer:
         raise ConfigError(f"{source}: {where}.type = {kind!r}; allowed: {', '.join(LAYER_TYPES)}")
     kind = entry["type"]
     _keys(entry, f"{where}.", LAYER_KEYS[kind], source)
+    entry = {key: _square(value, f"{where}.{key}", source) if key in SQUARE_KEYS else value
+             for key, value in entry.items()}  # fmt: skip
     for (fixed_kind, key), value in FIXED.items():
         if kind == fixed_kind and key in entry and entry[key] != value:
             raise ConfigError(

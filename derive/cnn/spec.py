@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-LAYER_TYPES = ("conv", "batchnorm", "relu", "maxpool", "gap", "dense", "flatten")
+LAYER_TYPES = ("conv", "batchnorm", "relu", "maxpool", "gap", "dense", "flatten", "softmax")
 LOSSES = ("cross_entropy",)
 # Held to sizes a student's machine computes in well under a second: nano, the largest model the
 # project trains, has 3,966 parameters on a 1x28x28 image.
