@@ -15,6 +15,7 @@ from derive.check.formulas import shifted
 from derive.check.grid import SheetError
 from derive.check.locate import locate
 from derive.check.model import build_model
+from derive.check.net import shared_biases, sheet_net
 from derive.check.read import read_sheets
 from derive.check.report import (
     Finding,
@@ -24,7 +25,7 @@ from derive.check.report import (
     render_markdown,
     render_text,
 )
-from derive.check.table import Sheet, Table, cell_name
+from derive.check.table import Sheet, Table
 from derive.check.updates import WRONG_RATE
 from derive.config import Config
 from derive.limits import DEFAULT_TOLERANCE
@@ -46,10 +47,16 @@ def check_file(path: str | Path, config: Config, tolerance: float = DEFAULT_TOLE
     path = Path(path)
     model = build_model(config)
     sheets = locate(read_sheets(path), model.network, str(path))
+    checked_as, assumed, shared = sheet_net(sheets, config)
+    if checked_as is not config:  # read again with the labels of the net the sheet models
+        model = build_model(checked_as)
+        model = shared_biases(model) if shared else model
+        sheets = locate(read_sheets(path), model.network, str(path))
     tables = [(s, t) for s in sheets for t in s.tables]
     if not tables:
         raise SheetError(f"{path}: no table found: {missing(sheets, model)}")
-    findings, infos, notes, unchecked, checked = [], [], [], [], 0
+    findings, infos, unchecked, checked = [], [], [], 0
+    notes = [assumed] if assumed else []
     for sheet, table in tables:
         verdict = TableCheck(sheet, table, model, tolerance).run()
         where = f"{table.worksheet}!{table.span}"
@@ -103,11 +110,12 @@ def group(table: Table, issues: list[Issue], unlisted: dict[tuple, int]) -> list
             diagnosis = rate_diagnosis(table, first.key, members)
         formula = None
         if first.formula >= 0:
-            formula = shifted(table.formulas[first.formula], first.row)
+            formula = table.formulas_as_written.get((first.row, first.column))
+            formula = formula or shifted(table.formulas[first.formula], first.row)
         findings.append(
             Finding(
                 worksheet=table.worksheet,
-                cell=cell_name(first.row, first.column),
+                cell=table.place(first.row, first.column),
                 label=first.label,
                 kind=first.kind,
                 diagnosis=diagnosis,
@@ -116,7 +124,7 @@ def group(table: Table, issues: list[Issue], unlisted: dict[tuple, int]) -> list
                 correct_formula=first.correct_formula,
                 sheet_formula=formula,
                 count=len(members) + unlisted.get(key, 0),
-                cells=tuple(cell_name(m.row, m.column) for m in members),
+                cells=tuple(table.place(m.row, m.column) for m in members),
             )
         )
     return sorted(findings, key=lambda f: f.cells and _position(f.cell))
@@ -124,7 +132,7 @@ def group(table: Table, issues: list[Issue], unlisted: dict[tuple, int]) -> list
 
 def rate_diagnosis(table: Table, key: str, members: list[Issue]) -> str:
     """Where the update takes its learning rate from, cell by cell, and where it stands."""
-    read = list(dict.fromkeys(f"{m.diagnosis} in {cell_name(m.row, m.column)}" for m in members))
+    read = list(dict.fromkeys(f"{m.diagnosis} in {table.place(m.row, m.column)}" for m in members))
     shown = ", ".join(read[:3]) + (", …" if len(read) > 3 else "")
     rate = table.learning_rate
     sliding = len({m.diagnosis for m in members}) > 1

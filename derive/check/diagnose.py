@@ -29,7 +29,7 @@ from derive.check.grid import is_error_value
 from derive.check.helpers import UnknownColumns
 from derive.check.learning_rate import given_cells
 from derive.check.model import Equation, Model, update_expr
-from derive.check.table import REFERENCE, Column, Sheet, Table, cell_name
+from derive.check.table import REFERENCE, Column, Sheet, Table
 from derive.check.updates import WRONG_RATE, UpdateChecks
 from derive.check.values import NOT_A_NUMBER, ValueComparison
 from derive.labels import LR, Labels
@@ -131,7 +131,7 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns):
         self.check_updates(used)
         self.check_givens()
         self.check_error_values(used)
-        if self.last < len(self.rows):
+        if self.last < len(self.rows) and self.table.origin is None:  # a form's is its output
             row = int(self.rows[-1])
             self.verdict.notes.append(f"row {row} holds only the next weights (an unfinished row)")
         return self.verdict
@@ -213,7 +213,7 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns):
             for column, i in caused:
                 self.add_error(column, i, used)
         elif caused:
-            first = min(cell_name(int(self.rows[i]), c.index) for c, i in caused)
+            first = min(self.table.place(int(self.rows[i]), c.index) for c, i in caused)
             self.verdict.notes.append(
                 f"{len(caused):,} more cell(s) show an error value computed from a cell that shows "
                 f"one (the first: {first})"

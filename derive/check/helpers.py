@@ -16,7 +16,7 @@ import numpy as np
 import sympy as sp
 
 from derive.check.model import Equation, Model, equation
-from derive.check.table import Column, Table, cell_name
+from derive.check.table import Column, Table
 from derive.labels import normalize
 from derive.network import Network
 
@@ -148,4 +148,4 @@ class UnknownColumns:
         ids = column.formula_ids()
         filled = np.flatnonzero(np.isfinite(column.values()) | (ids >= 0))
         row = int(self.table.rows[int(filled[0])]) if len(filled) else self.table.header_row
-        return cell_name(row, column.index)
+        return self.table.place(row, column.index)

@@ -4,11 +4,14 @@ arrays (table.py), so a large export is held in little memory; cells outside tab
 are, within MAX_KEPT_CELLS cells and MAX_KEPT_CHARACTERS characters.
 
 A table is a header row with a label for every weight and at least one computed column, and the rows
-under it that hold a number, an error value or a formula in its columns.
+under it that hold a number, an error value or a formula in its columns; a worksheet without one
+whose labels name every weight and something computed, each beside its value, is a form of one
+iteration (form.py).
 """
 
 from __future__ import annotations
 
+from derive.check.form import form_table
 from derive.check.grid import Cell, SheetError, Worksheet
 from derive.check.learning_rate import learning_rate
 from derive.check.table import Column, Sheet, Table, cell_name
@@ -64,6 +67,9 @@ class Locator:
             last = row
             self.keep(loose, row, rest)
         tables = [t for t in tables if t.rows]
+        if not tables:
+            form = form_table(worksheet.name, loose, self.labels, self.weights, self.computed)
+            tables = [form] if form is not None else []
         return Sheet(worksheet.name, tables, loose, header_like, worksheet.notes)
 
     def count(self, kept: int, characters: int) -> None:

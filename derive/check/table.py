@@ -85,6 +85,15 @@ class Table:
     formulas: list[Formula] = field(default_factory=list)
     learning_rate: LearningRate | None = None
     _ids: dict[str, int] = field(default_factory=dict)
+    # A form read as a table (form.py): each of its cells -> where it stands in the sheet.
+    origin: dict[tuple[int, int], tuple[int, int]] | None = None
+    formulas_as_written: dict[tuple[int, int], str] = field(default_factory=dict)
+
+    def place(self, row: int, column: int) -> str:
+        """The sheet's name of the table's cell at row, column."""
+        if self.origin is not None:
+            row, column = self.origin.get((row, column), (row, column))
+        return cell_name(row, column)
 
     @functools.cached_property
     def indexes(self) -> frozenset[int]:
@@ -97,6 +106,10 @@ class Table:
 
     @property
     def span(self) -> str:
+        if self.origin:
+            rows = [r for r, _ in self.origin.values()]
+            columns = [c for _, c in self.origin.values()]
+            return f"{cell_name(min(rows), min(columns))}:{cell_name(max(rows), max(columns))}"
         left = min(c.index for c in self.columns)
         right = max(c.index for c in self.columns)
         bottom = self.rows[-1] if self.rows else self.header_row

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from derive.check.model import Equation, Model
-from derive.check.table import Column, Sheet, Table, cell_name
+from derive.check.table import Column, Sheet, Table
 from derive.labels import LR
 
 NOT_A_NUMBER = "not a number"
@@ -134,7 +134,7 @@ class ValueComparison:
         return int((column.formula_ids() >= 0).sum()) * 2 > len(column.numbers)
 
     def where(self, column: Column, i: int) -> str:
-        return f"{self.table.worksheet}!{cell_name(int(self.rows[i]), column.index)}"
+        return f"{self.table.worksheet}!{self.table.place(int(self.rows[i]), column.index)}"
 
     def rate_values(self, used) -> np.ndarray:
         rate, n = self.table.learning_rate, len(self.rows)

@@ -1,0 +1,98 @@
+"""derive check on layouts other than one row per update: Mazur's own (one iteration per
+worksheet, quantities down a column, each label beside its value, his biases b1 and b2), with no
+--config; a mistake in it is named at the sheet's own cell.
+
+Workbooks are written with openpyxl and recomputed by the `formulas` engine (save_recalculated);
+the expected verdicts and Mazur's published E_total are written out here by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+from test_check import report_of, save_recalculated
+
+pytestmark = pytest.mark.core
+
+GIVENS = {"i1": 0.05, "i2": 0.1, "w1": 0.15, "w2": 0.2, "w3": 0.25, "w4": 0.3, "w5": 0.4}
+GIVENS |= {"w6": 0.45, "w7": 0.5, "w8": 0.55, "b1": 0.35, "b2": 0.6}
+# label -> (cell, formula), as Mazur's layout writes them (B labels, C values; E/F for outputs).
+FORWARD = {
+    "net(h1)": ("C17", "=(C5*C3+C6*C4)+C13"),
+    "net(h2)": ("C18", "=(C7*C3+C8*C4)+C13"),
+    "out(h1)": ("C19", "=1/(1+EXP(-1*C17))"),
+    "out(h2)": ("C20", "=1/(1+EXP(-1*C18))"),
+    "net(o1)": ("F17", "=C9*C19+C10*C20+C14"),
+    "net(o2)": ("F18", "=C11*C19+C12*C20+C14"),
+    "out(o1)": ("F19", "=1/(1+EXP(-1*F17))"),
+    "out(o2)": ("F20", "=1/(1+EXP(-1*F18))"),
+    "E(o1)": ("C22", "=POWER(I19-F19,2)/2"),
+    "E(o2)": ("C23", "=POWER(I20-F20,2)/2"),
+    "Etotal": ("C24", "=C22+C23"),
+}
+PATH_O1, PATH_O2 = "(-(I19-F19)*F19*(1-F19))", "(-(I20-F20)*F20*(1-F20))"
+GRADIENTS = {  # weight -> (row, its source's cell, the path's factor)
+    "w5": (29, "C19", PATH_O1),
+    "w6": (30, "C20", PATH_O1),
+    "w7": (31, "C19", PATH_O2),
+    "w8": (32, "C20", PATH_O2),
+    "w1": (38, "C3", f"({PATH_O1}*C9+{PATH_O2}*C11)*(C19*(1-C19))"),
+    "w2": (39, "C4", f"({PATH_O1}*C9+{PATH_O2}*C11)*(C19*(1-C19))"),
+    "w3": (40, "C3", f"({PATH_O1}*C10+{PATH_O2}*C12)*(C20*(1-C20))"),
+    "w4": (41, "C4", f"({PATH_O1}*C10+{PATH_O2}*C12)*(C20*(1-C20))"),
+}
+
+
+def mazur_workbook(path: Path, iterations: int = 2, change: dict[str, str] | None = None) -> Path:
+    """Mazur's layout, one iteration per worksheet ('iter 1', 'iter 2' ...), each iteration's
+    weights read from the previous worksheet's new weights; `change` replaces a cell's formula
+    in the first worksheet."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for n in range(1, iterations + 1):
+        sheet = book.create_sheet(f"iter {n}")
+        sheet["B2"], sheet["E2"], sheet["E3"] = "Initial conditions", "learning rate", 0.5
+        for row, (name, value) in enumerate(GIVENS.items(), 3):
+            sheet.cell(row, 2, name)
+            old = GRADIENTS.get(name)
+            sheet.cell(row, 3, value if n == 1 or old is None else f"='iter {n - 1}'!E{old[0]}")
+        sheet["H19"], sheet["I19"], sheet["H20"], sheet["I20"] = "target1", 0.01, "target2", 0.99
+        for label, (cell, formula) in FORWARD.items():
+            column = "B" if cell[0] == "C" else "E"
+            sheet[f"{column}{cell[1:]}"], sheet[cell] = label, formula
+        for weight, (row, source, factor) in GRADIENTS.items():
+            sheet[f"B{row}"], sheet[f"C{row}"] = f"dEtotal/d{weight}", f"={factor}*{source}"
+            given = 5 + int(weight[1:]) - 1
+            sheet[f"D{row}"], sheet[f"E{row}"] = weight, f"=C{given}-$E$3*C{row}"
+        if n == 1:
+            for cell, formula in (change or {}).items():
+                sheet[cell] = formula
+    return save_recalculated(book, path)
+
+
+def test_mazurs_layout_with_his_biases_checks_clean_without_a_config(tmp_path, capsys):
+    code, report = report_of(capsys, mazur_workbook(tmp_path / "mazur.xlsx"))
+    assert (code, report["findings"], report["unchecked"]) == (0, [], [])
+    assert report["notes"] == [
+        "biases from the sheet: b1, b2, one bias per layer shared by its neurons, held fixed, "
+        "in the 2-2-2 net (give --config to check against another net)"
+    ]
+    assert [(t["worksheet"], t["span"]) for t in report["tables"]] == [
+        ("iter 1", "C3:I41"),
+        ("iter 2", "C3:I41"),
+    ]
+    assert all(t["updates"].startswith("1 update row(s) checked") for t in report["tables"])
+    assert report["cells_checked"] == 2 * (19 + 8)  # 19 quantities and 8 new weights each
+    values = openpyxl.load_workbook(tmp_path / "mazur.xlsx", data_only=True)
+    assert round(values["iter 1"]["C24"].value, 9) == 0.298371109  # Mazur's published E_total
+
+
+def test_a_mistake_in_mazurs_layout_is_named_at_its_own_cell(tmp_path, capsys):
+    wrong = {"C29": f"={PATH_O1}*C20"}  # dE/dw5 with out(h2) where out(h1) belongs
+    code, report = report_of(capsys, mazur_workbook(tmp_path / "wrong.xlsx", change=wrong))
+    assert code == 1
+    found = [(f["worksheet"], f["cell"], f["kind"], f["sheet_formula"]) for f in report["findings"]]
+    assert found == [("iter 1", "C29", "wrong formula", "=(-(I19-F19)*F19*(1-F19))*C20")]
+    assert report["findings"][0]["diagnosis"] == "dE/dw5 uses a_h2 where a_h1 belongs"
