@@ -7,12 +7,17 @@ the page's drawing box, exactly as a mouse would draw them; the page prepares th
 prepared its digits and runs the committed model. Prints accuracy per digit and per style, and how
 often the page said "unsure"; run by hand:
 
-    python benchmarks/drawn_digits.py
+    python benchmarks/drawn_digits.py [--weights FILE]
+
+--weights: another run's `python -m mnist.export` file for the page to run instead of the
+committed model (it is passed to the site build as $BACKPROP_DRAW_WEIGHTS, sitegen/page_draw.py).
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -100,10 +105,16 @@ def draw(driver, canvas, strokes) -> None:
 def main() -> None:
     from selenium import webdriver
 
+    from sitegen.page_draw import WEIGHTS_ENV
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", type=Path, help="exported weights (default: the committed)")
+    weights = parser.parse_args().weights
+    env = os.environ | ({WEIGHTS_ENV: str(weights.resolve())} if weights else {})
     with tempfile.TemporaryDirectory() as folder:
         site = Path(folder) / "site"
         build = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)]
-        subprocess.run(build, cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(build, cwd=ROOT, check=True, capture_output=True, env=env)
         httpd = served(site)
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"
@@ -130,6 +141,7 @@ def main() -> None:
         finally:
             driver.quit()
             httpd.shutdown()
+    print(f"weights: {weights or 'the committed model'}")
     report(results)
 
 

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mnist.model import build_model  # noqa: E402
+from mnist.names import METRICS  # noqa: E402
 
 TARGET = 0.994
 TRAIN_IMAGES = 60_000
@@ -84,7 +85,7 @@ def run(recipe: str, seed: int, threads: int, flags: list[str], data_dir: str,
     start = time.perf_counter()
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
-    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (out / METRICS).read_text().splitlines()]
     batch = recipe_settings(recipe)["batch_size"]
     steps = len(lines) * math.ceil(TRAIN_IMAGES / batch)
     loop = sum(line["seconds"] for line in lines)

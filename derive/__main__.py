@@ -13,17 +13,11 @@ from derive import limits
 from derive.config import ConfigError, load_config
 from derive.limits import TableError, TooLarge
 from safeio.atomic import OutputError, check_writable, write_atomic, write_text_atomic
-from safeio.cli import run_guarded
+from safeio.cli import OneLineParser, run_guarded
 
 # Each command imports its own machinery (SymPy, openpyxl, matplotlib) when it runs: `gradients`
 # with a cached program (derive/program_cache.py) loads only NumPy.
 PROGRAM = "python -m derive"
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        # One line and exit code 2, as for every other bad input.
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def add_config(parser: argparse.ArgumentParser) -> None:
@@ -258,8 +252,8 @@ def add_table_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog=PROGRAM, description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    parser = OneLineParser(prog=PROGRAM, description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     p = commands.add_parser(
         "show",
@@ -321,16 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_guarded(PROGRAM, lambda: run_command(argv))
+    """The exit code; bad input is one line (safeio.cli, the error layer mnist shares)."""
+    return run_guarded(PROGRAM, lambda: run_command(argv), (ConfigError, TableError, TooLarge))
 
 
 def run_command(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except (ConfigError, OutputError, TableError, TooLarge) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return args.run(args)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,8 @@
 import signal
 import sys
 
-
-def _interrupted(signum, frame) -> None:
-    print("error: interrupted", file=sys.stderr)
-    raise SystemExit(128 + signal.SIGINT)
-
+from safeio.cli import stop_on_ctrl_c
 
 if sys.argv[:1] == ["-m"]:  # being started as `python -m mnist.<command>`
     # Ctrl-C while torch and matplotlib load (seconds) then ends in one line too, not a traceback.
-    signal.signal(signal.SIGINT, _interrupted)
+    signal.signal(signal.SIGINT, stop_on_ctrl_c)

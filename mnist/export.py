@@ -15,11 +15,12 @@ from safetensors.torch import save
 from torch import nn
 
 from mnist.checkpoint import read_checkpoint
-from mnist.cli import OneLineParser, UsageError, command, say
+from mnist.cli import UsageError, command
 from mnist.evaluate import MEAN, STD
 from mnist.model import build_model, describe
 from mnist.names import CHECKPOINT, WEIGHTS
 from safeio.atomic import write_atomic
+from safeio.cli import OneLineParser, say
 
 SUFFIX = ".safetensors"
 BN_EPS = nn.BatchNorm2d(1).eps  # every BatchNorm2d of mnist.model keeps torch's default
@@ -58,7 +59,7 @@ def export(run_dir: Path, out: Path) -> Path:
 @command
 def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(description="Write a run's final weights as a safetensors file.")
-    parser.add_argument("run_dir", type=Path, help="run folder holding checkpoint.pt")
+    parser.add_argument("run_dir", type=Path, help=f"run folder holding {CHECKPOINT}")
     parser.add_argument("--out", type=Path, help=f"file to write (default: RUN_DIR/{WEIGHTS})")
     args = parser.parse_args(argv)
     say(f"wrote {export(args.run_dir, args.out or args.run_dir / WEIGHTS)}")

@@ -7,6 +7,9 @@ SETTINGS = "settings.json"  # the recipe: the settings that decide the result (m
 RESULTS = "results.json"  # the final test pass's confusion counts and misclassified digits
 CURVES, CONFUSION, MISCLASSIFIED = "curves.png", "confusion.png", "misclassified.png"
 WEIGHTS = "model.safetensors"  # the final weights for a browser (mnist.export)
+CALIBRATION = "calibration.json"  # the Draw page's "unsure" thresholds (mnist.calibrate)
 
-# Everything a training and its tools write into a run folder.
-RUN_FILES = (CHECKPOINT, METRICS, RESULTS, SETTINGS, CURVES, CONFUSION, MISCLASSIFIED, WEIGHTS)
+# Everything a training (the first seven) and its tools (mnist.export, mnist.calibrate) write into
+# a run folder.
+RUN_FILES = (CHECKPOINT, METRICS, RESULTS, SETTINGS, CURVES, CONFUSION, MISCLASSIFIED)
+RUN_FILES += (WEIGHTS, CALIBRATION)

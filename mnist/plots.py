@@ -18,13 +18,14 @@ import matplotlib.pyplot as plt
 import torch
 
 from mnist.checkpoint import read_checkpoint
-from mnist.cli import OneLineParser, command, say
+from mnist.cli import command
 from mnist.config import Config
 from mnist.data import load_data
 from mnist.evaluate import prepare_model, test
 from mnist.metrics import read_metrics
 from mnist.names import CHECKPOINT, CONFUSION, CURVES, METRICS, MISCLASSIFIED, RESULTS
 from safeio.atomic import write_atomic, write_text_atomic
+from safeio.cli import OneLineParser, say
 
 N_CLASSES = 10
 GALLERY = (6, 12)  # rows, columns of misclassified digits shown
@@ -119,9 +120,7 @@ def save_all(run_dir: Path, metrics: list[dict], images, labels, preds) -> list[
 @command
 def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(description="Redraw a run's plots from its checkpoint.")
-    parser.add_argument(
-        "run_dir", type=Path, help="run folder with metrics.jsonl and checkpoint.pt"
-    )
+    parser.add_argument("run_dir", type=Path, help=f"run folder with {METRICS} and {CHECKPOINT}")
     parser.add_argument("--data-dir", help="MNIST folder (default: the one the run used)")
     args = parser.parse_args(argv)
     state = read_checkpoint(args.run_dir / CHECKPOINT)

@@ -21,19 +21,40 @@ from mnist.optim import NesterovSGD, update_ema
 WARMUP_STEPS = 3  # eager steps (on a side stream, as capture requires) before the capture
 
 
-def augment(images: torch.Tensor, rotation: float, translation: float) -> torch.Tensor:
-    """Random rotation (+-degrees) and shift (+-pixels) of every image, in one batched warp on
-    the images' device (no value read back to the host)."""
+def stroke_width(x: torch.Tensor, stroke: float) -> torch.Tensor:
+    """Each image's strokes made thicker or thinner: blended a random fraction, uniform in
+    +-stroke, of the way to its 3x3 grey-scale dilation (a max filter; > 0) or erosion (a min
+    filter; < 0). x: (B, 1, H, W) with ink bright on a zero background."""
+    amount = (torch.rand(len(x), 1, 1, 1, device=x.device) * 2 - 1) * stroke
+    thicker = F.max_pool2d(x, 3, stride=1, padding=1)
+    thinner = -F.max_pool2d(-x, 3, stride=1, padding=1)
+    return x + amount.clamp(min=0) * (thicker - x) + (-amount).clamp(min=0) * (thinner - x)
+
+
+def augment(images: torch.Tensor, rotation: float, translation: float, *, shear: float = 0.0,
+            scale: float = 0.0, stroke: float = 0.0) -> torch.Tensor:  # fmt: skip
+    """Random rotation (+-degrees), shift (+-pixels) and, when asked, horizontal shear (+-factor),
+    zoom (1 +- scale) and stroke width (stroke_width) of every image, in one batched warp on the
+    images' device (no value read back to the host). A setting of 0 draws no random numbers, so
+    runs without it keep the random stream of the runs made before it existed."""
     x = images.unsqueeze(1).float() / 255
     b, _, h, w = x.shape
     angle = (torch.rand(b, device=x.device) * 2 - 1) * math.radians(rotation)
     # affine_grid works in [-1, 1] coordinates: one pixel is 2 / size.
     shift = (torch.rand(b, 2, device=x.device) * 2 - 1) * (2 * translation)
     cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack(
-        [torch.stack([cos, -sin, shift[:, 0] / w], 1), torch.stack([sin, cos, shift[:, 1] / h], 1)],
-        1,
-    )
+    linear = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)
+    if shear:  # theta maps output to input points: x_in = x_out + k * y_out slants the digit
+        k = (torch.rand(b, device=x.device) * 2 - 1) * shear
+        shearing = torch.eye(2, device=x.device).repeat(b, 1, 1)
+        shearing[:, 0, 1] = k
+        linear = linear @ shearing
+    if scale:  # a digit drawn z times as large samples its input at 1/z of the distance
+        zoom = 1 + (torch.rand(b, 1, 1, device=x.device) * 2 - 1) * scale
+        linear = linear / zoom
+    theta = torch.cat([linear, torch.stack([shift[:, 0] / w, shift[:, 1] / h], 1)[:, :, None]], 2)
+    if stroke:
+        x = stroke_width(x, stroke)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     # Zero padding is the black background because the warp runs before normalisation.
     return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
@@ -56,7 +77,9 @@ class TrainStep:
 
     def body(self, idx: torch.Tensor) -> None:
         """The step itself, gradients already cleared."""
-        warped = augment(self.images[idx], self.cfg.rotation, self.cfg.translation)
+        cfg = self.cfg
+        warped = augment(self.images[idx], cfg.rotation, cfg.translation, shear=cfg.shear,
+                         scale=cfg.scale, stroke=cfg.stroke)  # fmt: skip
         x, y = normalize(warped, self.cfg.channels_last), self.labels[idx]
         low_precision = self.cfg.precision == "bfloat16"
         # No autocast weight cache: a CUDA graph must not keep casts made before its capture.

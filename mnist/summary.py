@@ -2,13 +2,15 @@
 
 from torchinfo import summary
 
-from mnist.cli import OneLineParser, command, say
-from mnist.config import DEFAULTS
+from mnist.cli import command
+from mnist.config import DEFAULTS, check_defaults
 from mnist.model import ARCHS, build_model, count_params, receptive_field
+from safeio.cli import OneLineParser, say
 
 
 @command
 def main(argv: list[str] | None = None) -> None:
+    check_defaults()
     parser = OneLineParser(description="Show an MNIST architecture.")
     parser.add_argument(
         "--model", default=DEFAULTS["model"], choices=sorted(ARCHS), help="(default: %(default)s)"

@@ -12,7 +12,6 @@ Settings: mnist/config.py; checkpoints: mnist/checkpoint.py.
 """
 
 import copy
-import json
 import math
 import sys
 import time
@@ -26,8 +25,8 @@ from tqdm import tqdm
 
 from mnist import checkpoint, plots
 from mnist.checkpoint import rng_states, save_checkpoint
-from mnist.cli import UsageError, command, say
-from mnist.config import Config, parse_args, recipe
+from mnist.cli import UsageError, command
+from mnist.config import Config, parse_args, settings_text
 from mnist.data import load_data
 from mnist.distributed import (
     Dist,
@@ -45,6 +44,7 @@ from mnist.optim import NesterovSGD, ema_decay, learning_rate, momentum
 from mnist.run_folder import resumed_history, run_folder
 from mnist.step import TrainStep
 from safeio.atomic import write_text_atomic
+from safeio.cli import say
 
 CHECK_EVERY = 50  # steps between reads of the running loss (each read waits for the device)
 
@@ -54,13 +54,15 @@ class Diverged(UsageError):
 
 
 def pick_device(name: str) -> torch.device:
-    """The requested device; 'auto' prefers cuda, then mps, then cpu."""
-    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
-    if not available.get(name, True):
-        raise UsageError(f"--device {name}: not available on this machine (use auto or cpu)")
-    if name != "auto":
-        return torch.device(name)
-    return torch.device(next((kind for kind, ok in available.items() if ok), "cpu"))
+    """The requested device; 'auto' is the accelerator torch.accelerator finds (cuda, mps, ...:
+    a torch build has at most one kind), else the cpu."""
+    found = torch.accelerator.current_accelerator(check_available=True)
+    if name == "auto":
+        return found or torch.device("cpu")
+    if name != "cpu" and (found is None or found.type != name):
+        has = f"its accelerator is {found.type}" if found else "it has no accelerator"
+        raise UsageError(f"--device {name}: not available on this machine ({has}; use auto or cpu)")
+    return torch.device(name)
 
 
 def check_losses(losses: torch.Tensor, lrs: list[float], epoch: int, ddp: Dist) -> None:
@@ -132,9 +134,9 @@ def start(cfg: Config) -> tuple[torch.device, Dist]:
     device = pick_device(cfg.device)
     ddp = init_distributed(device)
     cfg.world_size = ddp.world_size
-    if device.type == "cuda":
+    if device.type == "cuda":  # one GPU per process under torchrun
         device = torch.device("cuda", ddp.local_rank)
-        torch.cuda.set_device(device)
+        torch.accelerator.set_device_index(device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     return device, ddp
@@ -185,11 +187,12 @@ def run(cfg: Config, resume: bool, make_plots: bool) -> None:
             path = run_dir / CHECKPOINT
             done = checkpoint.resume(path, cfg, raw_model, ema, optimizer, device, ddp)
             history = resumed_history(run_dir, done, writer=ddp.rank == 0)
-        if ddp.rank == 0:
-            write_text_atomic(run_dir / SETTINGS, json.dumps(recipe(cfg), indent=1) + "\n")
+        # The first line before the first file: a standard output that fails stops the run here.
         log(f"{cfg.model}: {count_params(raw_model)} parameters, {len(mnist.train.labels)} train"
             f" / {len(mnist.test.labels)} test images, {device}, {ddp.world_size} process(es), "
             f"epochs {done + 1}..{cfg.epochs}")  # fmt: skip
+        if ddp.rank == 0:
+            write_text_atomic(run_dir / SETTINGS, settings_text(cfg))
         for epoch in range(done + 1, cfg.epochs + 1):
             begin = time.perf_counter()
             line = {"epoch": epoch} | train(step, cfg, epoch, ddp)

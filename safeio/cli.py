@@ -1,20 +1,27 @@
-"""How a command line ends when its environment fails it: standard output closed (`>&-`), full
-(`> /dev/full`) or its reader gone (`| head`), or Ctrl-C; one stderr line, never a traceback."""
+"""How every command line of the project (python -m derive, python -m mnist.*) ends when its input
+or its environment fails it, in one place: a bad flag (`PROG: error: ...`), bad input or a file it
+cannot read or write (`error: ...`), each one stderr line with exit code 2; standard output closed
+(`>&-`) or full (`> /dev/full`): one line, exit code 2; its reader gone (`| head`): exit code 1
+without a word; Ctrl-C: one line, 130; SIGTERM or SIGHUP during a write: one line, 128 + the signal.
+Never a traceback."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import errno
 import os
 import sys
 import unicodedata
 from collections.abc import Callable
+from typing import NoReturn
 
-from safeio.atomic import Terminated
+from safeio.atomic import OutputError, Terminated
+from safeio.inputs import InputError
 
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
-STDOUT_FAILED = 2
-READER_GONE = 1
+BAD_INPUT = STDOUT_FAILED = 2
+READER_GONE = 1  # Python's own advice for a broken pipe (the docs' "Note on SIGPIPE")
 
 
 def visible(text: str) -> str:
@@ -76,9 +83,67 @@ class GuardedStdout:
         return getattr(self.stream, name)
 
 
-def run_guarded(program: str, run: Callable[[], int]) -> int:
-    """run()'s exit code; when standard output fails, 1 without a word if its reader has gone (as
-    `head` leaves it) or 2 with one line; after Ctrl-C, one line and 130."""
+def program_name() -> str:
+    """The running command as its user typed it, `python -m PACKAGE.MODULE`, for its messages."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is None:  # a script, or `python -m` still importing the package
+        started = sys.argv[0] if sys.argv else ""
+        return os.path.basename(started) if started not in ("", "-m", "-c") else "python"
+    return "python -m " + spec.name.removesuffix(".__main__")
+
+
+def stop_on_ctrl_c(signum: int, frame) -> NoReturn:
+    """A SIGINT handler for a command that spends seconds importing (torch, matplotlib) before
+    run_guarded starts: Ctrl-C then ends as it does later, in one line with exit code 130."""
+    complain(f"{program_name()}: interrupted")
+    raise SystemExit(INTERRUPTED)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line, `PROG: error: MESSAGE` (no usage block), with
+    exit code 2; --help written to a failing standard output is that failure's line (argparse's own
+    printing would swallow it and exit 0), because run_guarded guards sys.stdout."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("prog", program_name())
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def say(*values, end: str = "\n") -> None:
+    """print() to standard output at once: under run_guarded a full or broken one ends the command
+    at this line, not later."""
+    print(*values, end=end, flush=True)
+
+
+def complain(line: str) -> None:
+    """One line on standard error, if there is one (a closed stderr is not replaced by stdout)."""
+    if sys.stderr is not None:
+        print(line, file=sys.stderr, flush=True)
+
+
+def reopen_closed_stdio() -> None:
+    """A descriptor 1 or 2 closed from the start (`>&-`) becomes /dev/null at the OS level, so the
+    next file opened cannot take its number and receive stray writes; sys.stdout stays None, and
+    GuardedStdout still refuses a write to it."""
+    for fd in (1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
+def run_guarded(program: str, run: Callable[[], int],
+                errors: tuple[type[Exception], ...] = ()) -> int:  # fmt: skip
+    """run()'s exit code. Input and output files that fail (InputError, OutputError, OSError) and
+    the command's own `errors`: `error: MESSAGE`, 2. Standard output that fails: 1 without a word
+    if its reader has gone (as `head` leaves it), else 2 with one line. Ctrl-C: one line, 130."""
+    reopen_closed_stdio()
     tolerant_streams()
     original = sys.stdout
     sys.stdout = GuardedStdout(original)
@@ -91,13 +156,19 @@ def run_guarded(program: str, run: Callable[[], int]) -> int:
         _discard_pending(original)
         if exc.reason.errno == errno.EPIPE:
             return READER_GONE
-        print(f"{program}: error: cannot write to standard output: {exc}", file=sys.stderr)
+        complain(f"{program}: error: cannot write to standard output: {exc}")
         return STDOUT_FAILED
+    except (InputError, OutputError, *errors) as exc:
+        complain(f"error: {exc}")
+        return BAD_INPUT
+    except OSError as exc:  # e.g. a file this user may not read
+        complain(f"error: {exc.filename}: {exc.strerror}" if exc.filename else f"error: {exc}")
+        return BAD_INPUT
     except KeyboardInterrupt:
-        print(f"{program}: interrupted", file=sys.stderr)
+        complain(f"{program}: interrupted")
         return INTERRUPTED
     except Terminated as exc:
-        print(f"{program}: stopped by {exc.signal.name}", file=sys.stderr)
+        complain(f"{program}: stopped by {exc.signal.name}")
         raise
     finally:
         sys.stdout = original

@@ -9,10 +9,10 @@ import json
 import math
 from pathlib import Path
 
+from mnist.names import CALIBRATION as NAME  # mnist.names needs no torch
 from safeio.inputs import InputError, read_bytes, read_text
 from sitegen.site_common import SiteError
 
-NAME = "calibration.json"  # mnist.calibrate.NAME (sitegen reads it without importing torch)
 MAX_BYTES = 1 << 16
 WEIGHTS_MAX_BYTES = 1 << 26
 NUMBERS = ("threshold", "ink_low", "ink_high")

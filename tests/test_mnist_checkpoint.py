@@ -148,20 +148,34 @@ def test_a_checkpoint_too_large_to_be_one_is_refused_before_reading(good_run, ca
     assert "checkpoint.pt: 314,572,800 bytes; a checkpoint here is at most 268,435,456" in err
 
 
-def test_a_checkpoint_from_before_precision_and_layout_settings_resumes(good_run, capsys):
-    """Checkpoints written before --precision and --channels-last existed were trained in float32,
-    channels-last: they resume as such, and a run with other values is refused."""
+# Settings added after checkpoints were first written, the values an older checkpoint was made
+# with, and a value such a checkpoint must refuse to resume with.
+ADDED = {
+    "precision and layout": (("precision", "channels_last"), "--precision", "bfloat16",
+                             "precision='float32', this run has precision='bfloat16'"),
+    "shear, scale and stroke": (("shear", "scale", "stroke"), "--stroke", "0.5",
+                                "stroke=0.0, this run has stroke=0.5"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("added", ADDED)
+def test_a_checkpoint_from_before_a_setting_resumes_with_its_old_value(added, good_run, capsys):
+    """A checkpoint written before --precision and --channels-last (trained in float32,
+    channels-last) or before --shear, --scale and --stroke (trained without them) resumes as such,
+    and a run with other values is refused in one line."""
+    keys, flag, value, message = ADDED[added]
     out, args, good = good_run
     state = torch.load(out / "checkpoint.pt", weights_only=True)
-    del state["config"]["precision"], state["config"]["channels_last"]
+    for key in keys:
+        del state["config"][key]
     torch.save(state, out / "checkpoint.pt")
     try:
         run_train([*args, "--resume"])
         assert "epochs 3..2" in capsys.readouterr().out
-        err = one_error_line(capsys, [*args, "--resume", "--precision", "bfloat16"])
+        err = one_error_line(capsys, [*args, "--resume", flag, value])
     finally:
         (out / "checkpoint.pt").write_bytes(good)
-    assert "was made with precision='float32', this run has precision='bfloat16'" in err
+    assert f"was made with {message}" in err
 
 
 def test_a_checkpoint_of_the_trainer_before_the_ema_exports_but_does_not_resume(
@@ -183,3 +197,15 @@ def test_a_checkpoint_of_the_trainer_before_the_ema_exports_but_does_not_resume(
         (out / "checkpoint.pt").write_bytes(good)
     assert "made by an older mnist.train" in err and "cannot resume" in err
     assert (tmp_path / "old.safetensors").stat().st_size > 0
+
+
+def test_a_foreign_checkpoint_is_refused_in_one_line(good_run, capsys):
+    """A bare state_dict, as torch.save(model.state_dict()) writes one elsewhere."""
+    out, args, good = good_run
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    torch.save(state["model"], out / "checkpoint.pt")
+    try:
+        err = one_error_line(capsys, [*args, "--resume"])
+    finally:
+        (out / "checkpoint.pt").write_bytes(good)
+    assert "checkpoint.pt: damaged checkpoint, missing model, optimizer, epoch, rng, config" in err

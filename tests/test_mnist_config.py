@@ -6,6 +6,7 @@ import pytest
 from test_mnist_train import one_error_line
 
 from mnist import config
+from mnist.names import SETTINGS
 
 DEFAULTS_TEXT = config.DEFAULTS_FILE.read_text(encoding="utf-8")
 
@@ -85,3 +86,13 @@ def test_an_unknown_preset_lists_the_known_ones(presets, capsys):
     (presets / "quick.toml").write_text("epochs = 3\n")
     err = one_error_line(capsys, ["--preset", "fastest"])
     assert "invalid choice: 'fastest'" in err and "quick" in err
+
+
+@pytest.mark.parametrize("seed", range(1, 11))
+def test_the_documented_command_reproduces_each_reference_runs_settings(seed):
+    """README: the default model's reference runs are `python -m mnist.train --seed N --threads 1`;
+    the settings.json that command writes (the recipe, as mnist.train writes it) is the committed
+    one, byte for byte."""
+    folder = config.DEFAULTS_FILE.parent / "reference" / config.DEFAULTS["model"] / f"seed-{seed}"
+    cfg, _, _ = config.parse_args(["--seed", str(seed), "--threads", "1"])
+    assert config.settings_text(cfg) == (folder / SETTINGS).read_text(encoding="utf-8")

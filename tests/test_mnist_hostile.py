@@ -31,7 +31,9 @@ def test_help_into_a_full_standard_output_is_one_line_exit_2(module):
             timeout=120,
         )
     assert done.returncode == 2
-    assert one_line(done.stderr) == "error: stdout: No space left on device\n"
+    assert one_line(done.stderr) == (
+        f"python -m {module}: error: cannot write to standard output: No space left on device\n"
+    )
 
 
 def test_a_fresh_training_never_touches_a_folder_that_holds_a_run(tmp_path):
