@@ -14,8 +14,8 @@ from derive.check.diagnose import Issue, TableCheck, finding_key
 from derive.check.formulas import shifted
 from derive.check.grid import SheetError
 from derive.check.locate import locate
-from derive.check.model import build_model
 from derive.check.net import shared_biases, sheet_net
+from derive.check.program import model_of
 from derive.check.read import read_sheets
 from derive.check.report import (
     Finding,
@@ -45,20 +45,20 @@ __all__ = [
 def check_file(path: str | Path, config: Config, tolerance: float = DEFAULT_TOLERANCE) -> Report:
     """Check every table in the sheet at `path` against the network of `config`."""
     path = Path(path)
-    model = build_model(config)
+    model = model_of(config)
     sheets = locate(read_sheets(path), model.network, str(path))
     checked_as, assumed, shared = sheet_net(sheets, config)
     if checked_as is not config:  # read again with the labels of the net the sheet models
-        model = build_model(checked_as)
+        model = model_of(checked_as)
         model = shared_biases(model) if shared else model
         sheets = locate(read_sheets(path), model.network, str(path))
     tables = [(s, t) for s in sheets for t in s.tables]
     if not tables:
         raise SheetError(f"{path}: no table found: {missing(sheets, model)}")
-    findings, infos, unchecked, checked = [], [], [], 0
+    findings, infos, unchecked, checked, judged = [], [], [], 0, {}
     notes = [assumed] if assumed else []
     for sheet, table in tables:
-        verdict = TableCheck(sheet, table, model, tolerance).run()
+        verdict = TableCheck(sheet, table, model, tolerance, judged).run()
         where = f"{table.worksheet}!{table.span}"
         findings += group(table, verdict.issues, verdict.unlisted)
         infos.append(

@@ -76,8 +76,14 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns):
     """One table's check: its state here, the formula reading, value comparison and update checks
     in the modules of the classes it is made of."""
 
-    def __init__(self, sheet: Sheet, table: Table, model: Model, tolerance: float):
+    def __init__(
+        self, sheet: Sheet, table: Table, model: Model, tolerance: float, shared: dict | None = None
+    ):
         self.sheet, self.table, self.model, self.tolerance = sheet, table, model, tolerance
+        # Judgements of formulas that read only their own table's cells, shared by tables of the
+        # same columns (an export's worksheets, one per learning rate): each is judged once.
+        self.shared = {} if shared is None else shared
+        self.signature = tuple((c.index, c.key) for c in table.columns)
         self.keyed = table.keyed
         self.by_index = {c.index: c for c in table.columns}
         self.rows = np.asarray(table.rows, dtype=np.int64)
@@ -119,7 +125,15 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns):
                         "compared by their values"
                     )
                 return Judgement(False, unsupported="one of too many different formulas")
-            self.judged[cache] = self._judge(formula_id, key, expected)
+            text = self.table.formula_keys[formula_id].partition("|")[2]
+            if REFERENCE.search(text):  # it reads a cell outside the table: judged here
+                self.judged[cache] = self._judge(formula_id, key, expected)
+            else:
+                alike = (self.signature, self.table.formula_keys[formula_id], key)
+                alike += (self.uses.get(formula_id, 1) > 1,)
+                if alike not in self.shared:
+                    self.shared[alike] = self._judge(formula_id, key, expected)
+                self.judged[cache] = self.shared[alike]
         return self.judged[cache]
 
     def run(self) -> Verdict:

@@ -85,6 +85,8 @@ class Table:
     formulas: list[Formula] = field(default_factory=list)
     learning_rate: LearningRate | None = None
     _ids: dict[str, int] = field(default_factory=dict)
+    # Each formula's column and text with its references relative (`relative`), by index.
+    formula_keys: list[str] = field(default_factory=list)
     # A form read as a table (form.py): each of its cells -> where it stands in the sheet.
     origin: dict[tuple[int, int], tuple[int, int]] | None = None
     formulas_as_written: dict[tuple[int, int], str] = field(default_factory=dict)
@@ -155,6 +157,7 @@ class Table:
         if found is None:
             found = self._ids[key] = len(self.formulas)
             self.formulas.append(Formula(text, row, column))
+            self.formula_keys.append(key)
         return found
 
 
