@@ -76,8 +76,8 @@ def test_mazurs_layout_with_his_biases_checks_clean_without_a_config(tmp_path, c
     code, report = report_of(capsys, mazur_workbook(tmp_path / "mazur.xlsx"))
     assert (code, report["findings"], report["unchecked"]) == (0, [], [])
     assert report["notes"] == [
-        "biases from the sheet: b1, b2, one bias per layer shared by its neurons, held fixed, "
-        "in the 2-2-2 net (give --config to check against another net)"
+        "the net from the sheet: 2-2-2, sigmoid, half_sse, biases b1, b2, one per layer shared by "
+        "its neurons, held fixed (give --config to check against another net)"
     ]
     assert [(t["worksheet"], t["span"]) for t in report["tables"]] == [
         ("iter 1", "C3:I41"),

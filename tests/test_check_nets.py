@@ -4,10 +4,13 @@ clean, and a mistake planted in it is found and named."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pytest
 from test_site import write_large_config
@@ -40,25 +43,93 @@ def test_a_4_12_12_2_export_checks_clean(large_export):
     assert report.cells_checked == 4 * (52 + 3 + 26 + 242) + 3 * 242
 
 
-def test_a_mistake_planted_in_a_4_12_12_2_export_is_found(large_export, tmp_path):
-    """dE/dw1 (= delta_h1 x i1) made to read i2, in the worksheet's XML (its cached values kept,
-    as a spreadsheet program saving the edit would leave the other cells)."""
-    config, path = large_export
-    sheet = openpyxl.load_workbook(path, read_only=True)["lr 0.5"]
-    header = {c.value: c.column_letter for c in next(sheet.iter_rows(max_row=1))}
+def planted(path: Path, folder: Path, sheet: str, rows: int) -> tuple[Path, dict[str, str]]:
+    """The export with dE/dw1 (= delta_h1 x i1) made to read i2 in worksheet `sheet` (the
+    second part, after 'Summary'), in its XML: the cached values kept, as a spreadsheet program
+    saving the edit would leave the other cells. Also the header's column letters."""
+    values = openpyxl.load_workbook(path, read_only=True)[sheet]
+    header = {c.value: c.column_letter for c in next(values.iter_rows(max_row=1))}
     column, i1, i2 = header["dE/dw1"], header["i1"], header["i2"]
-    planted = tmp_path / "planted.xlsx"
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(planted, "w") as dest:
+    changed = folder / "planted.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(changed, "w") as dest:
         for item in source.infolist():
             data = source.read(item.filename)
-            if item.filename == "xl/worksheets/sheet2.xml":  # 'lr 0.5', after 'Summary'
+            if item.filename == "xl/worksheets/sheet2.xml":
                 cell = rf'(<c r="{column}(\d+)"[^>]*><f>[^<]*)\*{i1}\2</f>'
                 data, count = re.subn(cell, rf"\1*{i2}\2</f>", data.decode())
-                assert count == 4
+                assert count == rows
                 data = data.encode()
             dest.writestr(item, data)
-    report = check_file(planted, load_config(config))
+    return changed, header
+
+
+def test_a_mistake_planted_in_a_4_12_12_2_export_is_found(large_export, tmp_path):
+    config, path = large_export
+    changed, header = planted(path, tmp_path, "lr 0.5", rows=4)
+    report = check_file(changed, load_config(config))
     (finding,) = report.findings
-    assert (finding.cell, finding.kind, finding.count) == (f"{column}2", "wrong formula", 4)
+    assert (finding.cell, finding.kind, finding.count) == (
+        f"{header['dE/dw1']}2",
+        "wrong formula",
+        4,
+    )
     assert finding.diagnosis == "dE/dw1 uses i2 where i1 belongs"
-    assert finding.sheet_formula == f"={header['delta_h1']}2*{i2}2"
+    assert finding.sheet_formula == f"={header['delta_h1']}2*{header['i2']}2"
+
+
+def export(folder: Path, layers: list[int], bias: str = "none") -> Path:
+    """derive's own export of a small net with seeded random values, as a course might hand out."""
+    rng = np.random.default_rng(len(layers) * 10 + layers[1])
+    weights = rng.uniform(-0.8, 0.8, sum(a * b for a, b in itertools.pairwise(layers)))
+    biases = rng.uniform(-0.3, 0.3, sum(layers[1:])) if bias != "none" else np.zeros(0)
+    config = folder / "net.toml"
+    config.write_text(
+        f'[network]\nlayers = {layers}\nactivation = "sigmoid"\nbias = "{bias}"\n\n[values]\n'
+        f"inputs = {rng.uniform(0, 1, layers[0]).tolist()}\n"
+        f"targets = {rng.uniform(0, 1, layers[-1]).tolist()}\n"
+        f"weights = {weights.tolist()}\n" + (f"biases = {biases.tolist()}\n" if len(biases) else "")
+    )
+    path = folder / "net.xlsx"
+    args = ["table", "--config", str(config), "--steps", "4", "--lr", "0.5", "1.0"]
+    assert main([*args, "--format", "xlsx", "--out", str(path)]) == 0
+    return path
+
+
+@pytest.mark.parametrize(
+    ("layers", "bias", "said"),
+    [
+        ([2, 3, 1], "none", "2-3-1, sigmoid, half_sse, no biases"),
+        ([2, 4, 1], "none", "2-4-1, sigmoid, half_sse, no biases"),
+        (
+            [2, 2, 2],
+            "trained",
+            "2-2-2, sigmoid, half_sse, biases b1, b2, b3, b4, one per neuron, trained",
+        ),
+        (
+            [3, 2, 2, 2],
+            "fixed",
+            "3-2-2-2, sigmoid, half_sse, biases b1, b2, b3, b4, b5, b6, one per neuron, held fixed",
+        ),
+    ],
+)
+def test_the_net_is_read_from_the_sheet_without_a_config(layers, bias, said, tmp_path, capsys):
+    path = export(tmp_path, layers, bias)
+    code = main(["check", str(path), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert (code, report["findings"], report["unchecked"]) == (0, [], [])
+    assert report["notes"] == [
+        f"the net from the sheet: {said} (give --config to check against another net)"
+    ]
+    assert [t["updates"] for t in report["tables"]] == [
+        "4 update row(s) checked, lr from lr (column)"
+    ] * 2
+
+
+@pytest.mark.parametrize("layers", [[2, 3, 1], [2, 4, 1]])
+def test_a_mistake_planted_in_a_net_read_from_the_sheet_is_found(layers, tmp_path, capsys):
+    changed, header = planted(export(tmp_path, layers), tmp_path, "lr 0.5", rows=5)
+    assert main(["check", str(changed), "--format", "json"]) == 1
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert (finding["worksheet"], finding["cell"]) == ("lr 0.5", f"{header['dE/dw1']}2")
+    assert (finding["kind"], finding["count"]) == ("wrong formula", 5)
+    assert finding["diagnosis"] == "dE/dw1 uses i2 where i1 belongs"

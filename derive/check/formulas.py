@@ -126,9 +126,19 @@ class FormulaReading:
             for symbol in sorted(set(state) & sheet.free_symbols, key=lambda s: s.name):
                 if equivalent(sheet.xreplace({symbol: LEARNING_RATE}), expected, self.model):
                     return Judgement(False, rate_cell=state[symbol])
+        sheet = deltas_written_out(sheet, expected, self.model)
         names = {s: display_name(s, update) for s in sheet.free_symbols | expected.free_symbols}
         what = f"the {key} update" if update else display_name(sp.Symbol(key), False)
         return Judgement(False, explain(sheet, expected, what, self.model, names))
+
+
+def deltas_written_out(sheet: sp.Expr, expected: sp.Expr, model: Model) -> sp.Expr:
+    """The sheet's formula with each delta it reads (a delta column, delta_h1 x i1) written out
+    as `expected` is (a closed form), so the one change between them can be named."""
+    for symbol in sorted(sheet.free_symbols - expected.free_symbols, key=lambda s: s.name):
+        if symbol.name.startswith("delta_") and symbol in model.definitions:
+            sheet = sheet.xreplace({symbol: model.definitions[symbol]})
+    return sheet
 
 
 def literal_rate(sheet: sp.Expr, key: str) -> set[sp.Symbol]:
