@@ -19,29 +19,39 @@ from sitegen.page_explained import UPDATE_LR
 from sitegen.site_common import PageData, Site, SiteError, script_json, site_path
 
 MAX_STEPS = 10_000  # every run is recomputed on each edit: 6 rates x 10,000 steps (Mazur's 10,000)
-WEIGHT_RANGE = 4.0  # the sliders span -4..4; the number field takes any finite value
+# A slider spans its value +- this (2 units in about 85 px: 0.02 a pixel), centred on the value
+# again when it is let go or the value is typed; the text field beside it takes any finite value,
+# and its arrow keys step by 0.01 (with Shift 0.1, with Alt 0.001).
+SLIDER_SPAN = 1.0
 CONFIGS = default_config_path().parent
-# The networks offered besides the build's own: config file -> the name the switch shows.
+# Matt Mazur's names for his two fixed biases, each shared by a layer's neurons (the config has one
+# per neuron): the form shows one field for each and the diagram writes his name by each neuron.
+MAZUR_BIASES = (
+    {"name": "b1", "label": "b1 (hidden layer)", "members": ["b1", "b2"]},
+    {"name": "b2", "label": "b2 (output layer)", "members": ["b3", "b4"]},
+)
+# The networks offered besides the build's own: config file -> the name the switch shows, and
+# the biases shared by name (none: one per neuron, each moving on its own when trained).
 VARIANTS = {
-    CONFIGS / "mazur.toml": "Mazur: biases fixed",
-    CONFIGS / "mazur_trained_biases.toml": "Mazur: biases trained",
+    CONFIGS / "mazur.toml": ("Mazur: biases fixed", MAZUR_BIASES),
+    CONFIGS / "mazur_trained_biases.toml": ("Mazur: biases trained", ()),
 }
 
 
 def build(site: Site) -> PageData:
     own = site.settings.derive_config
-    networks = [(own, site.config, site.evaluator, f"{own.stem} (this site's network)")]
-    for path, title in VARIANTS.items():
+    networks = [(own, site.config, site.evaluator, f"{own.stem} (this site's network)", ())]
+    for path, (title, shared) in VARIANTS.items():
         if path.resolve() != own.resolve():
             config = _load(path)
-            networks.append((path, config, evaluator_for(config.network), title))
+            networks.append((path, config, evaluator_for(config.network), title, shared))
     described, files = [], {}
-    for path, config, evaluator, title in networks:
+    for path, config, evaluator, title, shared in networks:
         key = _unique(path.stem, {d["key"] for d in described})
         module = site_path(f"playground/{key}.js")
         shown = site.settings.shown(path)
         files[module] = javascript_module(evaluator, config.values, shown)
-        described.append(describe(evaluator, key, title, shown, f"../{module}"))
+        described.append(describe(evaluator, key, title, shown, f"../{module}", shared))
     context = {
         "source": site.source,
         "networks": script_json(described),
@@ -49,7 +59,7 @@ def build(site: Site) -> PageData:
         "shown": UPDATE_LR,  # the rate shown first: the one Backpropagation explained steps with
         "steps": iteration.STEPS,
         "max_steps": MAX_STEPS,
-        "range": WEIGHT_RANGE,
+        "range": SLIDER_SPAN,
         "variants": [site.settings.shown(p) for p in VARIANTS],
     }
     return PageData(context, files)
@@ -66,10 +76,19 @@ def _unique(key: str, taken: set[str]) -> str:
     return key if key not in taken else _unique(f"{key}-2", taken)
 
 
-def describe(evaluator: Evaluator, key: str, title: str, source: str, module: str) -> dict:
+def describe(
+    evaluator: Evaluator, key: str, title: str, source: str, module: str, shared=()
+) -> dict:
     """What the page needs to draw and name the network: columns of neurons (inputs first),
-    edges by weight, each output's error, and where the printed module lies."""
+    edges by weight, each output's error, the biases shared by name, and where the printed
+    module lies."""
     network: Network = evaluator.network
+    biases = {b.name for b in network.biases}
+    if any(not set(s["members"]) <= biases for s in shared) or (
+        shared and network.spec.bias != "fixed"
+    ):
+        raise SiteError(f"playground: {source}: shared biases {shared} are not its fixed biases")
+    bias_name = {m: s["name"] for s in shared for m in s["members"]}
     neuron_of = {n.out: n.name for n in network.neurons} | {s: s.name for s in network.inputs}
     columns = [[{"name": s.name, "value": s.name, "activation": None} for s in network.inputs]]
     columns += [
@@ -80,6 +99,7 @@ def describe(evaluator: Evaluator, key: str, title: str, source: str, module: st
                 "net": n.net.name,
                 "activation": n.activation,
                 "bias": n.bias.name if n.bias is not None else None,
+                "biasLabel": bias_name.get(n.bias.name) if n.bias is not None else None,
             }
             for n in layer
         ]
@@ -91,6 +111,7 @@ def describe(evaluator: Evaluator, key: str, title: str, source: str, module: st
         "source": source,
         "module": module,
         "bias": network.spec.bias,
+        "shared": list(shared),
         "loss": network.spec.loss,
         "columns": columns,
         "edges": [

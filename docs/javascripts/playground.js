@@ -2,7 +2,8 @@
 // learning rate with that network's `evaluate` (printed from the SymPy derivation at build time),
 // and shows the chosen step of the chosen rate on the diagram, the chart, the table and the list.
 // The page's state lives in the URL hash, so a configuration can be shared as a link.
-import { buildForm, check, loadFields, readForm } from "./playground/form.js";
+import { buildForm, centre, check, loadFields, readForm, stepped, unshare } from "./playground/form.js";
+import { chainLines, pickable } from "./playground/chain.js";
 import { Chart } from "./playground/chart.js";
 import { Diagram } from "./playground/diagram.js";
 import { element } from "./playground/dom.js";
@@ -37,7 +38,7 @@ async function model(shape) {
 async function useNetwork(shape, carried = {}) {
   state.shape = shape;
   state.model = await model(shape);
-  state.fields = buildForm($("pg-fields"), state.model.network, settings);
+  state.fields = buildForm($("pg-fields"), state.model.network, settings, shape.shared);
   for (const input of state.fields) {
     if (input.dataset.kind !== "value" && carried[input.name] !== undefined) input.value = carried[input.name];
   }
@@ -46,9 +47,24 @@ async function useNetwork(shape, carried = {}) {
       $(`pg-${slider.dataset.sliderFor}`).value = slider.value;
       edited();
     });
+    // Let go: centred on where it stands, so the next drag reaches as far either way.
+    slider.addEventListener("change", () => centre(slider, Number(slider.value), settings.range));
+  }
+  for (const input of state.fields.filter((f) => f.dataset.kind === "value")) {
+    input.addEventListener("keydown", (event) => {
+      const text = stepped(event, input.value);
+      if (text === null) return;
+      event.preventDefault();
+      input.value = text;
+      edited();
+    });
   }
   state.diagram = new Diagram($("pg-diagram"), shape, state.model.network);
   drawDiagram();
+  const picks = pickable(shape);
+  $("pg-pick").replaceChildren(...picks.map((name) => element("option", { value: name }, name)));
+  // At first the first weight into an output: its chain is the shortest.
+  $("pg-pick").value = shape.edges.find((e) => shape.columns.at(-1).some((n) => n.name === e.to)).weight;
 }
 
 // The diagram at its holder's width; the edges it had no room to label are named.
@@ -66,7 +82,10 @@ function recompute() {
   const { values, rates, steps, problems } = readForm(state.fields, settings.maxSteps);
   for (const slider of $("pg-fields").querySelectorAll("input[data-slider-for]")) {
     const value = values[slider.dataset.sliderFor];
-    if (value !== undefined) slider.value = String(value);
+    if (value === undefined || String(value) === slider.value) continue;
+    // A value typed past the slider's ends: the slider is centred on it.
+    if (value < Number(slider.min) || value > Number(slider.max)) centre(slider, value, settings.range);
+    else slider.value = String(value);
   }
   if (problems.length) {
     say([...problems, "The results show the last valid values."], "alarm");
@@ -74,7 +93,8 @@ function recompute() {
   }
   state.lowest = lowestError(state.shape.loss, state.model.network.targets.map((t) => values[t]));
   // The previous runs are dropped here, so their arrays are filled again.
-  state.runs = rates.map((lr, k) => train(state.model, values, lr, steps, state.lowest, state.runs[k]?.data));
+  const own = unshare(values, state.shape.shared);
+  state.runs = rates.map((lr, k) => train(state.model, own, lr, steps, state.lowest, state.runs[k]?.data));
   state.steps = steps;
   const previous = $("pg-show").value;
   $("pg-show").replaceChildren(...rates.map((lr) => element("option", { value: String(lr) }, String(lr))));
@@ -152,6 +172,13 @@ function showStep() {
   chart.mark(run, state.runs.indexOf(run), step);
   chart.showLegend(state.runs, run);
   table.show(run, step, row);
+  showChain(row);
+}
+
+// The chosen weight's or neuron's chain with the numbers of `row`.
+function showChain(row) {
+  const lines = chainLines(state.shape, state.model, row, $("pg-pick").value);
+  $("pg-chain").replaceChildren(...lines.map((line) => element("p", {}, line)));
 }
 
 // Playing -----------------------------------------------------------------------------------------
@@ -247,6 +274,13 @@ $("pg-form").addEventListener("input", (event) => {
   if (!event.target.dataset.sliderFor) edited();
 });
 $("pg-show").addEventListener("change", () => { showStep(); saveHash(); });
+$("pg-pick").addEventListener("change", showStep);
+$("pg-diagram").addEventListener("click", (event) => {
+  const picked = event.target.closest("[data-pick]");
+  if (!picked) return;
+  $("pg-pick").value = picked.dataset.pick;
+  showStep();
+});
 $("pg-step").addEventListener("input", () => { state.step = Number($("pg-step").value); showStep(); });
 $("pg-step").addEventListener("change", saveHash);
 $("pg-log").addEventListener("change", () => {

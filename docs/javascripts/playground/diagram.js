@@ -56,6 +56,7 @@ export class Diagram {
       const [ux, uy] = [(b.x - a.x) / length, (b.y - a.y) / length];
       const line = edgeLayer.appendChild(svg("line", {
         x1: a.x + ux * r, y1: a.y + uy * r, x2: b.x - ux * r, y2: b.y - uy * r, class: "pg-edge",
+        "data-pick": edge.weight,
       }));
       return { edge, line, a, b };
     });
@@ -63,7 +64,7 @@ export class Diagram {
     for (const column of columns) {
       for (const neuron of column) {
         const { x, y } = at[neuron.name];
-        root.append(svg("circle", { cx: x, cy: y, r, class: neuron.activation ? "pg-neuron" : "pg-input" }));
+        root.append(svg("circle", { cx: x, cy: y, r, class: neuron.activation ? "pg-neuron" : "pg-input", "data-pick": neuron.name }));
         taken.push({ x: x - r, y: y - r, w: 2 * r, h: 2 * r });
         root.append(svg("text", { x, y: y + 5, class: "pg-name" }, neuron.name));
         // Away from the edges: above the upper neurons of a column, below the lower ones.
@@ -92,7 +93,7 @@ export class Diagram {
         const labels = [["activation", neuron.value, ""]];
         if (errors[neuron.name]) labels.push(["error", errors[neuron.name], `${errors[neuron.name]} `]);
         if (neuron.bias) {
-          labels.push(["bias", neuron.bias, `${neuron.bias} `]);
+          labels.push(["bias", neuron.bias, `${neuron.biasLabel ?? neuron.bias} `]);
           const gradient = network.gradients[neuron.bias];
           if (network.trained.includes(neuron.bias)) labels.push(["gradient", gradient, "∇ "]);
         }
@@ -135,11 +136,11 @@ export class Diagram {
       // A plate in the page's background under each label: a thick edge (a large weight) would
       // otherwise show through its own label's letters, red on red.
       for (const box of [valueBox, gradientBox]) {
-        root.appendChild(svg("rect", { x: box.x, y: box.y, width: box.w, height: box.h, rx: 3, class: "pg-plate" }));
+        root.appendChild(svg("rect", { x: box.x, y: box.y, width: box.w, height: box.h, rx: 3, class: "pg-plate", "data-pick": edge.weight }));
       }
       const gradient = this.network.gradients[edge.weight];
-      item.value = root.appendChild(svg("text", { x, y: y + 4, class: "pg-weight", "data-symbol": edge.weight }));
-      item.gradient = root.appendChild(svg("text", { x, y: y + 19, class: "pg-gradient", "data-symbol": gradient }));
+      item.value = root.appendChild(svg("text", { x, y: y + 4, class: "pg-weight", "data-symbol": edge.weight, "data-pick": edge.weight }));
+      item.gradient = root.appendChild(svg("text", { x, y: y + 19, class: "pg-gradient", "data-symbol": gradient, "data-pick": edge.weight }));
       this.texts.push([item.value, edge.weight, `${edge.weight} `], [item.gradient, gradient, "∇ "]);
       return true;
     }

@@ -19,17 +19,36 @@ function field(name, label, kind, value, slider, range) {
     value: String(value), "data-kind": kind, "data-default": String(value),
   }));
   if (slider) {
-    // The text field is the keyboard's way in; the slider is for the mouse and touch.
-    row.append(element("input", {
-      type: "range", min: -range, max: range, step: 0.01, value: String(value),
-      "data-slider-for": name, "aria-label": `${name} slider`, tabindex: -1,
+    // The text field is the keyboard's way in (its arrow keys step); the slider is for the mouse
+    // and touch: it spans value ± range, so a pixel is a fine change.
+    const input = row.appendChild(element("input", {
+      type: "range", step: 0.001, "data-slider-for": name, "aria-label": `${name} slider`, tabindex: -1,
     }));
+    centre(input, value, range);
   }
   return row;
 }
 
+// The slider spans `value` ± `range` and stands at `value`, in its middle.
+export function centre(slider, value, range) {
+  slider.min = String(Number((value - range).toPrecision(12)));
+  slider.max = String(Number((value + range).toPrecision(12)));
+  slider.value = String(value);
+}
+
+// The arrow keys in a value's text field: up and down by 0.01, with Shift 0.1, with Alt 0.001;
+// the new text, or null for a key that is not one of them or a field that holds no number.
+export function stepped(event, text) {
+  if (event.key !== "ArrowUp" && event.key !== "ArrowDown") return null;
+  const value = parseNumber(text);
+  if (value === null) return null;
+  const size = event.shiftKey ? 0.1 : event.altKey ? 0.001 : 0.01;
+  return String(Number((value + (event.key === "ArrowUp" ? size : -size)).toPrecision(12)));
+}
+
 // Fieldsets for `network` (the printed module's description) into `holder`; the text fields.
-export function buildForm(holder, network, settings) {
+// `shared` biases (Mazur's b1 for both hidden neurons, b2 for both outputs) get one field each.
+export function buildForm(holder, network, settings, shared = []) {
   const sets = [];
   for (const [key, title, slider] of GROUPS) {
     if (!network[key].length) continue;
@@ -37,8 +56,14 @@ export function buildForm(holder, network, settings) {
     const trained = key === "biases" && network.trained.includes(network.biases[0]);
     const legend = key !== "biases" ? title : trained ? "Initial biases (step 0), trained" : "Biases, fixed";
     set.append(element("legend", {}, legend));
-    for (const name of network[key]) {
-      set.append(field(name, name, "value", network.defaults[name], slider, settings.range));
+    if (key === "biases" && shared.length) {
+      for (const { name, label, members } of shared) {
+        set.append(field(name, label, "value", network.defaults[members[0]], slider, settings.range));
+      }
+    } else {
+      for (const name of network[key]) {
+        set.append(field(name, name, "value", network.defaults[name], slider, settings.range));
+      }
     }
     sets.push(set);
   }
@@ -80,6 +105,16 @@ export function readForm(fields, maxSteps) {
     else steps = value;
   }
   return { values, rates: [...new Set(rates)], steps, problems };
+}
+
+// The values by the network's own names: each shared field's value given to every bias it names.
+export function unshare(values, shared = []) {
+  const own = { ...values };
+  for (const { name } of shared) delete own[name];
+  for (const { name, members } of shared) {
+    for (const member of members) own[member] = values[name];
+  }
+  return own;
 }
 
 // Fill the fields from a shared link's state; the names it could not use, each with the reason.

@@ -1,7 +1,7 @@
 // The table of the steps around the chosen one (the chosen row highlighted) and the list of every
 // value at the chosen step: built once per recomputation, then only their numbers change.
 import { element } from "./dom.js";
-import { long } from "./numbers.js";
+import { long, named } from "./numbers.js";
 
 const AROUND = 3; // rows shown before and after the chosen step
 
@@ -25,7 +25,7 @@ export class Steps {
     this.names = ["step", ...network.trained, network.loss, ...gradients];
     const table = element("table", { id: "pg-rows", class: "pg-rows" });
     const head = table.appendChild(element("tr"));
-    for (const name of this.names) head.append(element("th", { scope: "col" }, name.replace("E_total/", "E/")));
+    for (const name of this.names) head.append(element("th", { scope: "col" }, named(name)));
     for (let k = 0; k < Math.min(2 * AROUND + 1, steps + 1); k += 1) {
       const line = table.appendChild(element("tr"));
       for (const name of this.names) line.append(element(name === "step" ? "th" : "td", { "data-name": name }));
@@ -37,7 +37,7 @@ export class Steps {
     this.cue.observe(this.holder);
     this.list.replaceChildren(...[...network.forward, ...gradients].map((name) => {
       const item = element("div");
-      item.append(element("dt", {}, name), element("dd", { "data-name": name }));
+      item.append(element("dt", {}, named(name)), element("dd", { "data-name": name }));
       return item;
     }));
   }
