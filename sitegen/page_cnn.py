@@ -16,7 +16,7 @@ from derive.cnn.explain import CNNDerivation, derivation, latex_names
 from derive.cnn.numbers import descend, table_columns
 from derive.cnn.symbolic import delta_symbol
 from derive.config import ConfigError
-from sitegen.site_common import PageData, Site, SiteError, latex_number, number
+from sitegen.site_common import PageData, Site, SiteError, latex_number, text_number
 
 CONFIG = Path("derive", "configs", "cnn.toml")
 UPDATE_LR = 0.5  # the worked update step's learning rate
@@ -55,7 +55,7 @@ def grid(name: str, values: np.ndarray, caption: str, marked: np.ndarray | None 
         for j, value in enumerate(row):
             kind = "pos" if value > 0 else "neg" if value < 0 else "zero"
             mark = " mark" if marked is not None and marked[i, j] else ""
-            cells.append(f'<td class="{kind}{mark}">{escape(number(float(value), 3))}</td>')
+            cells.append(f'<td class="{kind}{mark}">{escape(text_number(float(value), 3))}</td>')
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return (
         f'<figure class="grid" data-grid="{name}">'
@@ -116,7 +116,8 @@ def context(d: CNNDerivation, source: str) -> dict:
     dz, dr = values_of(d, conv, delta=True), values_of(d, relu_out, delta=True)
     dk = values_of(d, kernel, delta=True)
     dx = values_of(d, net.pixels, delta=True)[0]
-    biases = [number(v, 3) for v in values_of(d, net.arrays[kernel_key.replace("weight", "bias")])]
+    bias_key = kernel_key.replace("weight", "bias")
+    biases = [text_number(v, 3) for v in values_of(d, net.arrays[bias_key])]
     steps = flipped_steps(d)
     n_kernels = len(z)
     run = descend(d.net.config, UPDATE_LR, 1)
@@ -152,15 +153,15 @@ def context(d: CNNDerivation, source: str) -> dict:
         "scores": [
             {
                 "k": k,
-                "s": number(d.values[s], 6),
-                "p": number(d.values[p], 6),
-                "t": number(float(d.net.config.values.target[k]), 6),
-                "ds": number(d.values[delta_symbol(s)], 6),
+                "s": text_number(d.values[s], 6),
+                "p": text_number(d.values[p], 6),
+                "t": text_number(float(d.net.config.values.target[k]), 6),
+                "ds": text_number(d.values[delta_symbol(s)], 6),
             }
             for k, (s, p) in enumerate(zip(logits, net.probabilities, strict=True))
         ],
         "target": target,
-        "loss": number(d.values[net.loss], 9),
+        "loss": text_number(d.values[net.loss], 9),
         "lse": worked(d, net.lse, definitions[net.lse]),
         "softmax_sympy": tex(d, d.softmax[target]),
         "dense_example": worked(d, delta_symbol(pooled[0, 0, 0]), d.back.delta[pooled[0, 0, 0]]),
@@ -202,13 +203,13 @@ def context(d: CNNDerivation, source: str) -> dict:
         "proven": len(d.residuals),
         "n_parameters": len(net.parameters),
         "n_pixels": net.pixels.size,
-        "update_lr": number(UPDATE_LR),
+        "update_lr": text_number(UPDATE_LR),
         "update": [
             {
                 "name": name,
-                "before": number(before[name], 6),
-                "grad": number(before[f"dE/d{name}"], 6),
-                "after": number(after[name], 6),
+                "before": text_number(before[name], 6),
+                "grad": text_number(before[f"dE/d{name}"], 6),
+                "after": text_number(after[name], 6),
             }
             for name in [
                 f"{kernel_key}[0,0,0,0]",
@@ -216,7 +217,7 @@ def context(d: CNNDerivation, source: str) -> dict:
                 f"{kernel_key}[1,0,0,1]",
             ]
         ],
-        "loss_after": number(after["E"], 9),
-        "p_after": number(after[f"p[{target}]"], 6),
-        "p_before": number(before[f"p[{target}]"], 6),
+        "loss_after": text_number(after["E"], 9),
+        "p_after": text_number(after[f"p[{target}]"], 6),
+        "p_before": text_number(before[f"p[{target}]"], 6),
     }

@@ -42,6 +42,7 @@ from sitegen.site_common import (
     markdown_table,
     number,
     site_path,
+    text_number,
 )
 from sitegen.svg_network import diagram_html, network_svg
 
@@ -235,8 +236,8 @@ def update_step(site: Site, values: dict, listed: tuple[sp.Symbol, ...]) -> dict
             rf"&= {result(new)}",
         ]
         check = central_difference(site, start, p)
-        rows.append([rf"\({tex(p)}\)", number(start[p]), number(gradient), number(check, 6),
-                     number(new)])  # fmt: skip
+        rows.append([rf"\({tex(p)}\)", text_number(start[p]), text_number(gradient),
+                     text_number(check, 6), text_number(new)])  # fmt: skip
     # The gradients, and where the step takes each parameter.
     derivative = partial(network.loss, sp.Symbol("p"))
     header = [
@@ -255,5 +256,5 @@ def update_step(site: Site, values: dict, listed: tuple[sp.Symbol, ...]) -> dict
         "table": markdown_table(header, rows),
         "before": number(before, 10),
         "after": number(after, 10),
-        "change": number(after - before, 6).replace("-", "−"),  # in running text: a minus sign
+        "change": text_number(after - before, 6),
     }

@@ -10,7 +10,7 @@ from cycler import cycler
 from derive import plot, xlsx
 from derive import table as iteration
 from safeio.atomic import OutputError
-from sitegen.site_common import PageData, Site, markdown_table, number, site_path
+from sitegen.site_common import PageData, Site, markdown_table, number, site_path, text_number
 
 FIRST_ROWS = 5  # rows shown per learning rate on the page; the downloads hold every row
 GROUP_COLUMNS = 4  # value columns per table: step + 4 fit the text column at 1280 px
@@ -124,7 +124,10 @@ def rate_tab(table: iteration.Table, j: int) -> dict:
         chunks = [names[k : k + GROUP_COLUMNS] for k in range(0, len(names), GROUP_COLUMNS)]
         for chunk in chunks[:GROUP_TABLES]:
             rows = [
-                [str(s), *(number(table.values[j, s, table.names.index(n)], DIGITS) for n in chunk)]
+                [
+                    str(s),
+                    *(text_number(table.values[j, s, table.names.index(n)], DIGITS) for n in chunk),
+                ]
                 for s in steps
             ]
             rows.insert(len(steps) - 1, ["…"] + [""] * len(chunk))
@@ -199,16 +202,16 @@ def sweep_sentences(sweep: iteration.Table) -> list[str]:
     best = int(np.argmin(finite))
     if best < len(rates) - 1:
         sentences.append(
-            f"The lowest error after {sweep.steps} steps, {number(final[best], 6)}, comes at "
+            f"The lowest error after {sweep.steps} steps, {text_number(final[best], 6)}, comes at "
             f"learning rate {number(rates[best])}; at {number(rates[-1])} it is "
-            f"{number(final[-1], 6)}."
+            f"{text_number(final[-1], 6)}."
         )
         gradients = [c.name for c in sweep.columns if c.kind == iteration.GRADIENT]
         largest = max(abs(sweep.column(name)[-1, -1]) for name in gradients)
         if np.isfinite(final[-1]) and largest < 1e-9 < final[-1]:
             sentences.append(
                 f"There every gradient has all but vanished (the largest is "
-                f"{number(largest, 3)}) while the error has not: the first steps threw the "
+                f"{text_number(largest, 3)}) while the error has not: the first steps threw the "
                 f"neurons into the flat tails of their activations, and learning stalls."
             )
     return sentences

@@ -97,6 +97,11 @@ def number(value: float, digits: int = 9) -> str:
     return f"{value:.{digits}g}"
 
 
+def text_number(value: float, digits: int = 9) -> str:
+    """number() for text and tables: a minus sign (−), as every page writes it, not a hyphen."""
+    return number(value, digits).replace("-", "−")
+
+
 def latex_number(value: float, digits: int = 9, factor: bool = True) -> str:
     """A float as LaTeX: 1.5e-05 becomes 1.5 \\times 10^{-5}; a negative factor in parentheses."""
     text = number(value, digits)
