@@ -14,11 +14,9 @@ reader's formula at the same points and compares numbers.
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
+import subprocess
+import sys
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -35,29 +33,31 @@ from sitegen.site_common import script_json
 POINTS = 6  # this page's numbers, then random forward passes
 SEED = 22
 AGREE = 1e-9  # relative: the same function at every point
+ROOT = Path(__file__).resolve().parent.parent  # where `python -m sitegen.practice` finds sitegen
 
 
 class Catalogue:
-    """The practice data for the network of a derive config, worked out in a process of its own
-    while the other pages build (seconds of SymPy: explain() tries its diagnoses one by one);
-    str() is its JSON, waited for when the page is rendered. Where no process can be started,
-    it is worked out here."""
+    """The practice data for the network of a derive config, worked out by a Python process of
+    its own while the other pages build (seconds of SymPy: explain() tries its diagnoses one by
+    one); str() is its JSON, waited for when the page is rendered. Where that process cannot be
+    started or fails, it is worked out here: the same numbers, later."""
 
     def __init__(self, config_path: Path):
         self._path, self._json = config_path, None
+        command = [sys.executable, "-m", "sitegen.practice", str(config_path)]
         try:
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-            self._pending = self._pool.submit(catalogue_json, config_path)
-        except OSError:  # no process to be had: worked out when asked for
-            self._pool = None
+            self._process = subprocess.Popen(
+                command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            )
+        except OSError:
+            self._process = None
 
     def __str__(self) -> str:
-        if self._json is None and self._pool is not None:
-            # A worker that died leaves _json None: worked out here instead.
-            with contextlib.suppress(BrokenProcessPool, OSError):
-                self._json = self._pending.result()
-            self._pool.shutdown()
-            self._pool = None
+        if self._json is None and self._process is not None:
+            out, _ = self._process.communicate()
+            if self._process.returncode == 0 and out:
+                self._json = out.decode("utf-8")
+            self._process = None
         if self._json is None:
             self._json = catalogue_json(self._path)
         return self._json
@@ -186,3 +186,7 @@ def neighbours(symbol: sp.Symbol, network: Network) -> list[sp.Symbol]:
         ]
     found += [n.net for n in network.neurons if n.out == symbol]
     return found
+
+
+if __name__ == "__main__":  # the process a Catalogue starts: python -m sitegen.practice CONFIG
+    sys.stdout.write(catalogue_json(Path(sys.argv[1])))
