@@ -63,7 +63,8 @@ BAD_CONFIGS = {
     "boolean value": (CLASSIC.replace("0.99]", "true]"), "values.targets[1] = True"),
     "unknown activation": (
         CLASSIC.replace('activation = "sigmoid"', 'activation = "swish"'),
-        "network.activation = 'swish' is not allowed; use one of: sigmoid, tanh, relu, leaky_relu, linear",
+        "network.activation = 'swish' is not allowed; use one of: sigmoid, tanh, relu, "
+        "leaky_relu, linear",
     ),
     "wrong activation list": (
         CLASSIC.replace('activation = "sigmoid"', 'activation = ["tanh"]'),

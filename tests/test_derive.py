@@ -11,8 +11,8 @@ from derive.chain import gradients, proof_residual
 from derive.config import NetworkSpec, Values, load_config
 from derive.evaluate import evaluator_for, gradient_symbol, values_args
 from derive.functions import lemmas
-from derive.operations import ACTIVATIONS, OPERATIONS
 from derive.network import build_network
+from derive.operations import ACTIVATIONS, OPERATIONS
 
 pytestmark = pytest.mark.core
 

@@ -3,8 +3,8 @@ float limits: its NumPy and plain-Python forms, the NumPy, plain-Python and Java
 printed from its SymPy function, the stored operations program, its JavaScript in
 derive/operations.js and its spreadsheet formula (computed by the `formulas` engine), each
 against the record's definition worked out by SymPy to 50 digits, and that definition against
-torch. Then each derivative: the record's against sympy.diff of the definition (the lemma), and
-against torch autograd."""
+torch (in tests/test_torch_reference.py, with each derivative against autograd). Then each
+derivative against sympy.diff of the definition (the lemma)."""
 
 import json
 import math
@@ -16,12 +16,11 @@ import formulas
 import numpy as np
 import pytest
 import sympy as sp
-import torch
 
 from derive import functions
 from derive.descent import SCALAR_FUNCTIONS, ScalarPrinter
 from derive.evaluate import numpy_source
-from derive.functions import FUNCTIONS, X, Y, definition, derivative, elementary, lemmas
+from derive.functions import FUNCTIONS, definition, lemmas
 from derive.javascript import OPERATIONS_JS, JavaScriptPrinter
 from derive.numpy_program import load_program, run_operations
 from derive.operations import OPERATIONS
@@ -34,17 +33,6 @@ ORDINARY = [-3.7, -1.0, -0.5, 0.0, 0.25, 1.0, 2.5]
 LIMITS = [-1.7e308, -1e308, -745.2, -709.9, -40.0, -5e-324, 5e-324, 40.0, 709.9, 745.2, 1e308]
 INFINITE = [-math.inf, math.inf]
 POINTS = ORDINARY + LIMITS + INFINITE
-
-# Independent references: torch's own functions (autograd for the derivatives).
-TORCH = {
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "leaky_relu": torch.nn.functional.leaky_relu,
-    "linear": lambda x: x,
-    "step": lambda x: (x > 0).to(x.dtype),
-    "logsumexp": lambda x, y: torch.logsumexp(torch.stack([x, y]), dim=0),
-}
 
 
 def arguments(name: str, x: float) -> tuple[float, ...]:
@@ -151,15 +139,6 @@ def test_every_backend_computes_the_definition(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", OPERATIONS)
-def test_definition_is_torchs(name):
-    points = [arguments(name, x) for x in ORDINARY + LIMITS]
-    for p in points:
-        tensors = [torch.tensor(a, dtype=torch.float64) for a in p]
-        want = float(TORCH[name](*tensors))
-        assert close(exact(name, p), want), (name, p)
-
-
-@pytest.mark.parametrize("name", OPERATIONS)
 def test_nan_gives_the_same_in_every_python_backend(name):
     """NaN in: every backend agrees (NaN out, except step, which reads NaN > 0 as false)."""
     results = python_results(name, [arguments(name, math.nan)])
@@ -169,19 +148,6 @@ def test_nan_gives_the_same_in_every_python_backend(name):
 
 def test_derivatives_are_proven():
     assert lemmas() == dict.fromkeys(OPERATIONS, 0)
-
-
-@pytest.mark.parametrize("name", [n for n in OPERATIONS if n != "step"])
-def test_derivative_is_torch_autograds(name):
-    """The record's derivative, in x and y = f(x), against autograd at the ordinary points (0,
-    ReLU's kink, included: both take the slope from the left there)."""
-    for value in ORDINARY:
-        p = arguments(name, value)
-        tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in p]
-        (slope,) = torch.autograd.grad(TORCH[name](*tensors), tensors[0])
-        y = definition(name, tuple(sp.Float(a, 40) for a in p))
-        mine = elementary(derivative(name)).xreplace({X: sp.Float(p[0], 40), Y: y})
-        assert math.isclose(float(sp.N(mine, 30)), float(slope), rel_tol=1e-12), (name, p)
 
 
 def test_a_wrong_derivative_fails_its_lemma(monkeypatch):

@@ -1,17 +1,23 @@
-"""The derivation against torch autograd (float64): every gradient of every network shape, and
-gradient descent step by step. Kept apart from the derive tests, which run without torch too."""
+"""The derivation against torch autograd (float64): every gradient of every network shape,
+gradient descent step by step, and each operation of derive/operations.py with its derivative.
+Kept apart from the derive tests, which run without torch too."""
 
 from __future__ import annotations
 
+import math
 import zlib
 
 import numpy as np
 import pytest
+import sympy as sp
 import torch
 from test_derive import CASES, all_params, derived, make_spec, random_values
+from test_operations import LIMITS, ORDINARY, arguments, close, exact
 from test_table import STABLE_SHAPES, shape_id
 
 from derive.config import Config, NetworkSpec, Values, load_config
+from derive.functions import X, Y, definition, derivative, elementary
+from derive.operations import OPERATIONS
 from derive.table import iteration_table
 
 ACTIVATIONS = {
@@ -93,3 +99,37 @@ def test_descent_matches_torch_autograd(path):
             table.values[k, :, table.names.index("E_total")], losses, rtol=1e-10, atol=1e-15
         )
         np.testing.assert_allclose(table.values[k][:, trained], params, rtol=1e-10, atol=1e-14)
+
+
+# Each operation of derive/operations.py as torch computes it (autograd for its derivative).
+TORCH_OPERATIONS = {
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "leaky_relu": torch.nn.functional.leaky_relu,
+    "linear": lambda x: x,
+    "step": lambda x: (x > 0).to(x.dtype),
+    "logsumexp": lambda x, y: torch.logsumexp(torch.stack([x, y]), dim=0),
+}
+
+
+@pytest.mark.parametrize("name", OPERATIONS)
+def test_definition_is_torchs(name):
+    points = [arguments(name, x) for x in ORDINARY + LIMITS]
+    for p in points:
+        tensors = [torch.tensor(a, dtype=torch.float64) for a in p]
+        want = float(TORCH_OPERATIONS[name](*tensors))
+        assert close(exact(name, p), want), (name, p)
+
+
+@pytest.mark.parametrize("name", [n for n in OPERATIONS if n != "step"])
+def test_derivative_is_torch_autograds(name):
+    """The record's derivative, in x and y = f(x), against autograd at the ordinary points (0,
+    ReLU's kink, included: both take the slope from the left there)."""
+    for value in ORDINARY:
+        p = arguments(name, value)
+        tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in p]
+        (slope,) = torch.autograd.grad(TORCH_OPERATIONS[name](*tensors), tensors[0])
+        y = definition(name, tuple(sp.Float(a, 40) for a in p))
+        mine = elementary(derivative(name)).xreplace({X: sp.Float(p[0], 40), Y: y})
+        assert math.isclose(float(sp.N(mine, 30)), float(slope), rel_tol=1e-12), (name, p)
