@@ -23,6 +23,9 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from mnist.names import METRICS  # noqa: E402 (mnist.names needs no torch)
+
 SEARCH = [sys.executable, str(ROOT / "benchmarks" / "mnist_search.py")]
 VARIANTS = {  # name: (architecture, settings over defaults.toml)
     "base": ("nano", {}),
@@ -159,7 +162,7 @@ def main() -> None:
             if path.suffix in (".jsonl", ".json"):
                 tar.add(path, arcname=str(path.relative_to(runs)))
     for seed in REAL_SEEDS:
-        metrics = runs / f"seed-{seed}" / "metrics.jsonl"
+        metrics = runs / f"seed-{seed}" / METRICS
         if metrics.exists():
             last = json.loads(metrics.read_text().splitlines()[-1])
             print(f"gpu seed {seed}: epoch {last['epoch']} test {100 * last['test_acc']:.2f}%")
