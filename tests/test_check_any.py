@@ -112,3 +112,33 @@ def test_a_wrong_cell_beside_rounded_givens_is_still_found(decimals, off, tmp_pa
     assert [(f["cell"], f["kind"], f["count"]) for f in report["findings"]] == [
         ("X10", "wrong value", 1)
     ]
+
+
+def with_partial_last_row(path: Path, cells: dict[str, str]) -> Path:
+    """course_sheet(rows=2, unfinished=True) with some of its last row's computed cells filled."""
+    book = openpyxl.load_workbook(path)
+    for cell, formula in cells.items():
+        book["Backprop"][cell] = formula
+    return save_recalculated(book, path)
+
+
+def test_an_unfinished_row_with_a_few_computed_cells_is_one_note(tmp_path, capsys):
+    path = course_sheet(tmp_path / "partial.xlsx", rows=2, unfinished=True)
+    path = with_partial_last_row(path, {"I7": "=E7*C7+F7*D7", "J7": "=1/(1+EXP(-I7))"})
+    code, report = report_of(capsys, path)
+    assert (code, report["findings"], report["unchecked"]) == (0, [], [])
+    assert report["notes"] == [
+        "Backprop!A4:AE7: row 7 holds the next weights and 2 of its 19 computed cells "
+        "(an unfinished row)"
+    ]
+    assert report["cells_checked"] == 2 * 19 + 2 + 2 * 8  # the two cells of row 7 included
+
+
+def test_a_mistake_in_an_unfinished_rows_computed_cell_is_found(tmp_path, capsys):
+    path = course_sheet(tmp_path / "partial.xlsx", rows=2, unfinished=True)
+    path = with_partial_last_row(path, {"I7": "=E7*C7+G7*D7"})  # w3 where w2 belongs
+    code, report = report_of(capsys, path)
+    assert code == 1
+    assert [(f["cell"], f["diagnosis"]) for f in report["findings"]] == [
+        ("I7", "h1 uses w3 where w2 belongs")
+    ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from derive.check.diagnose import Issue, TableCheck, finding_key
+from derive.check.diagnose import TableCheck, finding_key
 from derive.check.formulas import shifted
 from derive.check.grid import SheetError
 from derive.check.locate import locate
@@ -27,6 +27,7 @@ from derive.check.report import (
 )
 from derive.check.table import Sheet, Table
 from derive.check.updates import WRONG_RATE
+from derive.check.verdict import Issue
 from derive.config import Config
 from derive.limits import DEFAULT_TOLERANCE
 

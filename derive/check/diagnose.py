@@ -9,70 +9,38 @@
 - An error value (#N/A, #DIV/0!, NaN) in a table, or in a cell outside it that the table takes a
   given or its learning rate from, is a finding at its cell whatever its formula says: a sheet that
   shows one is never clean. The cells computed from it are compared with what they would be had it
-  been right, so a wrong value is not reported again for each error it causes.
+  been right, so a wrong value is not reported again for each error it causes (errors.py).
+- A column whose label this does not know: known by what it computes (helpers.py).
 Here: the run over a table's columns, and each wrong cell made an Issue (same mistake, one key).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
-from openpyxl.utils import column_index_from_string
 
+from derive.check.errors import ERROR_VALUE, ErrorValues
 from derive.check.formulas import FormulaReading, Judgement
-from derive.check.grid import is_error_value
 from derive.check.helpers import UnknownColumns
 from derive.check.learning_rate import given_cells
 from derive.check.model import Equation, Model, update_expr
 from derive.check.table import REFERENCE, Column, Sheet, Table
 from derive.check.updates import WRONG_RATE, UpdateChecks
 from derive.check.values import NOT_A_NUMBER, ValueComparison
-from derive.labels import LR, Labels
+from derive.check.verdict import Issue, Verdict
+from derive.labels import Labels
 
-ERROR_VALUE = "error value"
 WRONG_FORMULA = "wrong formula"
 WRONG_VALUE = "wrong value"
 TYPED_NUMBER = "typed number"
 MAX_LISTED = 1_000  # cells listed for one finding; the rest are counted (a large wrong table)
-MAX_TRACED = 64  # references of one formula followed to find where an error value comes from
 MAX_JUDGED = 10_000  # different formulas a table's cells are judged by (~10 ms each); then values
 
 
-@dataclass(frozen=True)
-class Issue:
-    """One wrong cell, before cells with the same mistake are grouped."""
-
-    key: str
-    label: str
-    row: int
-    column: int
-    kind: str
-    sheet_value: float | str | None
-    correct_value: float | None
-    correct_formula: str
-    formula: int  # the formula's index in the table, -1 for a typed value
-    diagnosis: str
-
-
-@dataclass
-class Verdict:
-    """What one table's check found and covered."""
-
-    issues: list[Issue] = field(default_factory=list)  # at most MAX_LISTED a finding
-    unlisted: Counter = field(default_factory=Counter)  # finding key -> wrong cells past those
-    checked: int = 0
-    columns: list[str] = field(default_factory=list)  # labels of the columns checked
-    updates: str = ""  # how the weight updates were checked, or why not
-    unchecked: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns):
+class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns, ErrorValues):
     """One table's check: its state here, the formula reading, value comparison and update checks
     in the modules of the classes it is made of."""
 
@@ -101,18 +69,33 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns):
             self.uses.update({int(f): int(c) for f, c in zip(ids, counts, strict=True) if f >= 0})
         self.givens = given_cells(sheet, Labels(model.network))
         self.updates = self.update_positions()
+        self.partial: list[Column] = []  # an unfinished last row's computed cells
         self.last = len(self.rows) - (1 if self.unfinished() else 0)
 
     def unfinished(self) -> bool:
-        """The last row holds only the next weights: a row not yet done, not a column of errors."""
+        """The last row holds the next weights and none or only some of its computed cells, below
+        a row that holds them all: a row not yet done, not a column of errors. The cells it has
+        are checked (`positions`)."""
         if len(self.rows) < 2:
             return False
         computed = [c for k, c in self.keyed.items() if k in self.model.equations]
         end = len(self.rows) - 1
-        return bool(computed) and all(
-            np.isnan(c.values()[end]) and end not in c.texts and c.formula(end) < 0
-            for c in computed
+        self.partial = [c for c in computed if not self.empty(c, end)]
+        return (
+            bool(computed)
+            and len(self.partial) < len(computed)
+            and not any(self.empty(c, end - 1) for c in computed)
         )
+
+    @staticmethod
+    def empty(column: Column, i: int) -> bool:
+        return np.isnan(column.values()[i]) and i not in column.texts and column.formula(i) < 0
+
+    def positions(self, column: Column) -> np.ndarray:
+        """The rows of `column` to check: all, but an unfinished last row's empty cell."""
+        if self.last == len(self.rows) or self.empty(column, self.last):
+            return np.arange(len(self.rows) if self.last == len(self.rows) else self.last)
+        return np.arange(self.last + 1)
 
     def judge(self, formula_id: int, key: str, expected: sp.Expr) -> Judgement:
         cache = (formula_id, key)
@@ -146,8 +129,12 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns):
         self.check_givens()
         self.check_error_values(used)
         if self.last < len(self.rows) and self.table.origin is None:  # a form's is its output
-            row = int(self.rows[-1])
-            self.verdict.notes.append(f"row {row} holds only the next weights (an unfinished row)")
+            row, held = int(self.rows[-1]), len(self.partial)
+            computed = sum(1 for k in self.keyed if k in self.model.equations)
+            what = f"the next weights and {held} of its {computed} computed cells" if held else ""
+            self.verdict.notes.append(
+                f"row {row} holds {what or 'only the next weights'} (an unfinished row)"
+            )
         return self.verdict
 
     def check_column(self, column: Column, equation: Equation, used) -> None:
@@ -160,7 +147,7 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns):
 
         # A formula showing an error value is judged by its formula: a right one shows the
         # error of a cell it reads, which is reported there.
-        rest = self.by_formula(column, np.arange(self.last), key, expected, wrong)
+        rest = self.by_formula(column, self.positions(column), key, expected, wrong)
         if len(rest):
             units = column.units()[rest] + self.carried_units(equation, used)[rest]
             allowed = 1.5 * units + self.tolerance * np.abs(correct[rest])
@@ -206,94 +193,6 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns):
                     self.verdict.checked += 1
                     self.add(column, i, NOT_A_NUMBER, self.model.defaults[key], sp.Symbol(key))
                     del text
-
-    def check_error_values(self, used: dict[str, np.ndarray]) -> None:
-        """Every error value in the table not yet a finding, in any column, and in the cells
-        outside it the table takes a given or its learning rate from. A cell whose formula reads
-        a cell that shows an error is counted in a note (its error comes from there), unless no
-        cell of the table is a finding (errors that only read each other)."""
-        caused = []
-        for column in self.table.columns:
-            for i, text in sorted(column.texts.items()):
-                row = int(self.rows[i])
-                if not is_error_value(text) or (row, column.index) in self.reported:
-                    continue
-                if self.reads_an_error(column, i):
-                    caused.append((column, i))
-                    continue
-                self.add_error(column, i, used)
-        self.check_outside_errors()
-        if caused and not self.verdict.issues:
-            for column, i in caused:
-                self.add_error(column, i, used)
-        elif caused:
-            first = min(self.table.place(int(self.rows[i]), c.index) for c, i in caused)
-            self.verdict.notes.append(
-                f"{len(caused):,} more cell(s) show an error value computed from a cell that shows "
-                f"one (the first: {first})"
-            )
-
-    def add_error(self, column: Column, i: int, used: dict[str, np.ndarray]) -> None:
-        self.verdict.checked += 1
-        key = column.key
-        correct = used[key][i] if key in used else None
-        self.add(column, i, ERROR_VALUE, correct, self.expected_expr(key, i))
-
-    def check_outside_errors(self) -> None:
-        """An error value where the table takes a given or its learning rate from."""
-        rate = self.table.learning_rate
-        outside = dict(self.givens)
-        if rate is not None and rate.cell is not None:
-            outside[rate.cell] = LR
-        for (row, index), key in sorted(outside.items()):
-            cell = self.sheet.loose.get((row, index))
-            if cell is None or not is_error_value(cell.value):
-                continue
-            self.verdict.checked += 1
-            what = "the learning rate" if key == LR else key
-            diagnosis = f"{what} shows the error value {cell.value}"
-            self.verdict.issues.append(
-                Issue(
-                    key,
-                    key,
-                    row,
-                    index,
-                    ERROR_VALUE,
-                    cell.value,
-                    self.model.defaults.get(key),
-                    f"{what}: a number",
-                    -1,
-                    diagnosis,
-                )
-            )
-
-    def reads_an_error(self, column: Column, i: int) -> bool:
-        """The cell's formula reads a cell (of the table or outside it) that shows an error; of
-        a formula's references the first MAX_TRACED are followed (past them a cell is taken for
-        a source of its error: a finding too many, never one too few)."""
-        formula_id = column.formula(i)
-        if formula_id < 0:
-            return False
-        if formula_id not in self.traced:
-            formula = self.table.formulas[formula_id]
-            found = []
-            for m in itertools.islice(REFERENCE.finditer(formula.text), MAX_TRACED):
-                found.append((int(m[4]), bool(m[3]), column_index_from_string(m[2])))
-            self.traced[formula_id] = (formula.row, found)
-        origin, references = self.traced[formula_id]
-        shift = int(self.rows[i]) - origin
-        return any(
-            self.shows_error(row if fixed else row + shift, index)
-            for row, fixed, index in references
-        )
-
-    def shows_error(self, row: int, index: int) -> bool:
-        k = int(np.searchsorted(self.rows, row))
-        target = self.by_index.get(index)
-        if target is not None and k < len(self.rows) and self.rows[k] == row:
-            return is_error_value(target.texts.get(k))
-        cell = self.sheet.loose.get((row, index))
-        return cell is not None and is_error_value(cell.value)
 
     def expected_expr(self, key: str | None, i: int) -> sp.Expr | None:
         """What the cell at position i of column `key` must hold, if this knows."""

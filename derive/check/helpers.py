@@ -134,7 +134,7 @@ class UnknownColumns:
         hint = named(column.label, self.model)
         order = [hint] if hint else []
         order += [key for key in found if key != hint]
-        positions = np.arange(self.last)
+        positions = self.positions(column)
         values = column.values()[positions]
         for key in order:
             equation = found[key]
