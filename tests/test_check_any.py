@@ -142,3 +142,29 @@ def test_a_mistake_in_an_unfinished_rows_computed_cell_is_found(tmp_path, capsys
     assert [(f["cell"], f["diagnosis"]) for f in report["findings"]] == [
         ("I7", "h1 uses w3 where w2 belongs")
     ]
+
+
+def test_of_a_list_of_rates_under_one_label_the_one_the_updates_use_is_taken(tmp_path, capsys):
+    """Typed updates made with 0.5; the label's row lists 0.1 0.2 0.5 0.8 1 2 (0.1 first)."""
+    path = course_sheet(tmp_path / "rates.xlsx", rows=6, typed=True)
+    book = openpyxl.load_workbook(path)
+    for k, rate in enumerate([0.1, 0.2, 0.5, 0.8, 1, 2]):
+        book["Backprop"].cell(3, 3 + k, rate)
+    book.save(path)
+    code, report = report_of(capsys, path)
+    assert (code, report["findings"], report["unchecked"]) == (0, [], [])
+    assert report["tables"][0]["updates"] == (
+        "5 update row(s) checked, lr from Backprop!E3 (label, the one of its list the updates use)"
+    )
+
+
+def test_updates_that_use_no_rate_of_the_list_are_findings(tmp_path, capsys):
+    path = course_sheet(tmp_path / "rates.xlsx", rows=3, typed=True)
+    book = openpyxl.load_workbook(path)
+    for k, rate in enumerate([0.1, 0.2, 0.8]):
+        book["Backprop"].cell(3, 3 + k, rate)
+    book.save(path)
+    code, report = report_of(capsys, path)
+    assert code == 1
+    assert {(f["kind"], f["count"]) for f in report["findings"]} == {("wrong update", 2)}
+    assert len(report["findings"]) == 8  # each weight's two updates, with 0.1 in C3

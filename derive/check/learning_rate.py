@@ -33,7 +33,7 @@ def learning_rate(sheet: Sheet, table: Table) -> LearningRate | None:
             "formula", f"{sheet.name}!{cell_name(row, column)}", (row, column), value
         )
     if labelled:
-        return labelled[0][1]
+        return confirmed(sheet, table, labelled[0][1])
     column = table.keyed.get(LR)
     if column is not None:
         return LearningRate("column", column.label, None, None)
@@ -140,3 +140,39 @@ def labelled_givens(sheet: Sheet, labels: Labels) -> dict[tuple[int, int], str]:
         if value is not None:
             found[value[0]] = key
     return found
+
+
+def listed(sheet: Sheet, first: tuple[int, int]) -> list[tuple[tuple[int, int], float]]:
+    """The numbers in a run from `first` (a labelled cell) rightwards on its row, else downwards:
+    a list of rates under one label (0.1 0.2 0.5 0.8 1 2)."""
+    for step in ((0, 1), (1, 0)):
+        found, (row, column) = [], first
+        while isinstance(getattr(sheet.loose.get((row, column)), "value", None), float):
+            found.append(((row, column), sheet.loose[row, column].value))
+            row, column = row + step[0], column + step[1]
+        if len(found) > 1:
+            return found
+    return []
+
+
+def confirmed(sheet: Sheet, table: Table, rate: LearningRate) -> LearningRate:
+    """Of a list of rates under the label, the one the table's weight updates use: the median of
+    (w above - w) / gradient above over its rows, within 1%; the first when none is."""
+    choices = listed(sheet, rate.cell) if rate.cell else []
+    estimates = []
+    for key, column in table.keyed.items():
+        gradient = table.keyed.get(f"dE_total/d{key}")
+        if gradient is None:
+            continue
+        weights, slopes = column.values(), gradient.values()[:-1]
+        with np.errstate(all="ignore"):
+            ratio = (weights[:-1] - weights[1:]) / slopes
+        estimates += list(ratio[np.isfinite(ratio) & (np.abs(slopes) > 1e-12)])
+    if not choices or not estimates:
+        return rate
+    estimate = float(np.median(estimates))
+    (row, column), value = min(choices, key=lambda choice: abs(choice[1] - estimate))
+    if abs(value - estimate) > 0.01 * abs(value):
+        return rate
+    where = f"{sheet.name}!{cell_name(row, column)}"
+    return LearningRate("label, the one of its list the updates use", where, (row, column), value)
