@@ -1,6 +1,6 @@
 """derive check on layouts other than one row per update: Mazur's own (one iteration per
 worksheet, quantities down a column, each label beside its value, his biases b1 and b2), with no
---config; a mistake in it is named at the sheet's own cell.
+--config; a table laid out by columns; a mistake in each named at the sheet's own cell.
 
 Workbooks are written with openpyxl and recomputed by the `formulas` engine (save_recalculated);
 the expected verdicts and Mazur's published E_total are written out here by hand.
@@ -8,11 +8,13 @@ the expected verdicts and Mazur's published E_total are written out here by hand
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import openpyxl
 import pytest
-from test_check import report_of, save_recalculated
+from openpyxl.utils import column_index_from_string, get_column_letter
+from test_check import MISTAKES, course_sheet, report_of, save_recalculated
 
 pytestmark = pytest.mark.core
 
@@ -96,3 +98,44 @@ def test_a_mistake_in_mazurs_layout_is_named_at_its_own_cell(tmp_path, capsys):
     found = [(f["worksheet"], f["cell"], f["kind"], f["sheet_formula"]) for f in report["findings"]]
     assert found == [("iter 1", "C29", "wrong formula", "=(-(I19-F19)*F19*(1-F19))*C20")]
     assert report["findings"][0]["diagnosis"] == "dE/dw5 uses a_h2 where a_h1 belongs"
+
+
+def transposed_copy(path: Path, to: Path) -> Path:
+    """The workbook with every cell of its worksheet moved from (row, column) to (column, row),
+    each A1 reference in its formulas turned likewise: a table laid out by columns."""
+    source = openpyxl.load_workbook(path)["Backprop"]
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Backprop"
+
+    def turned(m: re.Match) -> str:
+        column, row = column_index_from_string(m[2]), int(m[4])
+        return f"{m[3]}{get_column_letter(row)}{m[1]}{column}"
+
+    for line in source.iter_rows():
+        for cell in line:
+            value = cell.value
+            if isinstance(value, str) and value.startswith("="):
+                value = re.sub(r"(\$?)([A-Z]{1,3})(\$?)(\d+)", turned, value)
+            if value is not None:
+                sheet.cell(cell.column, cell.row, value)
+    return save_recalculated(book, to)
+
+
+def test_a_table_laid_out_by_columns_is_checked_at_its_own_cells(tmp_path, capsys):
+    path = transposed_copy(course_sheet(tmp_path / "rows.xlsx", rows=4), tmp_path / "cols.xlsx")
+    code, report = report_of(capsys, path)
+    assert (code, report["findings"], report["unchecked"]) == (0, [], [])
+    (table,) = report["tables"]
+    assert (table["span"], len(table["columns"])) == ("D1:H31", 19)
+    assert table["updates"] == "3 update row(s) checked, lr from Backprop!C3 (formula)"
+
+
+def test_a_mistake_in_a_table_by_columns_is_named_at_its_own_cell(tmp_path, capsys):
+    column, template, diagnosis = MISTAKES["a_h1 where a_h2 belongs"]
+    rows = course_sheet(tmp_path / "rows.xlsx", rows=4, change={column: template})
+    code, report = report_of(capsys, transposed_copy(rows, tmp_path / "cols.xlsx"))
+    assert code == 1
+    ((finding),) = report["findings"]
+    # dE/dw3 is the sheet's row 26 (column Z of the table by rows); its first iteration column E
+    assert (finding["cell"], finding["count"], finding["diagnosis"]) == ("E26", 4, diagnosis)

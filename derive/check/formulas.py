@@ -80,7 +80,8 @@ class FormulaReading:
 
     def outside_reference(self, formula, row, column, absolute, shared, state, depth) -> sp.Expr:
         rate = self.table.learning_rate
-        state[sp.Symbol(f"cell {cell_name(row, column)}", real=True)] = (row, column, False)
+        name = self.table.place(row, column)
+        state[sp.Symbol(f"cell {name}", real=True)] = (row, column, False)
         if rate is not None and rate.cell == (row, column):
             return LEARNING_RATE
         if (row, column) in self.givens:
@@ -88,8 +89,8 @@ class FormulaReading:
             return LEARNING_RATE if key == LR else sp.Symbol(key, real=True)
         cell = self.sheet.loose.get((row, column))
         if cell is not None and cell.formula is not None:
-            return self.inline(row, column, state, depth, cell_name(row, column))
-        return sp.Symbol(f"cell {cell_name(row, column)}", real=True)
+            return self.inline(row, column, state, depth, name)
+        return sp.Symbol(f"cell {name}", real=True)
 
     def inline(self, row: int, column: int, state: dict, depth: int, what: str) -> sp.Expr:
         """A cell this does not know the meaning of: its own formula, followed (a few deep)."""

@@ -13,7 +13,7 @@ import numpy as np
 from openpyxl.utils import column_index_from_string
 
 from derive.check.grid import is_error_value
-from derive.check.table import REFERENCE, LearningRate, Sheet, Table, cell_name
+from derive.check.table import REFERENCE, LearningRate, Sheet, Table
 from derive.labels import LR, Labels, is_learning_rate
 
 
@@ -30,7 +30,7 @@ def learning_rate(sheet: Sheet, table: Table) -> LearningRate | None:
         cell = sheet.loose.get((row, column))
         value = cell.value if cell is not None and isinstance(cell.value, float) else None
         return LearningRate(
-            "formula", f"{sheet.name}!{cell_name(row, column)}", (row, column), value
+            "formula", f"{sheet.name}!{sheet.place(row, column)}", (row, column), value
         )
     if labelled:
         return confirmed(sheet, table, labelled[0][1])
@@ -67,9 +67,8 @@ def labelled_rates(sheet: Sheet, table: Table) -> list[tuple[float, LearningRate
     found = []
     for row, (vr, vc), number in rate_labels(sheet):
         distance = table.header_row - row if row <= table.header_row else 1e6 + row
-        found.append(
-            (distance, LearningRate("label", f"{sheet.name}!{cell_name(vr, vc)}", (vr, vc), number))
-        )
+        where = f"{sheet.name}!{sheet.place(vr, vc)}"
+        found.append((distance, LearningRate("label", where, (vr, vc), number)))
     return sorted(found, key=lambda pair: pair[0])
 
 
@@ -174,5 +173,5 @@ def confirmed(sheet: Sheet, table: Table, rate: LearningRate) -> LearningRate:
     (row, column), value = min(choices, key=lambda choice: abs(choice[1] - estimate))
     if abs(value - estimate) > 0.01 * abs(value):
         return rate
-    where = f"{sheet.name}!{cell_name(row, column)}"
+    where = f"{sheet.name}!{sheet.place(row, column)}"
     return LearningRate("label, the one of its list the updates use", where, (row, column), value)

@@ -15,6 +15,7 @@ from derive.check.form import form_table
 from derive.check.grid import Cell, SheetError, Worksheet
 from derive.check.learning_rate import learning_rate
 from derive.check.table import Column, Sheet, Table, cell_name
+from derive.check.transpose import transposed_rows
 from derive.labels import Labels
 from derive.network import Network
 
@@ -43,7 +44,9 @@ class Locator:
             return None
         return keys
 
-    def sheet(self, worksheet: Worksheet) -> Sheet:
+    def sheet(self, worksheet: Worksheet, turned: bool = False) -> Sheet:
+        """The worksheet's tables by rows, else by columns (transpose.py), else a form of one
+        iteration (form.py); `turned`: the worksheet is already read by columns."""
         tables: list[Table] = []
         loose: dict[tuple[int, int], Cell] = {}
         header_like = []
@@ -67,9 +70,23 @@ class Locator:
             last = row
             self.keep(loose, row, rest)
         tables = [t for t in tables if t.rows]
-        if not tables:
-            form = form_table(worksheet.name, loose, self.labels, self.weights, self.computed)
-            tables = [form] if form is not None else []
+        if turned or tables:
+            return Sheet(worksheet.name, tables, loose, header_like, worksheet.notes, turned)
+        rows = transposed_rows(loose)
+        if rows is not None:
+            by_columns = self.sheet(Worksheet(worksheet.name, iter(rows), worksheet.notes), True)
+            if any(len(t.rows) > 1 for t in by_columns.tables):
+                for table in by_columns.tables:
+                    table.transposed = True
+                    table.formulas_as_written = {
+                        (r, c): loose[c, r].formula
+                        for r in table.rows
+                        for c in table.indexes
+                        if (c, r) in loose and loose[c, r].formula
+                    }
+                return by_columns
+        form = form_table(worksheet.name, loose, self.labels, self.weights, self.computed)
+        tables = [form] if form is not None else []
         return Sheet(worksheet.name, tables, loose, header_like, worksheet.notes)
 
     def count(self, kept: int, characters: int) -> None:

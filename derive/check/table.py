@@ -91,11 +91,13 @@ class Table:
     origin: dict[tuple[int, int], tuple[int, int]] | None = None
     formulas_as_written: dict[tuple[int, int], str] = field(default_factory=dict)
 
+    transposed: bool = False  # read by columns (transpose.py): its rows are the sheet's columns
+
     def place(self, row: int, column: int) -> str:
-        """The sheet's name of the table's cell at row, column."""
+        """The sheet's name of the table's cell (or a cell beside it) at row, column."""
         if self.origin is not None:
             row, column = self.origin.get((row, column), (row, column))
-        return cell_name(row, column)
+        return cell_name(column, row) if self.transposed else cell_name(row, column)
 
     @functools.cached_property
     def indexes(self) -> frozenset[int]:
@@ -115,7 +117,7 @@ class Table:
         left = min(c.index for c in self.columns)
         right = max(c.index for c in self.columns)
         bottom = self.rows[-1] if self.rows else self.header_row
-        return f"{cell_name(self.header_row, left)}:{cell_name(bottom, right)}"
+        return f"{self.place(self.header_row, left)}:{self.place(bottom, right)}"
 
     def add(self, row: int, cells: dict[int, Cell]) -> tuple[int, int]:
         """Append the row's cells to the columns; the texts and new formulas kept as they are
@@ -199,5 +201,10 @@ class Sheet:
     loose: dict[tuple[int, int], Cell]
     header_like: list[str]  # headers with every weight but nothing computed: not tables
     notes: list[str] = field(default_factory=list)  # what reading it found to say
+    transposed: bool = False  # its cells turned about the diagonal (transpose.py)
     # What is worked out once from `loose` (learning_rate.py), not again for each table.
     memo: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def place(self, row: int, column: int) -> str:
+        """The sheet's own name of the cell at row, column (turned back when transposed)."""
+        return cell_name(column, row) if self.transposed else cell_name(row, column)

@@ -9,7 +9,7 @@ import numpy as np
 
 from derive.check.formulas import Judgement
 from derive.check.model import Model, update_expr
-from derive.check.table import Column, Table, cell_name
+from derive.check.table import Column, Table
 from derive.labels import LR, STEP
 
 WRONG_UPDATE = "wrong update"
@@ -89,4 +89,4 @@ class UpdateChecks:
         row, column, moves = judgement.rate_cell
         if moves:
             row += int(self.rows[i]) - self.table.formulas[formula].row
-        return Judgement(False, cell_name(row, column), rate_cell=judgement.rate_cell)
+        return Judgement(False, self.table.place(row, column), rate_cell=judgement.rate_cell)
