@@ -8,7 +8,7 @@ import math
 import sympy as sp
 
 from derive import table as iteration
-from derive.chain import Gradient, closed_forms_made
+from derive.chain import Gradient
 from derive.config import Config
 from derive.evaluate import gradient_symbol, values_args
 from derive.explain import Derivation, derivation
@@ -33,7 +33,7 @@ from sitegen.local_derivatives import (
 )
 from sitegen.mazur import CONFIG as MAZUR
 from sitegen.mazur import mazur_section
-from sitegen.practice import Catalogue
+from sitegen.practice import Catalogue, practicable
 from sitegen.site_common import (
     PageData,
     Site,
@@ -93,7 +93,7 @@ def build(site: Site) -> PageData:
         "update": update_step(site, values, listed),
         "mazur": mazur_section(site.settings.root),
         # Worked out beside the other pages' build; the page shows the JSON when rendered.
-        "practice": Catalogue(site.settings.derive_config) if closed_forms_made(network) else None,
+        "practice": Catalogue(site.settings.derive_config) if practicable(site.evaluator) else None,
     }
     files = {
         site_path("network.svg"): network_svg(network),

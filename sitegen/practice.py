@@ -34,6 +34,10 @@ POINTS = 6  # this page's numbers, then random forward passes
 SEED = 22
 AGREE = 1e-9  # relative: the same function at every point
 ROOT = Path(__file__).resolve().parent.parent  # where `python -m sitegen.practice` finds sitegen
+# Bounded work (explain() tries its diagnoses one by one, in SymPy): the classic net's gradients
+# have at most 15 operations each, 8 of them; a net past either bound gets no practice section.
+MAX_GRADIENTS = 16
+MAX_OPERATIONS = 30  # sympy.count_ops of one gradient's closed form
 
 
 class Catalogue:
@@ -68,10 +72,18 @@ def catalogue_json(config_path: Path) -> str:
     return script_json(catalogue(config, evaluator_for(config.network)))
 
 
-def catalogue(config: Config, evaluator: Evaluator) -> dict | None:
-    """What the page's practice script needs, or None for a network without closed forms."""
+def practicable(evaluator: Evaluator) -> bool:
+    """The network is small enough for a practice catalogue (see MAX_GRADIENTS)."""
     network = evaluator.network
-    if not closed_forms_made(network):
+    if not closed_forms_made(network) or len(network.trained) > MAX_GRADIENTS:
+        return False
+    return all(sp.count_ops(g.closed_form) <= MAX_OPERATIONS for g in evaluator.gradients)
+
+
+def catalogue(config: Config, evaluator: Evaluator) -> dict | None:
+    """What the page's practice script needs, or None for a network past practicable()."""
+    network = evaluator.network
+    if not practicable(evaluator):
         return None
     names, points = sample(evaluator, values_args(config.values))
     row = {name: k for k, name in enumerate(names)}

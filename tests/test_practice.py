@@ -9,6 +9,7 @@ from derive); the expected diagnoses are written out by hand, in derive check's 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 import sympy as sp
@@ -167,3 +168,32 @@ def test_every_gradient_of_the_page_can_be_practised(server, browser):
     assert options == [f"∂E_total/∂w{k}" for k in range(1, 9)]
     names = browser.find_element("id", "pr-names").get_attribute("textContent")
     assert "a_o1 = " in names and "i1 = 0.05" in names and "w5 = 0.4" in names
+
+
+def test_a_network_past_the_bounds_gets_no_practice_and_no_work():
+    from derive.config import load_config
+    from derive.evaluate import evaluator_for
+    from sitegen import practice
+
+    deep = load_config(Path(__file__).parent / "configs" / "table_deep_softmax.toml")
+    evaluator = evaluator_for(deep.network)  # 26 parameters, closed forms of up to 58 operations
+    assert not practice.practicable(evaluator)
+    started = time.perf_counter()
+    assert practice.catalogue(deep, evaluator) is None
+    assert time.perf_counter() - started < 5
+
+
+def test_the_catalogue_is_worked_out_in_the_build_when_no_process_starts(monkeypatch):
+    import json
+    import subprocess
+
+    from derive.config import default_config_path
+    from sitegen import practice
+
+    def refused(*args, **kwargs):
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(subprocess, "Popen", refused)
+    data = json.loads(str(practice.Catalogue(default_config_path())))
+    assert [g["parameter"] for g in data["gradients"]] == [f"w{k}" for k in range(1, 9)]
+    assert data["points"][0][:4] == [0.05, 0.1, 0.01, 0.99]  # this page's numbers first
