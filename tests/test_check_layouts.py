@@ -139,3 +139,49 @@ def test_a_mistake_in_a_table_by_columns_is_named_at_its_own_cell(tmp_path, caps
     ((finding),) = report["findings"]
     # dE/dw3 is the sheet's row 26 (column Z of the table by rows); its first iteration column E
     assert (finding["cell"], finding["count"], finding["diagnosis"]) == ("E26", 4, diagnosis)
+
+
+BLOCK = ["h1", "a_h1", "h2", "a_h2", "o1", "E_total"]  # the first row's values, down a column
+
+
+def with_block(path: Path, change: dict[str, float] | None = None, row: int = 5) -> Path:
+    """Beside course_sheet's table (columns A:AE), a worked row written down a column: labels in
+    AH6:AH11, the values of table row `row` typed at 6 decimals in AI6:AI11."""
+    values = openpyxl.load_workbook(path, data_only=True)["Backprop"]
+    header = {c.value: c.column_letter for c in values[4]}
+    book = openpyxl.load_workbook(path)
+    for k, name in enumerate(BLOCK, 6):
+        book["Backprop"][f"AH{k}"] = name
+        value = round(values[f"{header[name]}{row}"].value, 6)
+        book["Backprop"][f"AI{k}"] = (change or {}).get(name, value)
+    book.save(path)
+    return path
+
+
+def test_a_block_beside_the_table_is_checked_against_its_row(tmp_path, capsys):
+    path = with_block(course_sheet(tmp_path / "block.xlsx", rows=3), row=6)
+    book = openpyxl.load_workbook(path)  # the formulas' cached values, lost by openpyxl, back
+    code, report = report_of(capsys, save_recalculated(book, path))
+    assert (code, report["findings"], report["unchecked"]) == (0, [], [])
+    assert report["cells_checked"] == 3 * 19 + 2 * 8 + len(BLOCK)
+
+
+def test_a_wrong_value_in_a_block_beside_the_table_is_found(tmp_path, capsys):
+    path = with_block(course_sheet(tmp_path / "block.xlsx", rows=3), change={"o1": 0.9})
+    code, report = report_of(capsys, save_recalculated(openpyxl.load_workbook(path), path))
+    assert code == 1
+    (finding,) = report["findings"]
+    assert (finding["cell"], finding["label"], finding["sheet_value"]) == ("AI10", "o1", 0.9)
+    assert finding["diagnosis"] == "o1 beside the table is not the table's o1 of row 5"
+
+
+def test_a_block_that_matches_no_row_is_unchecked(tmp_path, capsys):
+    path = course_sheet(tmp_path / "block.xlsx", rows=3)
+    wrong = {name: 0.123 * k for k, name in enumerate(BLOCK, 1)}
+    path = with_block(path, change=wrong)
+    code, report = report_of(capsys, save_recalculated(openpyxl.load_workbook(path), path))
+    assert (code, report["findings"]) == (3, [])
+    assert report["unchecked"] == [
+        "Backprop!AI6:AI11: 6 labelled value(s) beside the table that match no row of "
+        "Backprop!A4:AE7"
+    ]

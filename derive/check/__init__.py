@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from derive.check.blocks import check_block, side_block
 from derive.check.diagnose import TableCheck, finding_key
 from derive.check.formulas import shifted
 from derive.check.grid import SheetError
@@ -29,6 +30,7 @@ from derive.check.table import Sheet, Table
 from derive.check.updates import WRONG_RATE
 from derive.check.verdict import Issue
 from derive.config import Config
+from derive.labels import Labels
 from derive.limits import DEFAULT_TOLERANCE
 
 __all__ = [
@@ -74,6 +76,14 @@ def check_file(path: str | Path, config: Config, tolerance: float = DEFAULT_TOLE
         notes += [f"{where}: {note}" for note in verdict.notes]
         unchecked += verdict.unchecked
         checked += verdict.checked
+    labels = Labels(model.network)
+    for sheet in sheets:
+        block = side_block(sheet, labels, model)
+        if block:
+            used = TableCheck(sheet, sheet.tables[0], model, tolerance, judged).values_in_use()
+            found, count, left, said = check_block(sheet, sheet.tables[0], block, used, tolerance)
+            findings, checked, unchecked = findings + found, checked + count, unchecked + left
+            notes += said
     if checked == 0:
         raise SheetError(
             f"{path}: the table has no column to check (only inputs, targets or weights); "
