@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pytest
-from test_site import write_large_config
 
 from derive.__main__ import main
 from derive.check import check_file
@@ -23,24 +22,20 @@ pytestmark = pytest.mark.core
 
 
 @pytest.fixture(scope="module")
-def large_export(tmp_path_factory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("large")
-    config, _, _ = write_large_config(folder)
-    path = folder / "large.xlsx"
-    args = ["table", "--config", str(config), "--steps", "3", "--lr", "0.5"]
-    assert main([*args, "--format", "xlsx", "--out", str(path)]) == 0
-    return config, path
+def large_export(tmp_path_factory) -> Path:
+    """derive's own export of a 4-12-12-2 net with trained biases (242 parameters)."""
+    return export(tmp_path_factory.mktemp("large"), [4, 12, 12, 2], "trained")
 
 
 def test_a_4_12_12_2_export_checks_clean(large_export):
-    config, path = large_export
-    report = check_file(path, load_config(config))
+    report = check_file(large_export, load_config(large_export.with_suffix(".toml")))
     assert (report.findings, report.unchecked, report.notes) == ((), (), ())
-    (table,) = report.tables
-    assert table.updates == "3 update row(s) checked, lr from lr (column)"
-    # 4 rows x (52 nets and activations, E1, E2, E_total, 26 deltas, 242 gradients), and 3
-    # update rows x 242 parameters
-    assert report.cells_checked == 4 * (52 + 3 + 26 + 242) + 3 * 242
+    assert [t.updates for t in report.tables] == [
+        "4 update row(s) checked, lr from lr (column)"
+    ] * 2
+    # per table, 5 rows x (52 nets and activations, E1, E2, E_total, 26 deltas, 242 gradients)
+    # and 4 update rows x 242 parameters
+    assert report.cells_checked == 2 * (5 * (52 + 3 + 26 + 242) + 4 * 242)
 
 
 def planted(path: Path, folder: Path, sheet: str, rows: int) -> tuple[Path, dict[str, str]]:
@@ -64,14 +59,13 @@ def planted(path: Path, folder: Path, sheet: str, rows: int) -> tuple[Path, dict
 
 
 def test_a_mistake_planted_in_a_4_12_12_2_export_is_found(large_export, tmp_path):
-    config, path = large_export
-    changed, header = planted(path, tmp_path, "lr 0.5", rows=4)
-    report = check_file(changed, load_config(config))
+    changed, header = planted(large_export, tmp_path, "lr 0.5", rows=5)
+    report = check_file(changed, load_config(large_export.with_suffix(".toml")))
     (finding,) = report.findings
     assert (finding.cell, finding.kind, finding.count) == (
         f"{header['dE/dw1']}2",
         "wrong formula",
-        4,
+        5,
     )
     assert finding.diagnosis == "dE/dw1 uses i2 where i1 belongs"
     assert finding.sheet_formula == f"={header['delta_h1']}2*{header['i2']}2"
@@ -82,7 +76,7 @@ def export(folder: Path, layers: list[int], bias: str = "none") -> Path:
     rng = np.random.default_rng(len(layers) * 10 + layers[1])
     weights = rng.uniform(-0.8, 0.8, sum(a * b for a, b in itertools.pairwise(layers)))
     biases = rng.uniform(-0.3, 0.3, sum(layers[1:])) if bias != "none" else np.zeros(0)
-    config = folder / "net.toml"
+    config = folder / "net.toml"  # beside net.xlsx: path.with_suffix(".toml")
     config.write_text(
         f'[network]\nlayers = {layers}\nactivation = "sigmoid"\nbias = "{bias}"\n\n[values]\n'
         f"inputs = {rng.uniform(0, 1, layers[0]).tolist()}\n"
