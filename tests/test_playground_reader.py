@@ -164,3 +164,14 @@ def test_clicking_a_weight_or_neuron_shows_its_chain_with_the_numbers(server, br
         oracle.gradients(oracle.WEIGHTS)[4], rel=1e-5
     )
     screenshot("playground-chain.png")
+
+
+def test_the_table_shows_nine_significant_digits_as_every_page(server, browser):
+    open_playground(browser, f"{server}/playground/#steps=50&step=3&show=1")
+    cells = browser.execute_script(
+        "return [...document.querySelectorAll('#pg-rows td[data-name], #pg-values dd')]"
+        ".map((c) => [c.textContent, Number(c.dataset.value)])"
+    )
+    assert len(cells) > 50
+    for text, value in cells:
+        assert float(text.replace("−", "-")) == float(f"{value:.9g}"), (text, value)

@@ -53,7 +53,7 @@ export class Steps {
       else line.removeAttribute("aria-current");
       this.names.forEach((name, j) => {
         const value = name === "step" ? s : run.value(s, name);
-        write(line.cells[j], value, name === "step" ? String(s) : long(value, 7));
+        write(line.cells[j], value, name === "step" ? String(s) : long(value));
       });
     });
     for (const dd of this.list.querySelectorAll("dd")) write(dd, row[dd.dataset.name], long(row[dd.dataset.name]));
