@@ -12,7 +12,18 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from test_check import course_sheet, paste_values, report_of, save_recalculated
+from test_check import (
+    COLUMNS,
+    FIRST_WEIGHTS,
+    GIVENS,
+    UPDATE,
+    WEIGHTS,
+    course_sheet,
+    fill,
+    paste_values,
+    report_of,
+    save_recalculated,
+)
 
 pytestmark = pytest.mark.core
 
@@ -168,3 +179,36 @@ def test_updates_that_use_no_rate_of_the_list_are_findings(tmp_path, capsys):
     assert code == 1
     assert {(f["kind"], f["count"]) for f in report["findings"]} == {("wrong update", 2)}
     assert len(report["findings"]) == 8  # each weight's two updates, with 0.1 in C3
+
+
+def test_a_block_with_its_own_lr_column_reads_it_not_the_label_above(tmp_path, capsys):
+    """Below course_sheet's table (η = 0.5 in C3, rows 5-7), after two blank rows, a second block
+    with its own header and an lr column of 0.8 its updates used; all pasted as values."""
+    path = course_sheet(tmp_path / "blocks.xlsx", rows=3)
+    book = openpyxl.load_workbook(path)
+    sheet = book["Backprop"]
+    names = [c.value for c in sheet[4]] + ["lr"]
+    columns = {name: k for k, name in enumerate(names, 1)}
+    for name, k in columns.items():
+        sheet.cell(10, k, name)
+    for row in range(11, 14):
+        sheet.cell(row, columns["lr"], 0.8)
+        for name, value in GIVENS.items():
+            sheet.cell(row, columns[name], value)
+        for j, weight in enumerate(WEIGHTS):
+            update = UPDATE.replace("{w@}", f"{{{weight}@}}").replace("{g@}", f"{{dE/d{weight}@}}")
+            first = row == 11
+            sheet.cell(row, columns[weight], FIRST_WEIGHTS[j] if first else "")
+            if not first:
+                sheet.cell(
+                    row, columns[weight], fill(update.replace("{lr}", "{lr@}"), columns, row)
+                )
+        for name, template in COLUMNS.items():
+            sheet.cell(row, columns[name], fill(template, columns, row))
+    paste_values(save_recalculated(book, path), decimals=None)  # typed: values tell the rate
+    code, report = report_of(capsys, path)
+    assert (code, report["findings"], report["unchecked"]) == (0, [], [])
+    assert [t["updates"] for t in report["tables"]] == [
+        "2 update row(s) checked, lr from Backprop!C3 (label)",
+        "2 update row(s) checked, lr from lr (column)",
+    ]

@@ -18,7 +18,8 @@ from derive.labels import LR, Labels, is_learning_rate
 
 
 def learning_rate(sheet: Sheet, table: Table) -> LearningRate | None:
-    """The table's learning rate: from its update formulas, a labelled cell, or a column. Update
+    """The table's learning rate: from its update formulas, its own lr column, or a labelled
+    cell (a block below another with its own lr column reads that, not the label above). Update
     formulas that read a cell no label names while a labelled cell holds the learning rate take
     it from the wrong cell: the labelled one is the rate, and they are findings."""
     referenced = update_references(table)
@@ -32,11 +33,11 @@ def learning_rate(sheet: Sheet, table: Table) -> LearningRate | None:
         return LearningRate(
             "formula", f"{sheet.name}!{sheet.place(row, column)}", (row, column), value
         )
+    column = table.keyed.get(LR)
+    if column is not None and np.isfinite(column.values()).any():  # the table's own, first
+        return LearningRate("column", column.label, None, None)
     if labelled:
         return confirmed(sheet, table, labelled[0][1])
-    column = table.keyed.get(LR)
-    if column is not None:
-        return LearningRate("column", column.label, None, None)
     return None
 
 
