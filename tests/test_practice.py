@@ -146,6 +146,9 @@ def test_values_and_unreadable_formulas(server, browser, screenshot):
     # A constant that equals the gradient here is a different function: found at other points.
     kind, text = verdict(browser, "w5", f"={right['w5']!r}")
     assert kind == "wrong" and "happens to agree here" in text, text
+    # A spreadsheet's order: unary minus before ^, so =-a_h1^2 is a_h1 squared.
+    kind, text = verdict(browser, "w5", "=(a_o1-t1)*a_o1*(1-a_o1)*(-a_h1^2)^0.5")
+    assert kind == "right", text
     kind, text = verdict(browser, "w5", "=3*(a_o1-t1)*a_o1*(1-a_o1)*a_h1")
     assert kind == "wrong" and "3 times" in text, text
     for formula, words in [
@@ -154,6 +157,8 @@ def test_values_and_unreadable_formulas(server, browser, screenshot):
         ("=SIGMOID(o1)", "SIGMOID() is not a function this page knows"),
         ("=a_o1 $ 2", 'cannot read "$ 2"'),
         ("", "Type a number"),
+        ("=" + "(" * 300 + "a_o1" + ")" * 300, "nests deeper than 200 levels"),
+        ("=a_o1" + "+a_o1" * 500, "longer than 2000 characters"),
     ]:
         kind, text = verdict(browser, "w5", formula)
         assert kind == "warn" and words in text, f"{formula!r}: {text}"

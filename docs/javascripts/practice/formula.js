@@ -12,6 +12,8 @@ const FUNCTIONS = {
   TANH: [1, Math.tanh],
   POWER: [2, Math.pow],
 };
+const MAX_LENGTH = 2000; // characters: a formula longer than any gradient's is not read
+const MAX_DEPTH = 200; // parentheses, signs and calls inside one another
 const TOKEN = /\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|([A-Za-z_][A-Za-z0-9_]*)|([-+*/^(),]))/y;
 // What a reader may type for an operator besides the ASCII one.
 const TYPED = [[/[−–]/g, "-"], [/[·×⋅∙]/g, "*"], [/÷/g, "/"]];
@@ -42,6 +44,7 @@ export function readFormula(text, names) {
   for (const [pattern, ascii] of TYPED) source = source.replace(pattern, ascii);
   if (source.startsWith("=")) source = source.slice(1);
   if (!source.trim()) throw new FormulaError("the formula is empty");
+  if (source.length > MAX_LENGTH) throw new FormulaError(`the formula is longer than ${MAX_LENGTH} characters`);
   const index = new Map(names.map((name, k) => [name.toLowerCase(), k]));
   const list = tokens(source);
   let at = 0;
@@ -52,7 +55,14 @@ export function readFormula(text, names) {
   };
   const where = () => (at < list.length ? `at token ${at + 1}` : "at the end");
 
+  let depth = 0;
   function sum() {
+    if (++depth > MAX_DEPTH) throw new FormulaError(`the formula nests deeper than ${MAX_DEPTH} levels`);
+    const value = terms();
+    depth -= 1;
+    return value;
+  }
+  function terms() {
     let left = product();
     while (peek() === "+" || peek() === "-") {
       const op = list[at++].kind;
@@ -80,16 +90,10 @@ export function readFormula(text, names) {
     return left;
   }
   function signed() {
-    if (peek() === "-") {
-      at += 1;
-      const a = signed();
-      return (p) => -a(p);
-    }
-    if (peek() === "+") {
-      at += 1;
-      return signed();
-    }
-    return atom();
+    let negative = false;
+    while (peek() === "-" || peek() === "+") negative = list[at++].kind === "-" ? !negative : negative;
+    const a = atom();
+    return negative ? (p) => -a(p) : a;
   }
   function atom() {
     const token = list[at];
