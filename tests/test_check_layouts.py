@@ -47,10 +47,15 @@ GRADIENTS = {  # weight -> (row, its source's cell, the path's factor)
 }
 
 
-def mazur_workbook(path: Path, iterations: int = 2, change: dict[str, str] | None = None) -> Path:
+def mazur_workbook(
+    path: Path,
+    iterations: int = 2,
+    change: dict[str, str] | None = None,
+    later: dict[str, str] | None = None,
+) -> Path:
     """Mazur's layout, one iteration per worksheet ('iter 1', 'iter 2' ...), each iteration's
     weights read from the previous worksheet's new weights; `change` replaces a cell's formula
-    in the first worksheet."""
+    in the first worksheet, `later` in the others."""
     book = openpyxl.Workbook()
     book.remove(book.active)
     for n in range(1, iterations + 1):
@@ -68,9 +73,8 @@ def mazur_workbook(path: Path, iterations: int = 2, change: dict[str, str] | Non
             sheet[f"B{row}"], sheet[f"C{row}"] = f"dEtotal/d{weight}", f"={factor}*{source}"
             given = 5 + int(weight[1:]) - 1
             sheet[f"D{row}"], sheet[f"E{row}"] = weight, f"=C{given}-$E$3*C{row}"
-        if n == 1:
-            for cell, formula in (change or {}).items():
-                sheet[cell] = formula
+        for cell, formula in ((change if n == 1 else later) or {}).items():
+            sheet[cell] = formula
     return save_recalculated(book, path)
 
 
@@ -86,7 +90,8 @@ def test_mazurs_layout_with_his_biases_checks_clean_without_a_config(tmp_path, c
         ("iter 2", "C3:I41"),
     ]
     assert all(t["updates"].startswith("1 update row(s) checked") for t in report["tables"])
-    assert report["cells_checked"] == 2 * (19 + 8)  # 19 quantities and 8 new weights each
+    # 19 quantities and 8 new weights each, and iter 2's 8 weights read from iter 1's new ones
+    assert report["cells_checked"] == 2 * (19 + 8) + 8
     values = openpyxl.load_workbook(tmp_path / "mazur.xlsx", data_only=True)
     assert round(values["iter 1"]["C24"].value, 9) == 0.298371109  # Mazur's published E_total
 
@@ -98,6 +103,21 @@ def test_a_mistake_in_mazurs_layout_is_named_at_its_own_cell(tmp_path, capsys):
     found = [(f["worksheet"], f["cell"], f["kind"], f["sheet_formula"]) for f in report["findings"]]
     assert found == [("iter 1", "C29", "wrong formula", "=(-(I19-F19)*F19*(1-F19))*C20")]
     assert report["findings"][0]["diagnosis"] == "dE/dw5 uses a_h2 where a_h1 belongs"
+
+
+def test_an_iteration_reading_the_wrong_weight_of_the_previous_one_is_found(tmp_path, capsys):
+    later = {"C6": "='iter 1'!E40"}  # iter 2's w2 reads the new w3 (E40) where E39 belongs
+    code, report = report_of(capsys, mazur_workbook(tmp_path / "link.xlsx", later=later))
+    assert code == 1
+    (finding,) = report["findings"]  # the rest of iter 2 computes right from the w2 it reads
+    assert (finding["worksheet"], finding["cell"], finding["sheet_formula"]) == (
+        "iter 2",
+        "C6",
+        "='iter 1'!E40",
+    )
+    assert finding["diagnosis"] == (
+        "w2 reads iter 1!E40 (the new w3 there) where iter 1!E39, the new w2, belongs"
+    )
 
 
 def transposed_copy(path: Path, to: Path) -> Path:

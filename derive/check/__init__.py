@@ -14,6 +14,7 @@ from derive.check.blocks import check_block, side_block
 from derive.check.diagnose import TableCheck, finding_key
 from derive.check.formulas import shifted
 from derive.check.grid import SheetError
+from derive.check.iterations import check_links
 from derive.check.locate import locate
 from derive.check.net import shared_biases, sheet_net
 from derive.check.program import model_of
@@ -76,6 +77,8 @@ def check_file(path: str | Path, config: Config, tolerance: float = DEFAULT_TOLE
         notes += [f"{where}: {note}" for note in verdict.notes]
         unchecked += verdict.unchecked
         checked += verdict.checked
+    found, links = check_links([t for _, t in tables if t.origin is not None])
+    findings, checked = findings + found, checked + links
     labels = Labels(model.network)
     for sheet in sheets:
         block = side_block(sheet, labels, model)
