@@ -34,7 +34,9 @@ class Operation:
     derivative: str  # df/dx, in x and y = f(...)
     numpy: Callable  # on arrays; a result that is finite is computed without overflow
     scalar: Callable  # on Python floats: inf or nan where NumPy gives them, never OverflowError
-    spreadsheet: Callable[..., str]  # formula text from the arguments' formula text
+    # Formula text from the arguments' (derive/spreadsheet.py's Argument: the text as it reads
+    # inside a call, `.operand` as it reads next to an operator).
+    spreadsheet: Callable[..., str]
     latex: Callable[..., str]  # LaTeX from the arguments' LaTeX
     label: str  # drawn beside a neuron: σ, ReLU
     activation: bool = True  # a layer may use it (network.activation in a config)
@@ -115,7 +117,7 @@ OPERATIONS: dict[str, Operation] = {
             derivative="1/100 + 99*step(x)/100",
             numpy=lambda x: np.where(np.asarray(x) > 0, x, LEAKY_SLOPE * np.asarray(x)),
             scalar=lambda x: x if x > 0 else LEAKY_SLOPE * x,
-            spreadsheet=lambda x: f"MAX({x},{LEAKY_SLOPE}*{x})",
+            spreadsheet=lambda x: f"MAX({x},{LEAKY_SLOPE}*{x.operand})",
             latex=lambda x: rf"\operatorname{{LeakyReLU}}\left({x}\right)",
             label="LReLU",
         ),
@@ -126,7 +128,7 @@ OPERATIONS: dict[str, Operation] = {
             derivative="1",
             numpy=lambda x: x,
             scalar=lambda x: x,
-            spreadsheet=lambda x: x,
+            spreadsheet=lambda x: x.operand,
             latex=lambda x: x,
             label="id",
         ),

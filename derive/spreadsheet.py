@@ -12,9 +12,22 @@ from derive.functions import prints_operations
 from derive.operations import OPERATIONS
 
 
+class Argument(str):
+    """An argument's formula text as it reads inside a call (A1+B1); `.operand` as it reads
+    next to an operator: in parentheses unless one cell, number or call ((A1+B1))."""
+
+    operand: str
+
+
+def _argument(printer: SpreadsheetPrinter, expr: sp.Expr) -> Argument:
+    argument = Argument(printer._print(expr))
+    argument.operand = printer._operand(expr)
+    return argument
+
+
 def _operation_formula(printer: SpreadsheetPrinter, expr: sp.Expr) -> str:
     operation = OPERATIONS[type(expr).__name__]
-    return operation.spreadsheet(*(printer._operand(a) for a in expr.args))
+    return operation.spreadsheet(*(_argument(printer, a) for a in expr.args))
 
 
 @prints_operations(_operation_formula)

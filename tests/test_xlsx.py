@@ -17,7 +17,7 @@ import sympy as sp
 
 from derive.__main__ import main
 from derive.config import load_config
-from derive.functions import linear, logsumexp, relu, sigmoid, step
+from derive.functions import FUNCTIONS, linear, logsumexp, relu, sigmoid, step
 from derive.spreadsheet import spreadsheet_formula
 from derive.table import csv_text, iteration_table
 from derive.xlsx import CHART_TITLE, SUMMARY, sheet_title, write_workbook
@@ -171,6 +171,7 @@ def test_editing_inputs_recomputes_everything(tmp_path):
 
 
 x, y, z = sp.symbols("x y z", real=True)
+leaky_relu = FUNCTIONS["leaky_relu"]
 VALUES = {x: 1.5, y: -0.75, z: 1000.0}  # z: where a naive e^-z or e^z overflows
 EXPRESSIONS = [
     -(x**2),  # spreadsheets read -A1^2 as (-A1)^2
@@ -189,6 +190,8 @@ EXPRESSIONS = [
     logsumexp(-z, -z - 1),
     sp.exp(x - logsumexp(x, y, z)),
     2 * linear(x - y) / linear(x + y),
+    leaky_relu(x - 2 * y) + 3 * leaky_relu(y - x) - leaky_relu(-z),
+    FUNCTIONS["tanh"](x - y) * 2,
     sp.Max(x, y) - sp.Min(x, y) + sp.Abs(y),
 ]
 
