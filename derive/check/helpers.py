@@ -15,12 +15,14 @@ from dataclasses import replace
 import numpy as np
 import sympy as sp
 
-from derive.check.model import Equation, Model, equation
+from derive.check.model import Equation, Model
+from derive.check.program import printed_steps
 from derive.check.table import Column, Table
 from derive.labels import normalize
 from derive.network import Network
 
-MAX_HELPERS = 2_000  # candidate quantities made for one network; a larger one has only its own
+MAX_HELPERS = 500  # partial derivatives made for one network (a lambdify each); past it, only
+# its own columns and copies of its givens are candidates
 # "∂num/∂den" as normalize writes it: "dah1/dh1", "deltao1", "do1" (δ_o1).
 HELPER_LABEL = re.compile(r"^d(?P<num>[a-z]+\d*)/?d(?P<den>[a-z]+\d*)$")
 DELTA_LABEL = re.compile(r"^(?:delta|d)(?P<name>[a-z]\d+)$")
@@ -40,10 +42,11 @@ def network_helpers(network: Network) -> dict[str, Equation]:
     order = [symbol for symbol, _ in network.equations]
     definitions = dict(network.equations)
     found: dict[str, sp.Expr] = {}
-    for symbol, definition in network.equations:
+    partials = sum(len(d.free_symbols) for _, d in network.equations)
+    for symbol, definition in network.equations if partials <= MAX_HELPERS else ():
         for x in sorted(definition.free_symbols, key=lambda s: s.name):
             found.setdefault(f"∂{symbol.name}/∂{x.name}", sp.diff(definition, x))
-    if len(order) ** 2 <= MAX_HELPERS:
+    if partials + len(order) ** 2 <= MAX_HELPERS:
         for top in (network.loss, *network.errors):
             for k, x in enumerate(order):
                 if x == top or x in network.errors or x == network.loss:
@@ -58,7 +61,8 @@ def network_helpers(network: Network) -> dict[str, Equation]:
     # Written in the row's own symbols, as a sheet writes them: a_h1·(1 − a_h1), not σ'(h1).
     own = {definitions[n.out]: n.out for n in network.neurons}
     found = {key: expr.xreplace(own) for key, expr in found.items()}
-    return {key: equation(key, expr) for key, expr in found.items() if expr.free_symbols}
+    steps = [(sp.Symbol(key), expr) for key, expr in found.items() if expr.free_symbols]
+    return printed_steps(steps)  # printed in one go, their slopes made when asked for
 
 
 def named(label: str, model: Model) -> str | None:

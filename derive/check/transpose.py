@@ -23,6 +23,8 @@ def transposed_formula(formula: str) -> str:
 
     def ref(m: re.Match) -> str:
         column, row = column_index_from_string(m[2]), int(m[4])
+        if row > MAX_TRANSPOSED_ROW:  # no cell of a worksheet: left as written
+            return m[0]
         return f"{m[3]}{get_column_letter(row)}{m[1]}{column}"
 
     return REFERENCE.sub(ref, formula)
