@@ -6,7 +6,7 @@ as d, η and its look-alike ͷ as eta), so "E_tot", "E tot" and "e_TOT" are one 
 label is a pattern over that text, so every spelling course sheets use is one rule, not a list of
 cases:
 
-- gradients: ∂E/∂w1, δE_tot/δw1, ∂E∂W1, dE_T/dw1, Etotaldw1, E∂w1, dw1, grad w1;
+- gradients: ∂E/∂w1, δE_tot/δw1, ∂E∂W1, dE_T/dw1, Etotaldw1, E∂w1, dw1, grad w1, Etotal_w1;
 - activations: a_h1, act_h1, out_h1, σ(h1), sigmoid(h1); weighted inputs: h1, net_h1, z_h1;
 - losses: E_total, E_tot, E_T, Etotal, Total Error, loss; output errors: E1, E_o1;
 - the learning rate: lr, η, eta, α, alpha, learning rate, learningRate, LR (η), with or without
@@ -28,7 +28,10 @@ STEP = "step"
 
 SPELLED = {"∂": "d", "δ": "d", "σ": "sigma", "η": "eta", "ͷ": "eta", "α": "alpha", "·": ""}
 LOSS_NAMES = r"(?:e|etotal|etot|et|total|totalerror|error|err|loss|l|j|c|cost)"
-GRADIENT = re.compile(rf"^(?:grad|gradient|d?{LOSS_NAMES}?/?d)(?P<name>[wb]\d+)$")
+# The loss's name run into the weight's (Etotal_w1, E_w1) reads as that gradient too.
+GRADIENT = re.compile(
+    rf"^(?:grad|gradient|d?{LOSS_NAMES}?/?d|{LOSS_NAMES}(?:wrt)?)(?P<name>[wb]\d+)$"
+)
 ACTIVATION = re.compile(
     r"^(?:a|act|activation|out|output|sigma|sigmoid|s|y|f)(?P<name>[a-z]\d+)$"
     r"|^(?P<after>[a-z]\d+)(?:out|act)$"

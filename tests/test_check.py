@@ -243,6 +243,8 @@ def test_every_label_variant_is_checked(name, tmp_path, capsys):
         ("dE_total / dw8", "dE_total/dw8"),
         ("dw2", "dE_total/dw2"),
         ("grad w3", "dE_total/dw3"),
+        ("Etotal_w4", "dE_total/dw4"),
+        ("E_w6", "dE_total/dw6"),
         ("act_h1", "a_h1"),
         ("sigmoid(h2)", "a_h2"),
         ("E_T", "E_total"),

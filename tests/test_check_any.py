@@ -212,3 +212,15 @@ def test_a_block_with_its_own_lr_column_reads_it_not_the_label_above(tmp_path, c
         "2 update row(s) checked, lr from Backprop!C3 (label)",
         "2 update row(s) checked, lr from lr (column)",
     ]
+
+
+def test_updates_read_a_gradient_column_known_by_its_values(tmp_path, capsys):
+    """Gradient columns under labels this does not know ('slope 1'..'slope 8') are identified
+    by their values; the weight updates reading them are then judged against those gradients
+    (not against the gradients' formulas written out) and the sheet is clean."""
+    labels = {f"dE/dw{k}": f"slope {k}" for k in range(1, 9)}
+    path = course_sheet(tmp_path / "slopes.xlsx", labels=labels, rows=3)
+    code, report = report_of(capsys, path)
+    assert (code, report["findings"], report["unchecked"]) == (0, [], [])
+    assert "slope 1 (as dE_total/dw1)" in report["tables"][0]["columns"]
+    assert report["tables"][0]["updates"].startswith("2 update row(s) checked")

@@ -127,7 +127,12 @@ class UnknownColumns:
                     "none of the quantities this computes"
                 )
                 continue
-            self.check_column(replace(column, key=key), candidates(self.model)[key], used)
+            known = replace(column, key=key)
+            # From here on the column is that quantity's: a formula reading it (a weight's update
+            # reading a gradient column) reads the quantity, not the column's formula written out.
+            self.by_index[column.index] = known
+            self.keyed.setdefault(key, known)
+            self.check_column(known, candidates(self.model)[key], used)
             if normalize(column.label) != normalize(key):
                 self.verdict.columns[-1] = f"{column.label} (as {key})"
 
