@@ -8,6 +8,7 @@ quantities and diagnoses are written out here by hand.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import openpyxl
@@ -22,6 +23,7 @@ from test_check import (
     fill,
     paste_values,
     report_of,
+    run_check,
     save_recalculated,
 )
 
@@ -224,3 +226,19 @@ def test_updates_read_a_gradient_column_known_by_its_values(tmp_path, capsys):
     assert (code, report["findings"], report["unchecked"]) == (0, [], [])
     assert "slope 1 (as dE_total/dw1)" in report["tables"][0]["columns"]
     assert report["tables"][0]["updates"].startswith("2 update row(s) checked")
+
+
+MAZUR = Path(__file__).parents[1] / "derive" / "configs" / "mazur.toml"
+
+
+@pytest.mark.parametrize(("hidden", "findings"), [("0.35", 0), ("0.36", 2)])
+def test_a_fixed_bias_typed_as_its_number_is_right(hidden, findings, tmp_path, capsys):
+    """Mazur's fixed biases (0.35 hidden, 0.6 output) typed into the net inputs' formulas: right
+    with his config; a hidden bias of 0.36 is a finding in h1 and h2."""
+    change = {name: COLUMNS[name] + f"+{bias}" for name, bias in
+              (("h1", hidden), ("h2", hidden), ("o1", "0.6"), ("o2", "0.6"))}  # fmt: skip
+    path = course_sheet(tmp_path / "biases.xlsx", change=change, rows=3)
+    code, out, _ = run_check(capsys, path, "--config", MAZUR, "--format", "json")
+    report = json.loads(out)
+    assert [f["label"] for f in report["findings"]] == ["h1", "h2"][:findings]
+    assert code == (1 if findings else 0)

@@ -135,8 +135,21 @@ def same(a: sp.Expr, b: sp.Expr, points: list[dict]) -> bool:
     return True
 
 
+def fixed_biases(model: Model) -> dict[sp.Symbol, sp.Expr]:
+    """Each bias the network holds fixed, at its value (as the sheet would type it)."""
+    trained = set(model.network.trained)
+    return {
+        b: sp.nsimplify(model.defaults[b.name], rational=True)
+        for b in model.network.biases
+        if b not in trained
+    }
+
+
 def equivalent(sheet: sp.Expr, derived: sp.Expr, model: Model) -> bool:
-    """The same function, column by column, or once every forward symbol is written out."""
+    """The same function, column by column, or once every forward symbol is written out. A
+    fixed bias is a constant: typed as its number in a formula (=w1*i1+w2*i2+0.35) it is right."""
+    fixed = fixed_biases(model)
+    sheet, derived = sheet.xreplace(fixed), derived.xreplace(fixed)
     symbols = sheet.free_symbols | derived.free_symbols
     if same(sheet, derived, random_points(symbols)):
         return True
