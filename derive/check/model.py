@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import sympy as sp
@@ -38,6 +39,17 @@ class Model:
     definitions: dict[sp.Symbol, sp.Expr]  # forward symbol or delta -> its expression
     defaults: dict[str, float]  # the config's inputs, targets, weights and biases
     givens: frozenset[str]  # inputs, targets, weights, biases: typed, not computed
+
+    @cached_property
+    def fixed_biases(self) -> dict[sp.Symbol, sp.Expr]:
+        """Each bias the network holds fixed, at its value (as the sheet would type it); worked
+        out once (nsimplify takes milliseconds), not for every formula judged."""
+        trained = set(self.network.trained)
+        return {
+            b: sp.nsimplify(self.defaults[b.name], rational=True)
+            for b in self.network.biases
+            if b not in trained
+        }
 
 
 def equation(key: str, expr: sp.Expr) -> Equation:
@@ -135,20 +147,10 @@ def same(a: sp.Expr, b: sp.Expr, points: list[dict]) -> bool:
     return True
 
 
-def fixed_biases(model: Model) -> dict[sp.Symbol, sp.Expr]:
-    """Each bias the network holds fixed, at its value (as the sheet would type it)."""
-    trained = set(model.network.trained)
-    return {
-        b: sp.nsimplify(model.defaults[b.name], rational=True)
-        for b in model.network.biases
-        if b not in trained
-    }
-
-
 def equivalent(sheet: sp.Expr, derived: sp.Expr, model: Model) -> bool:
     """The same function, column by column, or once every forward symbol is written out. A
     fixed bias is a constant: typed as its number in a formula (=w1*i1+w2*i2+0.35) it is right."""
-    fixed = fixed_biases(model)
+    fixed = model.fixed_biases
     sheet, derived = sheet.xreplace(fixed), derived.xreplace(fixed)
     symbols = sheet.free_symbols | derived.free_symbols
     if same(sheet, derived, random_points(symbols)):
