@@ -33,6 +33,7 @@ from derive.check.verdict import Issue
 from derive.config import Config
 from derive.labels import Labels
 from derive.limits import DEFAULT_TOLERANCE
+from derive.network import build_network
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -49,13 +50,11 @@ __all__ = [
 def check_file(path: str | Path, config: Config, tolerance: float = DEFAULT_TOLERANCE) -> Report:
     """Check every table in the sheet at `path` against the network of `config`."""
     path = Path(path)
-    model = model_of(config)
-    sheets = locate(read_sheets(path), model.network, str(path))
-    checked_as, assumed, shared = sheet_net(sheets, config)
-    if checked_as is not config:  # read again with the labels of the net the sheet models
-        model = model_of(checked_as)
-        model = shared_biases(model) if shared else model
-        sheets = locate(read_sheets(path), model.network, str(path))
+    sheets = locate(read_sheets(path), build_network(config.network), str(path))
+    net = sheet_net(sheets, config, lambda network: locate(read_sheets(path), network, str(path)))
+    sheets, assumed = net.sheets, net.note
+    model = model_of(net.config)  # made once, for the net the sheet is checked as
+    model = shared_biases(model) if net.shared else model
     tables = [(s, t) for s in sheets for t in s.tables]
     if not tables:
         raise SheetError(f"{path}: no table found: {missing(sheets, model)}")

@@ -2,22 +2,26 @@
 outputs its labels name when the weights it labels are exactly that net's (2-3-1: i1 i2, h1..h3,
 o1, w1..w9), and the biases found in its own cells: labelled b1, b2, ... one per neuron they are
 the net's biases (trained when the sheet has their gradients); one per layer (Mazur's b1 for both
-hidden neurons, b2 for both outputs) each is shared by its layer's neurons, held fixed. What was
-assumed is said in one note, with how to override it; the activation and loss stay the default's.
+hidden neurons, b2 for both outputs) each is shared by its layer's neurons, held fixed. Then the
+activations, the loss and biases typed as numbers in formulas, as its formulas or numbers show
+them (infer.py). What was read and what assumed is said in one note, with how to override it.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
+from derive.check.infer import Shown, layer_name, shown
 from derive.check.model import Model, equation
 from derive.check.table import Sheet
 from derive.config import MAX_WIDTH, Config, NetworkSpec, Values, default_config_path
 from derive.labels import ACTIVATION, GRADIENT, INPUT, NET, PARAMETER, TARGET, normalize
+from derive.network import Network, build_network
 
 BIAS = re.compile(r"^b(?P<j>\d{1,3})$")
 
@@ -53,48 +57,136 @@ def sheet_layers(labels: list[str]) -> tuple[int, ...] | None:
     return layers
 
 
-def sheet_net(sheets: list[Sheet], config: Config) -> tuple[Config, str | None, bool]:
-    """(the config to check with, a note saying what was assumed, whether each bias is shared by
-    its layer): with the default config, the net of the sizes and biases the sheet labels."""
+@dataclass(frozen=True)
+class SheetNet:
+    """The config to check with, the sheets located with its labels, the note saying what was
+    read from the sheet and assumed, and whether each bias is shared by its layer's neurons."""
+
+    config: Config
+    sheets: list[Sheet]
+    note: str | None = None
+    shared: bool = False
+
+
+def sheet_net(
+    sheets: list[Sheet], config: Config, relocate: Callable[[Network], list[Sheet]]
+) -> SheetNet:
+    """With the default config, the net the sheet models: its sizes and biases from its labels,
+    the sheets located again with that net's labels (`relocate`) where they differ, then its
+    activations, loss and typed biases from its formulas or numbers (infer.py)."""
     spec = config.network
     if spec.bias != "none" or config.source != str(default_config_path()):
-        return config, None, False
+        return SheetNet(config, sheets)
     labels = sheet_labels(sheets)
     layers = sheet_layers(labels) or spec.layers
-    found = sorted({int(m["j"]) for m in map(BIAS.match, labels) if m})
-    if layers == spec.layers and not found:
-        return config, None, False
-    neurons, n_layers = sum(layers[1:]), len(layers) - 1
+    bias, said, shared = labelled_biases(labels, layers)
+    sized = NetworkSpec(layers, (spec.activations[-1],) * (len(layers) - 1), spec.loss, bias)
+    if sized != spec:  # read again with the labels of the net the sheet models
+        sheets = relocate(build_network(sized))
+    network = build_network(sized)
+    found = shown(sheets, network)
+    checked, assumed = modelled(sized, found, network)
+    if found.biases:
+        checked = replace(checked, bias="fixed")
+        said = typed_biases(network, found.biases)
+    if checked == spec:
+        return SheetNet(config, sheets, note(layers, checked, said, assumed) if assumed else None)
+    values = config.values
+    if layers != spec.layers:
+        values = Values((0.0,) * layers[0], (0.0,) * layers[-1], (0.0,) * checked.n_weights)
+    biases = found.biases or (0.0,) * checked.n_biases
+    values = replace(values, biases=biases if checked.bias != "none" else ())
+    said = note(layers, checked, said, assumed)
+    return SheetNet(Config(checked, values, config.source), sheets, said, shared)
+
+
+def note(layers: tuple[int, ...], spec: NetworkSpec, biases: str, assumed: list[str]) -> str:
+    """The one line saying the net the sheet was checked as, what was assumed, how to override."""
     net = "-".join(map(str, layers))
-    how = "give --config to check against another net"
+    how = "; ".join([*assumed, "give --config to check against another net"])
+    return f"the net from the sheet: {net}, {activation_words(spec)}, {spec.loss}, {biases} ({how})"
+
+
+def labelled_biases(labels: list[str], layers: tuple[int, ...]) -> tuple[str, str, bool]:
+    """(bias mode, what is said of them, whether each is shared by its layer) from the biases
+    the sheet labels: b1, b2, ... one per neuron, or one per layer (Mazur's b1 and b2)."""
+    found = sorted({int(m["j"]) for m in map(BIAS.match, labels) if m})
+    neurons, n_layers = sum(layers[1:]), len(layers) - 1
     trained = any((m := GRADIENT.match(text)) and m["name"][0] == "b" for text in labels)
     names = ", ".join(f"b{j}" for j in found)
-    shared, bias, said = False, "none", "no biases"
     if found and found == list(range(1, neurons + 1)):
-        bias = "trained" if trained else "fixed"
-        said = f"biases {names}, one per neuron, {'trained' if trained else 'held fixed'}"
-    elif found and found == list(range(1, n_layers + 1)):
-        shared, bias = True, "fixed"
-        said = f"biases {names}, one per layer shared by its neurons, held fixed"
-    elif found:
-        said = (
-            f"no biases (it labels {names}: neither one per neuron, {neurons}, nor one per "
-            f"layer, {n_layers})"
+        mode = "trained" if trained else "fixed"
+        return (
+            mode,
+            f"biases {names}, one per neuron, {'trained' if trained else 'held fixed'}",
+            False,
         )
-    checked = Config(
-        NetworkSpec(layers, (spec.activations[-1],) * n_layers, spec.loss, bias),
-        Values(
-            (0.0,) * layers[0],
-            (0.0,) * layers[-1],
-            (0.0,) * sum(a * b for a, b in itertools.pairwise(layers)),
-            (0.0,) * (neurons if bias != "none" else 0),
-        ),
-        config.source,
+    if found and found == list(range(1, n_layers + 1)):
+        return "fixed", f"biases {names}, one per layer shared by its neurons, held fixed", True
+    if found:
+        return (
+            "none",
+            (
+                f"no biases (it labels {names}: neither one per neuron, {neurons}, nor one per "
+                f"layer, {n_layers})"
+            ),
+            False,
+        )
+    return "none", "no biases", False
+
+
+def modelled(sized: NetworkSpec, found: Shown, network: Network) -> tuple[NetworkSpec, list[str]]:
+    """The spec with the activations and loss the sheet shows, and a phrase for each thing
+    assumed: the default's where it shows none. derive takes softmax outputs with cross_entropy
+    only: one shown, the other is taken with it; shown with another, both are the default's."""
+    default, last = sized.activations[-1], len(sized.activations) - 1
+    activations, loss = list(found.activations), found.loss
+    assumed = []
+    if activations[last] == "softmax" and loss is None:
+        loss = "cross_entropy"
+        assumed.append("the loss taken as cross_entropy, derive's loss for softmax outputs")
+    if loss == "cross_entropy" and activations[last] is None and len(network.errors) > 1:
+        activations[last] = "softmax"
+        assumed.append("the outputs taken as softmax, derive's for cross_entropy")
+    for k, activation in enumerate(activations):
+        if activation is None:
+            activations[k] = default
+            assumed.append(unshown(layer_name(network, k), default, found))
+    if loss is None:
+        loss = sized.loss
+        assumed.append(unshown("the loss", loss, found))
+    if (activations[last] == "softmax") != (loss == "cross_entropy"):
+        assumed.append(
+            f"its {activations[last]} outputs with the loss {loss} are no net derive models: "
+            f"checked as {default}, {sized.loss}"
+        )
+        activations[last], loss = default, sized.loss
+    assumed += found.alike
+    return replace(sized, activations=tuple(activations), loss=loss), assumed
+
+
+def unshown(what: str, default: str, found: Shown) -> str:
+    """'the loss assumed half_sse: no column shows it'."""
+    why = "its columns are none of derive's" if what in found.unmatched else "no column shows it"
+    return f"{what} assumed {default}: {why}"
+
+
+def activation_words(spec: NetworkSpec) -> str:
+    """'sigmoid' for one activation throughout, else 'tanh then sigmoid', layer by layer."""
+    if len(set(spec.activations)) == 1:
+        return spec.activations[0]
+    return " then ".join(spec.activations)
+
+
+def typed_biases(network: Network, biases: tuple[float, ...]) -> str:
+    """'biases held fixed at 0.35 (h1, h2), 0.6 (o1, o2), as its weighted inputs show': one
+    number a layer (infer.py)."""
+    layers = itertools.accumulate(len(layer) for layer in network.layers)
+    listed = ", ".join(
+        f"{biases[end - 1]:g} ({', '.join(n.name for n in layer)})"
+        for layer, end in zip(network.layers, layers, strict=True)
     )
-    if layers == spec.layers and bias == "none":
-        checked = config
-    activation = f"{spec.activations[-1]}, {spec.loss}"
-    return checked, f"the net from the sheet: {net}, {activation}, {said} ({how})", shared
+    return f"biases held fixed at {listed}, as its weighted inputs show"
 
 
 def shared_biases(model: Model) -> Model:
