@@ -291,3 +291,30 @@ def test_each_activation_and_loss_is_known_by_its_formula(hidden, output, error,
     seen = shown(sheets, network)
     assert (seen.activations, seen.loss) == found
     assert seen.alike == ()
+
+
+@pytest.mark.parametrize(
+    ("targets", "diagnosis"),
+    [
+        ((0.01, 0.99), None),
+        (
+            (0.2, 0.9),
+            "dE/dw5 holds only where the targets sum to 1, as a one-hot label's do (a_o − t), "
+            "and this sheet's do not",
+        ),
+    ],
+)
+def test_a_softmax_gradient_written_as_a_minus_t(targets, diagnosis, tmp_path, monkeypatch):
+    """dE/do1 of -t1 ln a_o1 - t2 ln a_o2 under a softmax is a_o1·(t1 + t2) - t1: the a_o1 - t1
+    every course writes is right where the targets sum to 1, and named where they do not."""
+    monkeypatch.setitem(GIVENS, "t1", targets[0])
+    monkeypatch.setitem(GIVENS, "t2", targets[1])
+    columns = net(output="EXP(x)/(EXP(O1)+EXP(O2))", error="-T*LN(A)", delta="A-T")
+    report = checked(sheet(tmp_path / "softmax.xlsx", columns))
+    assert report.unchecked == ()
+    if diagnosis is None:
+        assert report.findings == ()
+    else:
+        found = {f.label: (f.kind, f.diagnosis, f.count) for f in report.findings}
+        assert sorted(found) == [f"dE/dw{k}" for k in range(1, 9)]
+        assert found["dE/dw5"] == ("wrong formula", diagnosis, 3)

@@ -113,7 +113,7 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns, 
                 self.judged[cache] = self._judge(formula_id, key, expected)
             else:
                 alike = (self.signature, self.table.formula_keys[formula_id], key)
-                alike += (self.uses.get(formula_id, 1) > 1,)
+                alike += (self.uses.get(formula_id, 1) > 1, self.distribution)
                 if alike not in self.shared:
                     self.shared[alike] = self._judge(formula_id, key, expected)
                 self.judged[cache] = self.shared[alike]
@@ -121,6 +121,7 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns, 
 
     def run(self) -> Verdict:
         used = self.values_in_use()
+        self.distribution = sums_to_one([used[t.name] for t in self.model.network.targets])
         for key, equation in self.model.equations.items():
             if key in self.keyed:
                 self.check_column(self.keyed[key], equation, used)
@@ -255,3 +256,8 @@ def expected_text(column: Column, expected: sp.Expr | None, model: Model) -> str
     if key in model.givens and expected != sp.Symbol(key):
         return f"{key} = {key} - lr*dE_total/d{key} (the row above's values)"
     return f"{key} = {sp.sstr(expected, order='none')}"
+
+
+def sums_to_one(targets: list[np.ndarray]) -> bool:
+    """Every row's targets add up to 1 (to the digits a typed 0.01 and 0.99 carry)."""
+    return bool(np.all(np.abs(np.sum(targets, axis=0) - 1) < 1e-9))

@@ -53,6 +53,7 @@ class FormulaReading:
     rows: np.ndarray
     uses: dict[int, int]  # formula index -> cells using it
     givens: dict[tuple[int, int], str]
+    distribution = False  # the targets sum to 1 in every row (a softmax's one-hot labels)
 
     def resolver(self, formula: Formula, state: dict, depth: int = 0, uses: int = 2):
         """Each reference of `formula` (used by `uses` cells) as what it stands for."""
@@ -121,15 +122,23 @@ class FormulaReading:
         update = key in self.model.givens
         if update and LEARNING_RATE not in sheet.free_symbols:
             sheet = sheet.xreplace({s: LEARNING_RATE for s in literal_rate(sheet, key)})
-        if equivalent(sheet, expected, self.model):
+        if equivalent(sheet, expected, self.model, self.distribution):
             return Judgement(True)
         if update:
             for symbol in sorted(set(state) & sheet.free_symbols, key=lambda s: s.name):
-                if equivalent(sheet.xreplace({symbol: LEARNING_RATE}), expected, self.model):
+                if equivalent(
+                    sheet.xreplace({symbol: LEARNING_RATE}), expected, self.model, self.distribution
+                ):
                     return Judgement(False, rate_cell=state[symbol])
+        what = f"the {key} update" if update else display_name(sp.Symbol(key), False)
+        if self.model.target_sum and equivalent(sheet, expected, self.model, True):
+            return Judgement(
+                False,
+                f"{what} holds only where the targets sum to 1, as a one-hot "
+                "label's do (a_o − t), and this sheet's do not",
+            )
         sheet = deltas_written_out(sheet, expected, self.model)
         names = {s: display_name(s, update) for s in sheet.free_symbols | expected.free_symbols}
-        what = f"the {key} update" if update else display_name(sp.Symbol(key), False)
         return Judgement(False, explain(sheet, expected, what, self.model, names))
 
 

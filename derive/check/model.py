@@ -51,6 +51,16 @@ class Model:
             if b not in trained
         }
 
+    @cached_property
+    def target_sum(self) -> dict[sp.Symbol, sp.Expr]:
+        """Under a softmax with cross-entropy, the last target as 1 minus the others: the targets
+        are a distribution (a one-hot label), so a_o1 − t1, the gradient as students write it, is
+        right where the sheet's targets do sum to 1 (equivalent's `distribution`)."""
+        targets = self.network.targets
+        if self.network.spec.loss != "cross_entropy":
+            return {}
+        return {targets[-1]: 1 - sp.Add(*targets[:-1])}
+
 
 def equation(key: str, expr: sp.Expr) -> Equation:
     args = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
@@ -147,10 +157,11 @@ def same(a: sp.Expr, b: sp.Expr, points: list[dict]) -> bool:
     return True
 
 
-def equivalent(sheet: sp.Expr, derived: sp.Expr, model: Model) -> bool:
+def equivalent(sheet: sp.Expr, derived: sp.Expr, model: Model, distribution: bool = False) -> bool:
     """The same function, column by column, or once every forward symbol is written out. A
-    fixed bias is a constant: typed as its number in a formula (=w1*i1+w2*i2+0.35) it is right."""
-    fixed = model.fixed_biases
+    fixed bias is a constant: typed as its number in a formula (=w1*i1+w2*i2+0.35) it is right;
+    so is a softmax's last target (Model.target_sum) where the sheet's targets sum to 1."""
+    fixed = model.fixed_biases | (model.target_sum if distribution else {})
     sheet, derived = sheet.xreplace(fixed), derived.xreplace(fixed)
     symbols = sheet.free_symbols | derived.free_symbols
     if same(sheet, derived, random_points(symbols)):
