@@ -166,5 +166,5 @@ def equivalent(sheet: sp.Expr, derived: sp.Expr, model: Model, distribution: boo
     symbols = sheet.free_symbols | derived.free_symbols
     if same(sheet, derived, random_points(symbols)):
         return True
-    a, b = expanded(sheet, model), expanded(derived, model)
+    a, b = expanded(sheet, model).xreplace(fixed), expanded(derived, model).xreplace(fixed)
     return same(a, b, random_points(a.free_symbols | b.free_symbols))
