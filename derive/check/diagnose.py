@@ -10,7 +10,8 @@
   given or its learning rate from, is a finding at its cell whatever its formula says: a sheet that
   shows one is never clean. The cells computed from it are compared with what they would be had it
   been right, so a wrong value is not reported again for each error it causes (errors.py).
-- A column whose label this does not know: known by what it computes (helpers.py).
+- A column whose label this does not know: known by what it computes, or by the catalogued
+  mistake its numbers hold (helpers.py, mistakes.py).
 Here: the run over a table's columns, and each wrong cell made an Issue (same mistake, one key).
 """
 
@@ -71,6 +72,7 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns, 
         self.updates = self.update_positions()
         self.partial: list[Column] = []  # an unfinished last row's computed cells
         self.last = len(self.rows) - (1 if self.unfinished() else 0)
+        self.mistaken: dict[int, str] = {}  # column index -> the mistake its values hold
 
     def unfinished(self) -> bool:
         """The last row holds the next weights and none or only some of its computed cells, below
@@ -215,7 +217,7 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns, 
         if isinstance(shown, str):
             self.reported.add((row, column.index))
         formula = column.formula(i)
-        diagnosis = judgement.diagnosis if judgement else ""
+        diagnosis = judgement.diagnosis if judgement else self.mistaken.get(column.index, "")
         if kind == ERROR_VALUE:
             diagnosis = f"the cell shows the error value {shown}"
         key = finding_key(column.index, kind, formula, diagnosis)

@@ -5,10 +5,13 @@ sum taken twice or left out, a factor missing or extra, the sign; else the facto
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import sympy as sp
 
 from derive.check.model import Model, elementary, random_points, same
 from derive.functions import sigmoid
+from derive.network import Network
 
 
 def show(expr: sp.Expr, names: dict[sp.Symbol, str]) -> str:
@@ -34,8 +37,8 @@ def sums(expr: sp.Expr) -> list[sp.Add]:
     return [a for a in sp.preorder_traversal(expr) if isinstance(a, sp.Add) and len(a.args) > 1]
 
 
-def path_name(term: sp.Expr, model: Model) -> str | None:
-    outs = [n for n in model.network.outputs if n.out in term.free_symbols]
+def path_name(term: sp.Expr, network: Network) -> str | None:
+    outs = [n for n in network.outputs if n.out in term.free_symbols]
     return outs[0].name if len(outs) == 1 else None
 
 
@@ -47,79 +50,91 @@ def factors(expr: sp.Expr) -> dict[sp.Expr, sp.Expr]:
     return powers
 
 
+Change = tuple[sp.Expr, Callable[[], str]]  # a wrong expression, and the sentence naming it
+
+
 def explain(
     sheet: sp.Expr, derived: sp.Expr, what: str, model: Model, names: dict[sp.Symbol, str]
 ) -> str:
     """One sentence: what the sheet's formula for `what` does where the derived one belongs."""
     points = random_points(sheet.free_symbols | derived.free_symbols, count=2)
-
-    def matches(candidate: sp.Expr) -> bool:
-        return same(sheet, candidate, points)
-
-    for found in (
-        _minus_sign(derived, what, matches),
-        _swap(sheet, derived, what, matches, names),
-        _paths(derived, what, matches, model),
-        _factor(sheet, derived, what, matches, names),
-    ):
-        if found:
-            return found
-    if matches(-derived):
-        return f"{what} has the wrong sign"
+    used = sorted(sheet.free_symbols, key=lambda s: s.name)
+    for candidate, sentence in changes(derived, what, model.network, names, lambda _: used, used):
+        if same(sheet, candidate, points):
+            return sentence()
     return _difference(sheet, derived, what, names)
 
 
-def _minus_sign(derived, what, matches) -> str | None:
+def changes(
+    derived: sp.Expr,
+    what: str,
+    network: Network,
+    names: dict[sp.Symbol, str],
+    swaps: Callable[[sp.Symbol], list[sp.Symbol]],
+    extra: list[sp.Symbol],
+) -> Iterator[Change]:
+    """The catalogue of mistakes this names, in the order they are tried: a sigmoid without its
+    minus sign, one symbol in place of another (`swaps` says which may stand for a symbol), a
+    path taken twice or left out, a factor missing, an extra factor (of `extra`), the sign."""
+    yield from _minus_sign(derived, what)
+    yield from _swap(derived, what, names, swaps)
+    yield from _paths(derived, what, network)
+    yield from _factor(derived, what, names, extra)
+    yield -derived, lambda: f"{what} has the wrong sign"
+
+
+def _minus_sign(derived, what) -> Iterator[Change]:
     for call in derived.atoms(sigmoid):
         (x,) = call.args
-        if matches(derived.xreplace({call: sigmoid(-x)})):
-            return f"sigmoid of {sp.sstr(x)} is missing its minus sign"
-    return None
+        said = f"sigmoid of {sp.sstr(x)} is missing its minus sign"
+        yield derived.xreplace({call: sigmoid(-x)}), lambda said=said: said
 
 
-def _swap(sheet, derived, what, matches, names) -> str | None:
+def _swap(derived, what, names, swaps) -> Iterator[Change]:
     for old in sorted(derived.free_symbols, key=lambda s: s.name):
-        for new in sorted(sheet.free_symbols - {old}, key=lambda s: s.name):
-            if matches(derived.xreplace({old: new})):
+        for new in swaps(old):
+            if new == old:
+                continue
+
+            def said(old=old, new=new) -> str:
                 place = context(derived, old)
                 return (
                     f"{what} uses {show(place.xreplace({old: new}), names)} where "
                     f"{show(place, names)} belongs"
                 )
-    return None
+
+            yield derived.xreplace({old: new}), said
 
 
-def _paths(derived, what, matches, model) -> str | None:
+def _paths(derived, what, network) -> Iterator[Change]:
     for total in sums(derived):
         terms = total.args
         for i, term in enumerate(terms):
-            name = path_name(term, model)
+            name = path_name(term, network)
             if name is None:
                 continue
             others = [t for j, t in enumerate(terms) if j != i]
-            if matches(derived.xreplace({total: sp.Add(*others)})):
-                return f"{what}: the {name} path is missing"
+            missing = f"{what}: the {name} path is missing"
+            yield derived.xreplace({total: sp.Add(*others)}), lambda said=missing: said
             for other in others:
-                twice = path_name(other, model)
+                twice = path_name(other, network)
+                if not twice:
+                    continue
                 replaced = sp.Add(*[t for t in others if t is not other], term, term)
-                if twice and matches(derived.xreplace({total: replaced})):
-                    return f"{what}: the {name} path appears twice (the {twice} path is missing)"
-    return None
+                said = f"{what}: the {name} path appears twice (the {twice} path is missing)"
+                yield derived.xreplace({total: replaced}), lambda said=said: said
 
 
-def _factor(sheet, derived, what, matches, names) -> str | None:
+def _factor(derived, what, names, extra) -> Iterator[Change]:
     groups = set(sp.Mul.make_args(derived))
     for symbol in derived.free_symbols:
         groups.add(context(derived, symbol))
     for group in sorted(groups, key=sp.default_sort_key):
         if group.is_number:
             continue
-        if matches(derived / group):
-            return f"{what} is missing the factor {show(group, names)}"
-    for symbol in sorted(sheet.free_symbols, key=lambda s: s.name):
-        if matches(derived * symbol):
-            return f"{what} has an extra factor {show(symbol, names)}"
-    return None
+        yield derived / group, lambda g=group: f"{what} is missing the factor {show(g, names)}"
+    for symbol in extra:
+        yield derived * symbol, lambda s=symbol: f"{what} has an extra factor {show(s, names)}"
 
 
 def _difference(sheet, derived, what, names) -> str:

@@ -3,21 +3,26 @@ beside the gradients (∂a_h1/∂h1 = a_h1·(1 − a_h1), ∂o1/∂a_h1 = w5, �
 ∂E_total/∂a_h1, δ_o1, a copy of a weight or an input, a second a_h1), each as an Equation over the
 row's symbols. A column whose label this does not know is matched to the one whose values it holds
 at the precision it carries, else to the one its label names (∂a_h1/∂h1, δ_o1); then it is checked
-as any other column, its formulas judged and its values compared.
+as any other column, its formulas judged and its values compared. One that matches none, but whose
+numbers are a catalogued mistake (mistakes.py) in one quantity and no other, is that quantity's
+column holding that mistake: a finding, named as in a column labelled with the quantity.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 import sympy as sp
 
+from derive.check.mistakes import Mistake, mistakes
 from derive.check.model import Equation, Model
 from derive.check.program import printed_steps
 from derive.check.table import Column, Table
+from derive.check.values import filled
 from derive.labels import normalize
 from derive.network import Network
 
@@ -25,6 +30,10 @@ MAX_HELPERS = 500  # partial derivatives made for one network (a lambdify each);
 # its own columns and copies of its givens are candidates
 # "∂num/∂den" as normalize writes it: "dah1/dh1", "deltao1", "do1" (δ_o1).
 HELPER_LABEL = re.compile(r"^d(?P<num>[a-z]+\d*)/?d(?P<den>[a-z]+\d*)$")
+SAMPLE = 8  # rows a column is first compared on with each catalogued mistake
+# Rows with a number a column needs to be taken for a mistake: in one row a quantity with nice
+# first weights and inputs (i2 = 2·i1) can have another's number, as two rows of updates do not.
+MIN_ROWS = 2
 DELTA_LABEL = re.compile(r"^(?:delta|d)(?P<name>[a-z]\d+)$")
 
 
@@ -46,6 +55,7 @@ def network_helpers(network: Network) -> dict[str, Equation]:
     for symbol, definition in network.equations if partials <= MAX_HELPERS else ():
         for x in sorted(definition.free_symbols, key=lambda s: s.name):
             found.setdefault(f"∂{symbol.name}/∂{x.name}", sp.diff(definition, x))
+    local = list(found)
     if partials + len(order) ** 2 <= MAX_HELPERS:
         for top in (network.loss, *network.errors):
             for k, x in enumerate(order):
@@ -58,11 +68,69 @@ def network_helpers(network: Network) -> dict[str, Equation]:
                     found.setdefault(f"∂{top.name}/∂{x.name}", sp.diff(expr, x))
     for symbol in network.values_args:  # not by its own name: that would make it a given
         found.setdefault(f"copy of {symbol.name}", symbol)
+    # Every other factor of a chain a student may write (∂a_o1/∂w5, 1 − a_h1): a column holding
+    # one is right, never taken for a catalogued mistake that has its values (mistakes.py).
+    givens = [x for x in network.values_args if x not in network.biases or x in network.trained]
+    if partials + len(order) * (len(order) + len(givens)) <= MAX_HELPERS:
+        chain = chain_rule(network)
+        for k, top in enumerate(order):
+            for x in (*order[:k], *givens):
+                if chain(top, x) != 0:
+                    found.setdefault(f"∂{top.name}/∂{x.name}", chain(top, x))
     # Written in the row's own symbols, as a sheet writes them: a_h1·(1 − a_h1), not σ'(h1).
     own = {definitions[n.out]: n.out for n in network.neurons}
     found = {key: expr.xreplace(own) for key, expr in found.items()}
+    for key in local:  # and the factors of each step's partial: 1 − a_h1, a_o1 − t1
+        for factor in sp.Mul.make_args(found[key]):
+            if not factor.is_Symbol and factor.free_symbols:
+                found.setdefault(sp.sstr(factor, order="none"), factor)
     steps = [(sp.Symbol(key), expr) for key, expr in found.items() if expr.free_symbols]
-    return printed_steps(steps)  # printed in one go, their slopes made when asked for
+    return {  # printed in one go
+        key: Equation(key, s.expr, s.args, s.function, central_slopes(s.function, len(s.args)))
+        for key, s in printed_steps(steps).items()
+    }
+
+
+def central_slopes(function: Callable, count: int) -> tuple[Callable, ...]:
+    """d function / d each of its `count` arguments, as central differences. A helper's slopes
+    only carry the rounding of its arguments (half a unit of their last digit) into its own:
+    a relative step of 1e-6 is exact enough for that, and takes microseconds where a SymPy
+    derivative lambdified takes milliseconds (the 2-2-2 net's 138 helpers: about 4 s)."""
+
+    def slope(k: int) -> Callable:
+        def at(*xs):
+            x = np.asarray(xs[k], dtype=float)
+            h = 1e-6 * np.maximum(np.abs(x), 1e-6)
+            up, down = list(xs), list(xs)
+            up[k], down[k] = x + h, x - h
+            return (np.asarray(function(*up)) - np.asarray(function(*down))) / (2 * h)
+
+        return at
+
+    return tuple(slope(k) for k in range(count))
+
+
+def chain_rule(network: Network):
+    """d y / d x for forward symbols y, through every path, each step a local partial written in
+    the row's symbols (∂a_o1/∂w5 = a_o1·(1 − a_o1)·a_h1)."""
+    definitions = dict(network.equations)
+    below: dict[sp.Symbol, set] = {}  # what each forward symbol is computed from, all the way
+    for symbol, definition in network.equations:
+        below[symbol] = set(definition.free_symbols).union(
+            *(below.get(s, set()) for s in definition.free_symbols)
+        )
+    local = functools.cache(lambda y, s: sp.diff(definitions[y], s))
+
+    @functools.cache
+    def derivative(y: sp.Symbol, x: sp.Symbol) -> sp.Expr:
+        if y == x:
+            return sp.Integer(1)
+        if x not in below.get(y, ()):
+            return sp.Integer(0)
+        steps = [s for s in definitions[y].free_symbols if s == x or x in below.get(s, ())]
+        return sp.Add(*(local(y, s) * derivative(s, x) for s in steps))
+
+    return derivative
 
 
 def named(label: str, model: Model) -> str | None:
@@ -114,12 +182,21 @@ class UnknownColumns:
     model: Model
     last: int
     tolerance: float
+    mistaken: dict[int, str]  # column index -> the catalogued mistake its numbers hold
 
     def check_unknown(self, used: dict[str, np.ndarray]) -> None:
         for column in self.table.columns:
             if column.key is not None or not holds_numbers(column):
                 continue
             key = self.identify(column, used)
+            mistake = None if key is not None else self.mistake(column, used)
+            if mistake is not None:
+                # As a column labelled with its quantity and holding this mistake: the mistake
+                # is named at its cells, and what reads the column reads the sheet's numbers.
+                key = mistake.key
+                self.mistaken[column.index] = mistake.diagnosis
+                if key not in self.keyed:
+                    used[key] = filled(column.values(), used[key])
             if key is None:
                 self.verdict.unchecked.append(
                     f"{self.table.worksheet}!{self.table.span}: column {column.label!r} (from "
@@ -152,6 +229,34 @@ class UnknownColumns:
             if matching(values, computed, 1.5 * units + self.tolerance * np.abs(computed)):
                 return key
         return hint
+
+    def mistake(self, column: Column, used: dict[str, np.ndarray]) -> Mistake | None:
+        """The catalogued mistake (mistakes.py) the column's numbers are at the precision they
+        carry, in MIN_ROWS rows or more, if they are one quantity's mistakes only (else it cannot
+        tell which): None when none is."""
+        positions = self.positions(column)
+        positions = positions[np.isfinite(column.values()[positions])]
+        if len(positions) < MIN_ROWS:
+            return None
+        sample = positions[:SAMPLE]  # most mistakes are told apart by a few rows, cheaply
+        values, units = column.values(), column.units()
+        carried: dict[str, np.ndarray] = {}
+        found = []
+        for mistake in mistakes(self.model):
+            if mistake.key not in carried:
+                equation = self.model.equations[mistake.key]
+                carried[mistake.key] = self.carried_units(equation, used)
+            for at in (sample, positions) if len(positions) > SAMPLE else (positions,):
+                step = mistake.step
+                with np.errstate(all="ignore"):
+                    computed = step.function(*(used[a][at] for a in step.args))
+                computed = np.broadcast_to(np.asarray(computed, dtype=float), at.shape)
+                allowed = 1.5 * (units[at] + carried[mistake.key][at])
+                if not matching(values[at], computed, allowed + self.tolerance * abs(computed)):
+                    break
+            else:
+                found.append(mistake)
+        return found[0] if len({m.key for m in found}) == 1 else None
 
     def first_cell(self, column: Column) -> str:
         ids = column.formula_ids()
