@@ -50,6 +50,15 @@ def softmax_sum_symbol(network: Network) -> sp.Symbol:
     return sp.Symbol(f"s_{network.outputs[0].name.rstrip('0123456789')}", real=True)
 
 
+def softmax_symbols(network: Network) -> tuple[sp.Symbol, ...]:
+    """lse_o and s_o, the steps a softmax output layer's program shares (none for another):
+    named as shared_logsumexp and softmax_sum_symbol name them."""
+    if network.outputs[0].activation != "softmax":
+        return ()
+    name = network.outputs[0].name.rstrip("0123456789")
+    return sp.Symbol(f"lse_{name}", real=True), softmax_sum_symbol(network)
+
+
 def shared_logsumexp(steps: list[Step]) -> list[Step]:
     """A softmax layer's logsumexp as one assignment (lse_o), before the first step that uses
     it: every a_ok = exp(o_k - lse_o) then costs one exp, not a sum over the layer."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from derive.backward import softmax_symbols
 from derive.evaluate import gradient_symbol
 from derive.network import Network
 
@@ -76,6 +77,7 @@ class Labels:
         self.neurons = {n.name: n for n in network.neurons}
         self.trained = {p.name: gradient_symbol(p).name for p in network.trained}
         self.parameters = {s.name for s in (*network.weight_symbols, *network.biases)}
+        self.shared = {normalize(s.name): s.name for s in softmax_symbols(network)}
 
     def key(self, label: object) -> str | None:
         """The key of a column label, or None for a label this does not know."""
@@ -117,6 +119,8 @@ class Labels:
 
     def _rest(self, text: str) -> str | None:
         network = self.network
+        if text in self.shared:  # lse_o, s_o: a softmax's steps that derive's export shows
+            return self.shared[text]
         if LOSS.match(text):
             return network.loss.name
         for pattern, symbols in ((INPUT, network.inputs), (TARGET, network.targets)):

@@ -71,14 +71,22 @@ def test_a_mistake_planted_in_a_4_12_12_2_export_is_found(large_export, tmp_path
     assert finding.sheet_formula == f"={header['delta_h1']}2*{header['i2']}2"
 
 
-def export(folder: Path, layers: list[int], bias: str = "none") -> Path:
-    """derive's own export of a small net with seeded random values, as a course might hand out."""
+def export(
+    folder: Path,
+    layers: list[int],
+    bias: str = "none",
+    activation: str = '"sigmoid"',
+    loss="half_sse",
+) -> Path:
+    """derive's own export of a small net with seeded random values, as a course might hand out
+    (`activation` as the TOML writes it: "tanh" or ["tanh", "softmax"])."""
     rng = np.random.default_rng(len(layers) * 10 + layers[1])
     weights = rng.uniform(-0.8, 0.8, sum(a * b for a, b in itertools.pairwise(layers)))
     biases = rng.uniform(-0.3, 0.3, sum(layers[1:])) if bias != "none" else np.zeros(0)
     config = folder / "net.toml"  # beside net.xlsx: path.with_suffix(".toml")
     config.write_text(
-        f'[network]\nlayers = {layers}\nactivation = "sigmoid"\nbias = "{bias}"\n\n[values]\n'
+        f'[network]\nlayers = {layers}\nactivation = {activation}\nloss = "{loss}"\n'
+        f'bias = "{bias}"\n\n[values]\n'
         f"inputs = {rng.uniform(0, 1, layers[0]).tolist()}\n"
         f"targets = {rng.uniform(0, 1, layers[-1]).tolist()}\n"
         f"weights = {weights.tolist()}\n" + (f"biases = {biases.tolist()}\n" if len(biases) else "")
@@ -89,25 +97,37 @@ def export(folder: Path, layers: list[int], bias: str = "none") -> Path:
     return path
 
 
+SOFTMAX = ('["tanh", "softmax"]', "cross_entropy")  # with the lse_o and s_o columns it writes
+
+
 @pytest.mark.parametrize(
-    ("layers", "bias", "said"),
+    ("layers", "bias", "said", "net"),
     [
-        ([2, 3, 1], "none", "2-3-1, sigmoid, half_sse, no biases"),
-        ([2, 4, 1], "none", "2-4-1, sigmoid, half_sse, no biases"),
+        ([2, 3, 1], "none", "2-3-1, sigmoid, half_sse, no biases", ()),
+        ([2, 3, 2], "none", "2-3-2, tanh then softmax, cross_entropy, no biases", SOFTMAX),
+        (
+            [2, 3, 1],
+            "none",
+            "2-3-1, relu then sigmoid, mse, no biases",
+            ('["relu", "sigmoid"]', "mse"),
+        ),
+        ([2, 4, 1], "none", "2-4-1, sigmoid, half_sse, no biases", ()),
         (
             [2, 2, 2],
             "trained",
             "2-2-2, sigmoid, half_sse, biases b1, b2, b3, b4, one per neuron, trained",
+            (),
         ),
         (
             [3, 2, 2, 2],
             "fixed",
             "3-2-2-2, sigmoid, half_sse, biases b1, b2, b3, b4, b5, b6, one per neuron, held fixed",
+            (),
         ),
     ],
 )
-def test_the_net_is_read_from_the_sheet_without_a_config(layers, bias, said, tmp_path, capsys):
-    path = export(tmp_path, layers, bias)
+def test_the_net_is_read_from_the_sheet_without_a_config(layers, bias, said, net, tmp_path, capsys):
+    path = export(tmp_path, layers, bias, *net)
     code = main(["check", str(path), "--format", "json"])
     report = json.loads(capsys.readouterr().out)
     assert (code, report["findings"], report["unchecked"]) == (0, [], [])
@@ -119,9 +139,11 @@ def test_the_net_is_read_from_the_sheet_without_a_config(layers, bias, said, tmp
     ] * 2
 
 
-@pytest.mark.parametrize("layers", [[2, 3, 1], [2, 4, 1]])
-def test_a_mistake_planted_in_a_net_read_from_the_sheet_is_found(layers, tmp_path, capsys):
-    changed, header = planted(export(tmp_path, layers), tmp_path, "lr 0.5", rows=5)
+@pytest.mark.parametrize(
+    ("layers", "net"), [([2, 3, 1], ()), ([2, 4, 1], ()), ([2, 3, 2], SOFTMAX)]
+)
+def test_a_mistake_planted_in_a_net_read_from_the_sheet_is_found(layers, net, tmp_path, capsys):
+    changed, header = planted(export(tmp_path, layers, "none", *net), tmp_path, "lr 0.5", rows=5)
     assert main(["check", str(changed), "--format", "json"]) == 1
     (finding,) = json.loads(capsys.readouterr().out)["findings"]
     assert (finding["worksheet"], finding["cell"]) == ("lr 0.5", f"{header['dE/dw1']}2")

@@ -15,8 +15,12 @@ from derive.network import Network
 
 
 def show(expr: sp.Expr, names: dict[sp.Symbol, str]) -> str:
-    """Plain text as a reader writes it: a_h2·(1 − a_h2)."""
+    """Plain text as a reader writes it: a_h2·(1 − a_h2), a typed decimal as typed (0.35, not
+    7/20; a half stays 1/2)."""
     printable = expr.xreplace({s: sp.Symbol(names.get(s, s.name)) for s in expr.free_symbols})
+    fractions = [r for r in printable.atoms(sp.Rational) if r.q % 5 == 0]
+    typed = {r: sp.sign(r) * sp.Symbol(repr(float(abs(r)))) for r in fractions}
+    printable = printable.xreplace(typed)
     text = sp.sstr(printable, order="none")
     return text.replace("**", "^").replace("*", "·").replace(" - ", " − ")
 
@@ -154,6 +158,19 @@ def _differing(sheet: sp.Expr, derived: sp.Expr, names, depth: int = 0) -> str |
         return None
     if depth < 2 and len(extra) == len(missing) == 1:
         a, b = next(iter(extra)), next(iter(missing))
+        if isinstance(a, sp.Add) and isinstance(b, sp.Add):  # the one term of a sum that differs
+            a_own, b_own = own_terms(a, b), own_terms(b, a)
+            if all(t.is_number for t in a.args if t not in a_own):
+                a_own = b_own = []  # 1 − a_o1 where 1 − a_o2 belongs: named whole
+            if not a_own and len(b_own) == 1:
+                return f"is missing the term {show(b_own[0], names)}"
+            if not b_own and len(a_own) == 1:
+                return f"has an extra term {show(a_own[0], names)}"
+            if len(a_own) == len(b_own) == 1 and len(a_own) < len(a.args):
+                found = _differing(a_own[0], b_own[0], names, depth + 1)
+                return (
+                    found or f"uses {show(a_own[0], names)} where {show(b_own[0], names)} belongs"
+                )
         if isinstance(a, sp.Add) and isinstance(b, sp.Add) and len(a.args) == len(b.args):
             pairs = zip(_by_path(a), _by_path(b), strict=True)
             parts = [_differing(x, y, names, depth + 1) for x, y in pairs]
@@ -162,6 +179,11 @@ def _differing(sheet: sp.Expr, derived: sp.Expr, names, depth: int = 0) -> str |
     used = sp.Mul(*(b**e for b, e in extra.items()), evaluate=False)
     belongs = sp.Mul(*(b**e for b, e in missing.items()), evaluate=False)
     return f"uses {show(used, names)} where {show(belongs, names)} belongs"
+
+
+def own_terms(total: sp.Add, other: sp.Add) -> list[sp.Expr]:
+    """The terms of `total` that `other` does not have (as values: w7·a_h1 is a_h1·w7)."""
+    return [t for t in total.args if not any((t - u).doit() == 0 for u in other.args)]
 
 
 def _by_path(total: sp.Add) -> list[sp.Expr]:

@@ -138,6 +138,8 @@ class FormulaReading:
                 "label's do (a_o − t), and this sheet's do not",
             )
         sheet = deltas_written_out(sheet, expected, self.model)
+        if not sheet.free_symbols & set(self.model.fixed_biases):  # biases typed as numbers
+            expected = expected.xreplace(self.model.fixed_biases)
         names = {s: display_name(s, update) for s in sheet.free_symbols | expected.free_symbols}
         return Judgement(False, explain(sheet, expected, what, self.model, names))
 

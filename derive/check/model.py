@@ -11,6 +11,7 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
+from derive.backward import backward_program, softmax_symbols
 from derive.chain import backward, gradients
 from derive.config import Config
 from derive.evaluate import NUMPY_FUNCTIONS, gradient_symbol, values_args
@@ -72,7 +73,10 @@ def equation(key: str, expr: sp.Expr) -> Equation:
 
 def build_model(config: Config) -> Model:
     network = build_network(config.network)
-    pairs = list(network.equations)
+    # A softmax's lse_o and s_o, as derive's own export writes them beside the closed forms.
+    shared = set(softmax_symbols(network))
+    steps = backward_program(network).steps if shared else ()
+    pairs = list(network.equations) + [(s, e) for s, e in steps if s in shared]
     back = backward(network)
     deltas = [(sp.Symbol(f"delta_{n.name}", real=True), back.delta[n.net]) for n in network.neurons]
     pairs += deltas
@@ -83,7 +87,7 @@ def build_model(config: Config) -> Model:
     return Model(
         network,
         equations,
-        dict(network.equations) | dict(deltas),
+        dict(pairs) | dict(deltas),
         defaults,
         frozenset(s.name for s in network.values_args),
     )
