@@ -35,6 +35,14 @@ MAX_WORKSHEETS = 255
 MAX_ROW, MAX_COLUMN = 1_048_576, 16_384  # a worksheet's last cell, XFD1048576
 REFERENCE = re.compile(r"^\$?([A-Za-z]{1,3})\$?([0-9]{1,7})$")
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+# The elements a worksheet's parser acts on, by the names expat gives them (namespace}local, or
+# local alone), so that most elements are told apart by one look-up; others by their local name.
+TAGS = {
+    f"{namespace}{local}": local
+    for namespace in ("", *(f"{ns}}}" for ns in MAIN_NAMESPACES))
+    for local in ("c", "v", "f", "t", "row", "dimension")
+}
+NO_ATTRIBUTES: dict[str, str] = {}
 
 
 class Workbook:
@@ -188,19 +196,25 @@ class Workbook:
 
 
 class SheetParser:
-    """One worksheet part, streamed: cells with their cached values and formulas, row by row."""
+    """One worksheet part, streamed: cells with their cached values and formulas, row by row.
+    The handlers run for every element of a sheet of up to a million cells: they keep what the
+    open cell holds in plain attributes and tell the elements they act on by one look-up."""
 
     def __init__(self, book: Workbook, name: str, part: str, strings: list[str]):
         self.book, self.name, self.part, self.strings = book, name, part, strings
         self.done: list[Row] = []
         self.row: dict[int, Cell] = {}
         self.row_number = 0
-        self.cell: dict[str, str] = {}
-        self.formula: dict[str, str] = {}
+        self.cell: dict[str, str] = {}  # the open cell's attributes
+        self.value: str | None = None  # its <v> (or inline <t>) text
+        self.formula: str | None = None  # its <f> text
+        self.formula_attrs: dict[str, str] = {}
         self.text: list[str] = []
         self.length = 0
         self.target = ""  # the element whose text is being collected: v, f or t
-        self.shared: dict[str, tuple[str, str]] = {}  # si -> (formula, origin cell)
+        # si -> (formula, origin cell, its Translator once made: it tokenizes the formula, so
+        # a column filled down from one formula has it tokenized once, not once a cell)
+        self.shared: dict[str, list] = {}
         self.cells = 0
         self.column = 0  # the column of the row's last cell: a cell without a reference is next
         self.rewrite: Callable[[str], str] | None = None  # defined names -> references (names.py)
@@ -224,14 +238,14 @@ class SheetParser:
         self.done.clear()
 
     def start(self, tag: str, attrs: dict[str, str]) -> None:
-        local = tag.rpartition("}")[2]
+        local = TAGS.get(tag) or tag.rpartition("}")[2]
         if local == "c":
-            self.cell, self.formula, self.text = attrs, {}, []
-            self.target, self.length = "", 0
-        elif local in ("v", "t", "f"):
+            self.cell, self.value, self.formula = attrs, None, None
+            self.formula_attrs, self.target = NO_ATTRIBUTES, ""
+        elif local == "v" or local == "f" or local == "t":
             self.target, self.text, self.length = local, [], 0
             if local == "f":
-                self.formula = attrs
+                self.formula_attrs = attrs
         elif local == "row":
             number = attrs.get("r")
             if number is None:
@@ -252,15 +266,13 @@ class SheetParser:
             self.text.append(chunk)
 
     def end(self, tag: str) -> None:
-        local = tag.rpartition("}")[2]
-        if local in ("v", "t"):
-            self.cell = {**self.cell, "_value": "".join(self.text)}
-            self.target = ""
-        elif local == "f":
-            self.cell = {**self.cell, "_formula": "".join(self.text)}
-            self.target = ""
-        elif local == "c":
+        local = TAGS.get(tag) or tag.rpartition("}")[2]
+        if local == "c":
             self.add_cell()
+        elif local == "v" or local == "t":
+            self.value, self.target = "".join(self.text), ""
+        elif local == "f":
+            self.formula, self.target = "".join(self.text), ""
         elif local == "row":
             if self.row:
                 self.done.append((self.row_number, self.row))
@@ -302,50 +314,50 @@ class SheetParser:
         if column > MAX_COLUMN:
             raise self.book.fail(f"{self.name}: a cell past column XFD in row {row}")
         self.row_number, self.column = row, column
-        formula = self.formula_text(ref)
-        value = self.value()
-        if value is None and formula is None:
-            return
+        formula = self.formula_text(ref) if self.formula is not None else None
+        if self.value is None:
+            if formula is None:
+                return
+            cell = Cell("", formula)  # a formula without a saved value
+        else:
+            cell = self.cell_value(self.value)
+            if formula is not None:
+                cell = Cell(cell.value, formula, cell.digits)
         self.cells += 1
         if self.cells > MAX_CELLS:
             raise SheetError(
                 f"{self.book.path}: worksheet {self.name!r} has more than {MAX_CELLS:,} cells, "
                 "the most this reads"
             )
-        if value is None:
-            value = Cell("", formula)  # a formula without a saved value
-        self.row[column] = Cell(value.value, formula, value.digits)
+        self.row[column] = cell
 
-    def value(self) -> Cell | None:
-        text = self.cell.get("_value")
-        if text is None:
-            return None
+    def cell_value(self, text: str) -> Cell:
         kind = self.cell.get("t", "n")
+        if kind == "n":
+            return number(text) or Cell(text, None)
         if kind == "s":
             try:
                 return Cell(self.strings[int(text)], None)
             except (ValueError, IndexError):
                 where = f"{self.name}!{self.cell.get('r')}"
                 raise self.book.fail(f"{where}: shared string {text!r}") from None
-        if kind == "n":
-            return number(text) or Cell(text, None)
         if kind == "b":
             return Cell("TRUE" if text.strip() == "1" else "FALSE", None)
         return Cell(text, None)  # str, inlineStr, e (an error value such as #N/A), d
 
     def formula_text(self, ref: str | None) -> str | None:
-        text = self.cell.get("_formula")
-        if text is None:
-            return None
-        si = self.formula.get("si")
-        if self.formula.get("t") == "shared" and si is not None:
+        text = self.formula
+        si = self.formula_attrs.get("si")
+        if self.formula_attrs.get("t") == "shared" and si is not None:
             if text.strip():
                 text = self.rewrite(text) if self.rewrite is not None else text
-                self.shared[si] = (text, ref or "A1")
+                self.shared[si] = [text, ref or "A1", None]
             elif si in self.shared and ref:
-                master, origin = self.shared[si]
+                master = self.shared[si]
                 try:
-                    return Translator("=" + master, origin=origin).translate_formula(ref)
+                    if master[2] is None:
+                        master[2] = Translator("=" + master[0], origin=master[1])
+                    return master[2].translate_formula(ref)
                 except Exception:  # openpyxl raises several kinds on odd input
                     return None
             else:
