@@ -52,7 +52,8 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns, 
         # Judgements of formulas that read only their own table's cells, shared by tables of the
         # same columns (an export's worksheets, one per learning rate): each is judged once.
         self.shared = {} if shared is None else shared
-        self.signature = tuple((c.index, c.key) for c in table.columns)
+        # A frozenset keeps its hash: a tuple of thousands of columns was hashed at every judge.
+        self.signature = frozenset((c.index, c.key) for c in table.columns)
         self.keyed = table.keyed
         self.by_index = {c.index: c for c in table.columns}
         self.rows = np.asarray(table.rows, dtype=np.int64)

@@ -36,6 +36,12 @@ def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
     return sp.Pow(base, exponent)
 
 
+def total(left: sp.Expr, terms: list[sp.Expr]) -> sp.Expr:
+    """left + terms[0] + terms[1] + ..., as one Add: added one at a time, a sum of n terms (a
+    neuron of 64 inputs) would be flattened and sorted again at each, n times over."""
+    return sp.Add(left, *terms) if terms else left
+
+
 def _log(x: sp.Expr, base: sp.Expr | None = None) -> sp.Expr:
     return sp.log(x) / sp.log(10 if base is None else base)
 
@@ -94,28 +100,28 @@ class Parser:
         if self.depth > MAX_DEPTH:
             raise Unsupported(f"a formula nested more than {MAX_DEPTH} deep")
         left = self.prefix()
+        terms: list[sp.Expr] = []  # what is added to `left`, in one sum when it is complete
         while True:
             token = self.peek()
             if token is None:
-                return left
+                return total(left, terms)
             if token.type == Token.OP_POST and token.value == "%":
                 self.take()
-                left = left / 100
+                left, terms = total(left, terms) / 100, []
                 continue
             if token.type != Token.OP_IN or INFIX.get(token.value, -1) <= power:
                 if token.type == Token.OP_IN and token.value not in INFIX:
                     raise Unsupported(f"the operator {token.value!r}")
-                return left
+                return total(left, terms)
             self.take()
             right = self.expression(INFIX[token.value])
-            left = self.apply(token.value, left, right)
+            if token.value in ("+", "-"):
+                terms.append(right if token.value == "+" else -right)
+            else:
+                left, terms = self.apply(token.value, total(left, terms), right), []
 
     @staticmethod
     def apply(op: str, left: sp.Expr, right: sp.Expr) -> sp.Expr:
-        if op == "+":
-            return left + right
-        if op == "-":
-            return left - right
         if op == "*":
             return left * right
         if op == "/":
