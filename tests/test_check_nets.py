@@ -98,6 +98,7 @@ def export(
 
 
 SOFTMAX = ('["tanh", "softmax"]', "cross_entropy")  # with the lse_o and s_o columns it writes
+DEEP = ('["tanh", "tanh", "softmax"]', "cross_entropy")  # 228 weights: the backward program
 
 
 @pytest.mark.parametrize(
@@ -105,6 +106,12 @@ SOFTMAX = ('["tanh", "softmax"]', "cross_entropy")  # with the lse_o and s_o col
     [
         ([2, 3, 1], "none", "2-3-1, sigmoid, half_sse, no biases", ()),
         ([2, 3, 2], "none", "2-3-2, tanh then softmax, cross_entropy, no biases", SOFTMAX),
+        (
+            [4, 12, 12, 3],
+            "none",
+            "4-12-12-3, tanh then tanh then softmax, cross_entropy, no biases",
+            DEEP,
+        ),
         (
             [2, 3, 1],
             "none",
@@ -140,7 +147,8 @@ def test_the_net_is_read_from_the_sheet_without_a_config(layers, bias, said, net
 
 
 @pytest.mark.parametrize(
-    ("layers", "net"), [([2, 3, 1], ()), ([2, 4, 1], ()), ([2, 3, 2], SOFTMAX)]
+    ("layers", "net"),
+    [([2, 3, 1], ()), ([2, 4, 1], ()), ([2, 3, 2], SOFTMAX), ([4, 12, 12, 3], DEEP)],
 )
 def test_a_mistake_planted_in_a_net_read_from_the_sheet_is_found(layers, net, tmp_path, capsys):
     changed, header = planted(export(tmp_path, layers, "none", *net), tmp_path, "lr 0.5", rows=5)

@@ -48,7 +48,12 @@ def path_name(term: sp.Expr, network: Network) -> str | None:
 
 def factors(expr: sp.Expr) -> dict[sp.Expr, sp.Expr]:
     sign, rest = (-1, -expr) if expr.could_extract_minus_sign() else (1, expr)
-    powers = dict(sp.Mul(rest).as_powers_dict()) if isinstance(rest, sp.Mul) else {rest: 1}
+    raw = sp.Mul(rest).as_powers_dict() if isinstance(rest, sp.Mul) else {rest: 1}
+    powers: dict[sp.Expr, sp.Expr] = {}
+    for base, exponent in raw.items():
+        if not sp.sympify(exponent).is_number:  # exp(o1 − MAX(o1, o2)) is E^(o1 − ...): whole
+            base, exponent = base**exponent, sp.Integer(1)
+        powers[base] = powers.get(base, 0) + exponent
     if sign < 0:
         powers[sp.Integer(-1)] = 1
     return powers

@@ -5,7 +5,7 @@ with their partial derivatives (to compare typed values at the precision they ca
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -40,6 +40,8 @@ class Model:
     definitions: dict[sp.Symbol, sp.Expr]  # forward symbol or delta -> its expression
     defaults: dict[str, float]  # the config's inputs, targets, weights and biases
     givens: frozenset[str]  # inputs, targets, weights, biases: typed, not computed
+    # written_out's points, by the constants they hold: made when first needed
+    points: dict[tuple, list[dict]] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def fixed_biases(self) -> dict[sp.Symbol, sp.Expr]:
@@ -103,12 +105,21 @@ def update_expr(parameter: str, model: Model) -> sp.Expr:
     return previous(parameter) - LEARNING_RATE * previous(gradient)
 
 
-def expanded(expr: sp.Expr, model: Model) -> sp.Expr:
-    """The expression in inputs, targets and parameters only: every forward symbol written out."""
-    for symbol, definition in reversed(list(model.definitions.items())):
-        if symbol in expr.free_symbols:
-            expr = expr.xreplace({symbol: definition})
-    return expr
+def written_out(model: Model, fixed: dict[sp.Symbol, sp.Expr]) -> list[dict[sp.Symbol, sp.Float]]:
+    """Points at which every forward symbol and delta holds what its definition gives from random
+    givens (`fixed` worked out first): comparing two formulas there is comparing them with
+    everything written out in the givens, without writing out expressions (a whole 4-12-12-3
+    network under a sheet's MAX(o1, o2, o3) took SymPy minutes). Made once per model."""
+    key = tuple(sorted(fixed.items(), key=str))
+    if key not in model.points:
+        givens = {s for d in model.definitions.values() for s in d.free_symbols}
+        givens |= {s for e in fixed.values() for s in e.free_symbols}
+        points = random_points(givens - model.definitions.keys() - fixed.keys())
+        for point in points:
+            for symbol, expr in (*fixed.items(), *model.definitions.items()):
+                point[symbol] = sp.Float(evaluate(expr, point))
+        model.points[key] = points
+    return model.points[key]
 
 
 def evaluate(expr: sp.Expr, point: dict[sp.Symbol, float]) -> float:
@@ -162,7 +173,8 @@ def same(a: sp.Expr, b: sp.Expr, points: list[dict]) -> bool:
 
 
 def equivalent(sheet: sp.Expr, derived: sp.Expr, model: Model, distribution: bool = False) -> bool:
-    """The same function, column by column, or once every forward symbol is written out. A
+    """The same function, column by column, or once every forward symbol is written out (at
+    written_out's points). A
     fixed bias is a constant: typed as its number in a formula (=w1*i1+w2*i2+0.35) it is right;
     so is a softmax's last target (Model.target_sum) where the sheet's targets sum to 1."""
     fixed = model.fixed_biases | (model.target_sum if distribution else {})
@@ -170,5 +182,6 @@ def equivalent(sheet: sp.Expr, derived: sp.Expr, model: Model, distribution: boo
     symbols = sheet.free_symbols | derived.free_symbols
     if same(sheet, derived, random_points(symbols)):
         return True
-    a, b = expanded(sheet, model).xreplace(fixed), expanded(derived, model).xreplace(fixed)
-    return same(a, b, random_points(a.free_symbols | b.free_symbols))
+    points = written_out(model, fixed)
+    rest = random_points(symbols - points[0].keys())  # lr, a cell this does not know
+    return same(sheet, derived, [p | q for p, q in zip(points, rest, strict=True)])

@@ -89,6 +89,8 @@ def sheet_net(
     if found.biases:
         checked = replace(checked, bias="fixed")
         said = typed_biases(network, found.biases)
+    if checked.activations[-1] == "softmax" != sized.activations[-1]:  # its lse_o, s_o labels
+        sheets = relocate(build_network(checked))
     if checked == spec:
         return SheetNet(config, sheets, note(layers, checked, said, assumed) if assumed else None)
     values = config.values
@@ -199,4 +201,4 @@ def shared_biases(model: Model) -> Model:
     }
     equations = {key: equation(key, e.expr.xreplace(shared)) for key, e in model.equations.items()}
     definitions = {s: d.xreplace(shared) for s, d in model.definitions.items()}
-    return replace(model, equations=equations, definitions=definitions)
+    return replace(model, equations=equations, definitions=definitions, points={})
