@@ -1,0 +1,88 @@
+"""derive check on derive's own XLSX export of nets of several sizes the spec allows (2 to 4 layers
+of 1 to 64 neurons, derive/config.py): the smallest, 4 layers of one, an odd shape with trained
+biases, and one past the closed-form limit (checked against the backward program). Each checks
+clean, and each with a mistake planted in one formula (dE/dw1 doubled) has that one finding, named.
+One learning rate and one step each, so the lot stays under a few seconds; the widest export (about
+64-60-64) is measured by benchmarks/check_speed.py, not here."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pytest
+
+from derive.__main__ import main
+from derive.check import check_file
+from derive.config import load_config
+
+pytestmark = pytest.mark.core
+
+SIZES = [
+    # The Summary sheet's one row labelled w1 reads as a header of weights alone: a note.
+    ([1, 1], "none", ("Summary!A7: a header of weights alone, not a table",)),
+    ([1, 1, 1, 1], "fixed", ()),
+    ([3, 1, 2], "trained", ()),
+    ([12, 12, 1], "none", ()),  # 156 weights: past the closed forms' 150
+]
+
+
+def sized_export(folder: Path, layers: list[int], bias: str) -> Path:
+    """derive's own XLSX export of the net with seeded random values, one step at lr 0.5."""
+    rng = np.random.default_rng(sum(layers))
+    weights = rng.uniform(-0.8, 0.8, sum(a * b for a, b in itertools.pairwise(layers)))
+    biases = rng.uniform(-0.3, 0.3, sum(layers[1:])).round(3).tolist()
+    config = folder / "sized.toml"
+    config.write_text(
+        f'[network]\nlayers = {layers}\nactivation = "sigmoid"\nbias = "{bias}"\n\n[values]\n'
+        f"inputs = {rng.uniform(0, 1, layers[0]).round(3).tolist()}\n"
+        f"targets = {rng.uniform(0, 1, layers[-1]).round(3).tolist()}\n"
+        f"weights = {weights.round(3).tolist()}\n"
+        + (f"biases = {biases}\n" if bias != "none" else "")
+    )
+    path = folder / "sized.xlsx"
+    options = ["--steps", "1", "--lr", "0.5", "--format", "xlsx", "--out", str(path)]
+    assert main(["table", "--config", str(config), *options]) == 0
+    return path
+
+
+def doubled(path: Path, column: str) -> Path:
+    """The export with every formula of `column` on the learning rate's worksheet (the second
+    part, after 'Summary') doubled, =P2*D2 -> =2*P2*D2, in its XML: the cached values kept, as a
+    spreadsheet program saving the edit would leave the other cells."""
+    changed = path.with_name("doubled.xlsx")
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(changed, "w") as dest:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet2.xml":
+                cell = rf'(<c r="{column}\d+"[^>]*><f>)'.encode()
+                data, count = re.subn(cell, rb"\g<1>2*", data)
+                assert count == 2  # both rows
+            dest.writestr(item, data)
+    return changed
+
+
+@pytest.mark.parametrize(("layers", "bias", "notes"), SIZES)
+def test_every_size_checks_clean_and_a_planted_mistake_is_found(layers, bias, notes, tmp_path):
+    path = sized_export(tmp_path, layers, bias)
+    config = load_config(path.with_suffix(".toml"))
+    report = check_file(path, config)
+    assert (report.findings, report.unchecked, report.notes) == ((), (), notes)
+    assert [t.updates for t in report.tables] == ["1 update row(s) checked, lr from lr (column)"]
+
+    header = next(openpyxl.load_workbook(path, read_only=True)["lr 0.5"].iter_rows(max_row=1))
+    column = next(c.column_letter for c in header if c.value == "dE/dw1")
+    report = check_file(doubled(path, column), config)
+    (finding,) = report.findings
+    assert (finding.worksheet, finding.cell, finding.kind, finding.count) == (
+        "lr 0.5",
+        f"{column}2",
+        "wrong formula",
+        2,
+    )
+    assert finding.diagnosis.startswith("dE/dw1 is 2·")
+    assert finding.sheet_formula.startswith("=2*")
