@@ -51,12 +51,15 @@ def softmax_sum_symbol(network: Network) -> sp.Symbol:
 
 
 def softmax_symbols(network: Network) -> tuple[sp.Symbol, ...]:
-    """lse_o and s_o, the steps a softmax output layer's program shares (none for another):
-    named as shared_logsumexp and softmax_sum_symbol name them."""
+    """lse_o and s_o, the steps a softmax output layer's program shares (none for another)."""
     if network.outputs[0].activation != "softmax":
         return ()
-    name = network.outputs[0].name.rstrip("0123456789")
-    return sp.Symbol(f"lse_{name}", real=True), softmax_sum_symbol(network)
+    return logsumexp_symbol(network.outputs[0]), softmax_sum_symbol(network)
+
+
+def logsumexp_symbol(first: sp.Symbol | Neuron) -> sp.Symbol:
+    """lse_o, the logsumexp of the layer whose first output (o1) is given."""
+    return sp.Symbol(f"lse_{first.name.rstrip('0123456789')}", real=True)
 
 
 def shared_logsumexp(steps: list[Step]) -> list[Step]:
@@ -64,8 +67,7 @@ def shared_logsumexp(steps: list[Step]) -> list[Step]:
     it: every a_ok = exp(o_k - lse_o) then costs one exp, not a sum over the layer."""
     found = sorted(set().union(*(e.atoms(logsumexp) for _, e in steps)), key=str)
     for lse in found:
-        name = lse.args[0].name.rstrip("0123456789")
-        symbol = sp.Symbol(f"lse_{name}", real=True)
+        symbol = logsumexp_symbol(lse.args[0])
         first = next(k for k, (_, e) in enumerate(steps) if e.has(lse))
         steps = [
             *steps[:first],

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import sympy as sp
 
-from derive.check.model import Model, elementary, random_points, same
+from derive.check.model import Model, elementary, evaluated, random_points, same
 from derive.functions import sigmoid
 from derive.network import Network
 
@@ -188,7 +188,8 @@ def _differing(sheet: sp.Expr, derived: sp.Expr, names, depth: int = 0) -> str |
 
 def own_terms(total: sp.Add, other: sp.Add) -> list[sp.Expr]:
     """The terms of `total` that `other` does not have (as values: w7·a_h1 is a_h1·w7)."""
-    return [t for t in total.args if not any((t - u).doit() == 0 for u in other.args)]
+    theirs = {evaluated(u) for u in other.args}
+    return [t for t in total.args if evaluated(t) not in theirs]
 
 
 def _by_path(total: sp.Add) -> list[sp.Expr]:

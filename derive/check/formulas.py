@@ -6,14 +6,13 @@ an update right but for the cell it takes the learning rate from says which cell
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
 
 from derive.check.explain import explain
-from derive.check.model import LEARNING_RATE, Model, equivalent, previous
+from derive.check.model import LEARNING_RATE, Model, equivalent, evaluated, previous
 from derive.check.table import Column, Formula, Sheet, Table, cell_name
 from derive.check.translate import Unsupported, translate
 from derive.labels import LR
@@ -156,15 +155,6 @@ class FormulaReading:
             expected = expected.xreplace(self.model.fixed_biases)
         names = {s: display_name(s, update) for s in sheet.free_symbols | expected.free_symbols}
         return Judgement(False, explain(sheet, expected, what, self.model, names))
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def evaluated(expr: sp.Expr) -> sp.Expr:
-    """The expression as SymPy builds it by default, as a formula is read (translate.py): derive's
-    own steps keep their terms in the order they are printed (evaluate=False)."""
-    if not expr.args:
-        return expr
-    return expr.func(*(evaluated(arg) for arg in expr.args))
 
 
 def deltas_written_out(sheet: sp.Expr, expected: sp.Expr, model: Model) -> sp.Expr:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import sympy as sp
@@ -95,6 +95,15 @@ def build_model(config: Config) -> Model:
     )
 
 
+@lru_cache(maxsize=1 << 16)
+def evaluated(expr: sp.Expr) -> sp.Expr:
+    """The expression as SymPy builds it by default, as a formula is read (translate.py): derive's
+    own steps keep their terms in the order they are printed (evaluate=False)."""
+    if not expr.args:
+        return expr
+    return expr.func(*(evaluated(arg) for arg in expr.args))
+
+
 def previous(name: str) -> sp.Symbol:
     return sp.Symbol(name + PREVIOUS, real=True)
 
@@ -174,9 +183,9 @@ def same(a: sp.Expr, b: sp.Expr, points: list[dict]) -> bool:
 
 def equivalent(sheet: sp.Expr, derived: sp.Expr, model: Model, distribution: bool = False) -> bool:
     """The same function, column by column, or once every forward symbol is written out (at
-    written_out's points). A
-    fixed bias is a constant: typed as its number in a formula (=w1*i1+w2*i2+0.35) it is right;
-    so is a softmax's last target (Model.target_sum) where the sheet's targets sum to 1."""
+    written_out's points). A fixed bias is a constant: typed as its number in a formula
+    (=w1*i1+w2*i2+0.35) it is right; so is a softmax's last target (Model.target_sum) where the
+    sheet's targets sum to 1."""
     fixed = model.fixed_biases | (model.target_sum if distribution else {})
     sheet, derived = sheet.xreplace(fixed), derived.xreplace(fixed)
     symbols = sheet.free_symbols | derived.free_symbols
