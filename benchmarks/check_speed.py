@@ -10,6 +10,8 @@ NumPy and openpyxl loading). Cases:
 - XLSX exports of other nets (--nets), seeded random values, biases trained: at the default 6
   learning rates x 50 steps where the workbook holds that many cells, else at one learning rate and
   --net-steps; the widest derive writes as XLSX is about 64-60-64 (16,384 columns);
+- CSV exports of nets too wide for a worksheet (--csv-nets; derive writes them only as CSV, up to
+  64-64-64-64 with trained biases: 25,539 columns), one learning rate and --net-steps;
 - CSV exports of the classic net at --steps rows per learning rate.
 Targets (issue 11, issue 21): the default export in under 3 s wall on an idle machine; a CSV in
 under 30 us and 40 bytes a cell (tests/test_check.py checks the memory bound only: time depends on
@@ -17,7 +19,8 @@ the machine). The load average is printed before and after: others' work on the 
 every figure.
 
     python benchmarks/check_speed.py [--steps 3333 100000] [--xlsx-steps 50 1100]
-        [--nets 4-12-12-2 64-60-64 ...] [--net-steps 1] [--repeat 1]
+        [--nets 4-12-12-2 64-60-64 ...] [--csv-nets 64-64-64 64-64-64-64] [--net-steps 1]
+        [--repeat 1]
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 NETS = ["4-12-12-2", "64-1", "1-64", "32-32-32-32", "64-64-1", "1-64-64", "64-60-64"]
+CSV_NETS = ["64-64-64", "64-64-64-64"]
 
 
 def export(path: Path, *options: str) -> bool:
@@ -105,6 +109,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--nets", nargs="*", default=NETS, help="layer sizes of XLSX exports")
     parser.add_argument(
+        "--csv-nets", nargs="*", default=CSV_NETS, help="layer sizes of CSV-only exports"
+    )
+    parser.add_argument(
         "--net-steps", type=int, default=1, help="steps of a net too wide for the default table"
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each XLSX check")
@@ -138,6 +145,12 @@ def main(argv: list[str] | None = None) -> None:
                     continue
             name = f"xlsx {net}, {how}"
             print(xlsx_row(name, xlsx, base_cpu, args.repeat, "--config", str(config)), flush=True)
+        for net in args.csv_nets:
+            config = net_config(folder, [int(n) for n in net.split("-")])
+            csv = config.with_suffix(".csv")
+            export(csv, "--config", str(config), "--lr", "0.5", "--steps", str(args.net_steps))
+            name = f"csv {net}, 1 lr x {args.net_steps} step(s)"
+            print(xlsx_row(name, csv, base_cpu, args.repeat, "--config", str(config)), flush=True)
         for steps in args.steps:
             path = folder / f"steps{steps}.csv"
             export(path, "--steps", str(steps))

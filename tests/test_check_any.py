@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pytest
+import sympy as sp
 from test_check import (
     COLUMNS,
     FIRST_WEIGHTS,
@@ -26,6 +28,10 @@ from test_check import (
     run_check,
     save_recalculated,
 )
+
+from derive.__main__ import main
+from derive.check.helpers import MAX_UNKNOWN
+from derive.check.model import equation
 
 pytestmark = pytest.mark.core
 
@@ -229,6 +235,7 @@ def test_updates_read_a_gradient_column_known_by_its_values(tmp_path, capsys):
 
 
 MAZUR = Path(__file__).parents[1] / "derive" / "configs" / "mazur.toml"
+CLASSIC = MAZUR.with_name("classic.toml")
 
 
 @pytest.mark.parametrize(("hidden", "findings"), [("0.35", 0), ("0.36", 2)])
@@ -242,3 +249,62 @@ def test_a_fixed_bias_typed_as_its_number_is_right(hidden, findings, tmp_path, c
     report = json.loads(out)
     assert [f["label"] for f in report["findings"]] == ["h1", "h2"][:findings]
     assert code == (1 if findings else 0)
+
+
+def test_the_rounding_carried_into_a_quantity_is_its_slopes_times_each_arguments(tmp_path):
+    """Equation.carried (central differences) against sympy.diff at the same point: the rounding
+    of a_o1, t1 and w5 carried into a chain factor, an argument typed exactly carrying none."""
+    a, t, w = sp.symbols("a_o1 t1 w5", real=True)
+    expr = (a - t) * a * (1 - a) * w + sp.exp(w) / 4
+    made = equation("factor", expr)
+    point = {"a_o1": np.array([0.75, 0.2]), "t1": np.array([0.01, 0.99]), "w5": np.array([0.4, -1])}
+    units = {"a_o1": np.array([5e-7, 5e-5]), "t1": 0.0, "w5": np.array([5e-5, 5e-3])}
+    carried = made.carried([point[k] for k in made.args], [units[k] for k in made.args])
+    for row in range(2):
+        at = {sp.Symbol(k, real=True): v[row] for k, v in point.items()}
+        slopes = {k: float(sp.diff(expr, sp.Symbol(k, real=True)).subs(at)) for k in ("a_o1", "w5")}
+        by_hand = sum(abs(slopes[k]) * units[k][row] for k in slopes)
+        assert carried[row] == pytest.approx(by_hand, rel=1e-6)
+
+
+def wide_csv(folder: Path, unknown: int) -> Path:
+    """derive's CSV of the classic net (3 rows) with `unknown` columns x1, x2 ... of numbers
+    beside it, none of them a quantity of the net."""
+    assert main(["table", "--steps", "2", "--lr", "0.5", "--out", str(folder / "t.csv")]) == 0
+    lines = (folder / "t.csv").read_text().splitlines()
+    extra = [",".join(f"x{k}" for k in range(1, unknown + 1))]
+    extra += [",".join(f"{1000 + row + k}.5" for k in range(unknown)) for row in range(3)]
+    path = folder / "wide.csv"
+    path.write_text("".join(f"{line},{more}\n" for line, more in zip(lines, extra, strict=True)))
+    return path
+
+
+def test_past_max_unknown_columns_they_are_one_unchecked_line_not_minutes(tmp_path, capsys):
+    path = wide_csv(tmp_path, MAX_UNKNOWN + 1)
+    code, report = report_of(capsys, path)
+    assert (code, report["findings"], report["cells_checked"]) == (3, [], 3 * (11 + 8) + 2 * 8)
+    # 33 columns of the net and 1,001 more: the last, 1,034 = 1·26² + 13·26 + 20, is AMT.
+    assert report["unchecked"] == [
+        f"wide.csv!A1:AMT4: {MAX_UNKNOWN + 1:,} columns with labels this does not know (the "
+        f"first 'x1', from AH2): more than the {MAX_UNKNOWN:,} it identifies by their numbers; "
+        "the sheet may model another net than the one it is checked as (give --config for its "
+        "net)"
+    ]
+
+
+def test_a_sheet_whose_labels_show_another_net_than_the_config_says_so(tmp_path, capsys):
+    config = tmp_path / "232.toml"
+    config.write_text(
+        "[network]\nlayers = [2, 3, 2]\n\n[values]\ninputs = [0.05, 0.1]\ntargets = [0.01, 0.99]"
+        "\nweights = [0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7]\n"
+    )
+    path = tmp_path / "232.csv"
+    assert main(["table", "--config", str(config), "--steps", "1", "--out", str(path)]) == 0
+    capsys.readouterr()
+    given = tmp_path / "mine.toml"  # derive's own default config is read as "from the sheet"
+    given.write_text(CLASSIC.read_text())
+    code, out, _ = run_check(capsys, path, "--config", given, "--format", "json")
+    assert code == 1  # as 2-2-2: o1, o2 and the gradients, which h3 changes, are wrong
+    assert json.loads(out)["notes"][0] == (
+        f"the sheet's labels show a 2-3-2 net; it is checked as {given}'s 2-2-2"
+    )

@@ -15,10 +15,15 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 
 from derive.__main__ import main
 from derive.check import check_file
-from derive.config import load_config
+from derive.check.read_csv import MAX_FIELDS
+from derive.check.table import cell_name
+from derive.config import NetworkSpec, default_config_path, load_config
+from derive.network import build_network
+from derive.table import table_columns
 
 pytestmark = pytest.mark.core
 
@@ -86,3 +91,37 @@ def test_every_size_checks_clean_and_a_planted_mistake_is_found(layers, bias, no
     )
     assert finding.diagnosis.startswith("dE/dw1 is 2·")
     assert finding.sheet_formula.startswith("=2*")
+
+
+def test_cell_names_follow_the_spreadsheet_letters_and_go_on_past_zzz():
+    # openpyxl names every column a worksheet may have and more, up to ZZZ (18,278) ...
+    assert all(cell_name(1, c) == f"{get_column_letter(c)}1" for c in range(1, 18_279))
+    # ... and past it, by hand: 18,279 = 26 + 26² + 26³ + 1 is the first of four letters, and
+    # 25,539 - 18,278 - 1 = 7,260 = 0·26³ + 10·26² + 19·26 + 6 is A K T G.
+    assert (cell_name(2, 18_279), cell_name(3, 25_539)) == ("AAAA2", "AKTG3")
+
+
+def test_a_csv_reads_as_wide_as_the_widest_net_derive_writes():
+    widest = NetworkSpec(
+        (64, 64, 64, 64), ("sigmoid", "sigmoid", "softmax"), "cross_entropy", "trained"
+    )
+    assert len(table_columns(build_network(widest))) <= MAX_FIELDS
+
+
+def test_a_table_past_column_zzz_of_a_csv_is_checked_and_its_cells_named(tmp_path, capsys):
+    """derive's own CSV of the classic net, its columns moved right so that dE/dw1 (the 26th)
+    is the 18,279th field, AAAA; a wrong number in its last row is one finding there."""
+    assert main(["table", "--steps", "2", "--lr", "0.5", "--out", str(tmp_path / "t.csv")]) == 0
+    capsys.readouterr()
+    lines = (tmp_path / "t.csv").read_text().splitlines()
+    assert lines[0].split(",")[25] == "dE/dw1"
+    last = lines[-1].split(",")
+    last[25] = repr(2 * float(last[25]))
+    lines[-1] = ",".join(last)
+    path = tmp_path / "far.csv"
+    path.write_text("".join("," * (18_279 - 26) + line + "\n" for line in lines))
+    report = check_file(path, load_config(default_config_path()))
+    (finding,) = report.findings
+    assert (finding.cell, finding.label, finding.kind) == ("AAAA4", "dE/dw1", "wrong value")
+    # Each row's 11 forward columns (h1 ... E_total) and 8 gradients, and 2 rows of 8 updates.
+    assert report.cells_checked == 3 * (11 + 8) + 2 * 8

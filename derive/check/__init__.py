@@ -114,7 +114,7 @@ def group(table: Table, issues: list[Issue], unlisted: dict[tuple, int]) -> list
     for issue in issues:
         key = finding_key(issue.column, issue.kind, issue.formula, issue.diagnosis)
         groups.setdefault(key, []).append(issue)
-    findings = []
+    findings = []  # (where its first cell stands, the finding)
     for key, members in groups.items():
         members.sort(key=lambda m: m.row)
         first = members[0]
@@ -125,22 +125,21 @@ def group(table: Table, issues: list[Issue], unlisted: dict[tuple, int]) -> list
         if first.formula >= 0:
             formula = table.formulas_as_written.get((first.row, first.column))
             formula = formula or shifted(table.formulas[first.formula], first.row)
-        findings.append(
-            Finding(
-                worksheet=table.worksheet,
-                cell=table.place(first.row, first.column),
-                label=first.label,
-                kind=first.kind,
-                diagnosis=diagnosis,
-                sheet_value=first.sheet_value,
-                correct_value=first.correct_value,
-                correct_formula=first.correct_formula,
-                sheet_formula=formula,
-                count=len(members) + unlisted.get(key, 0),
-                cells=tuple(table.place(m.row, m.column) for m in members),
-            )
+        finding = Finding(
+            worksheet=table.worksheet,
+            cell=table.place(first.row, first.column),
+            label=first.label,
+            kind=first.kind,
+            diagnosis=diagnosis,
+            sheet_value=first.sheet_value,
+            correct_value=first.correct_value,
+            correct_formula=first.correct_formula,
+            sheet_formula=formula,
+            count=len(members) + unlisted.get(key, 0),
+            cells=tuple(table.place(m.row, m.column) for m in members),
         )
-    return sorted(findings, key=lambda f: f.cells and _position(f.cell))
+        findings.append((table.position(first.row, first.column), finding))
+    return [finding for _, finding in sorted(findings, key=lambda pair: pair[0])]
 
 
 def rate_diagnosis(table: Table, key: str, members: list[Issue]) -> str:
@@ -152,9 +151,3 @@ def rate_diagnosis(table: Table, key: str, members: list[Issue]) -> str:
     how = "a reference that slides down the rows: " if sliding else ""
     where = f" where {rate.where.partition('!')[2]} belongs" if rate and rate.cell else ""
     return f"the {key} update takes the learning rate from {how}{shown}{where}"
-
-
-def _position(cell: str) -> tuple[int, int]:
-    from openpyxl.utils.cell import coordinate_to_tuple
-
-    return coordinate_to_tuple(cell)

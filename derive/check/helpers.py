@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -30,7 +29,9 @@ MAX_HELPERS = 500  # partial derivatives made for one network (a lambdify each);
 # its own columns and copies of its givens are candidates
 # "∂num/∂den" as normalize writes it: "dah1/dh1", "deltao1", "do1" (δ_o1).
 HELPER_LABEL = re.compile(r"^d(?P<num>[a-z]+\d*)/?d(?P<den>[a-z]+\d*)$")
-SAMPLE = 8  # rows a column is first compared on with each catalogued mistake
+# Unknown columns of one table identified by their numbers (each compared with every candidate
+# and catalogued mistake): a 2-2-2 net's 700 in about 1 s. Past it the sheet is another net's.
+MAX_UNKNOWN = 1_000
 # Rows with a number a column needs to be taken for a mistake: in one row a quantity with nice
 # first weights and inputs (i2 = 2·i1) can have another's number, as two rows of updates do not.
 MIN_ROWS = 2
@@ -85,29 +86,7 @@ def network_helpers(network: Network) -> dict[str, Equation]:
             if not factor.is_Symbol and factor.free_symbols:
                 found.setdefault(sp.sstr(factor, order="none"), factor)
     steps = [(sp.Symbol(key), expr) for key, expr in found.items() if expr.free_symbols]
-    return {  # printed in one go
-        key: Equation(key, s.expr, s.args, s.function, central_slopes(s.function, len(s.args)))
-        for key, s in printed_steps(steps).items()
-    }
-
-
-def central_slopes(function: Callable, count: int) -> tuple[Callable, ...]:
-    """d function / d each of its `count` arguments, as central differences. A helper's slopes
-    only carry the rounding of its arguments (half a unit of their last digit) into its own:
-    a relative step of 1e-6 is exact enough for that, and takes microseconds where a SymPy
-    derivative lambdified takes milliseconds (the 2-2-2 net's 138 helpers: about 4 s)."""
-
-    def slope(k: int) -> Callable:
-        def at(*xs):
-            x = np.asarray(xs[k], dtype=float)
-            h = 1e-6 * np.maximum(np.abs(x), 1e-6)
-            up, down = list(xs), list(xs)
-            up[k], down[k] = x + h, x - h
-            return (np.asarray(function(*up)) - np.asarray(function(*down))) / (2 * h)
-
-        return at
-
-    return tuple(slope(k) for k in range(count))
+    return printed_steps(steps)  # printed in one go
 
 
 def chain_rule(network: Network):
@@ -174,6 +153,36 @@ def holds_numbers(column: Column) -> bool:
     return any(f >= 0 for f in column.formulas) or bool(np.isfinite(column.values()).any())
 
 
+class Quantities:
+    """Every candidate quantity and catalogued mistake at the numbers in use, with the rounding
+    its arguments carry into it: worked out when first asked for, once for all of a table's
+    unknown columns (they are the same for each)."""
+
+    def __init__(self, check: UnknownColumns, used: dict[str, np.ndarray]):
+        self.candidates = candidates(check.model)
+        self.check, self.used = check, used
+        self.found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.wrong: dict[int, np.ndarray] = {}
+
+    def quantity(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(its value, the rounding carried into it) in each row."""
+        if key not in self.found:
+            equation = self.candidates[key]
+            self.found[key] = (
+                self.check.computed(equation, self.used),
+                self.check.carried_units(equation, self.used),
+            )
+        return self.found[key]
+
+    def mistaken(self, k: int, mistake: Mistake) -> np.ndarray:
+        if k not in self.wrong:
+            step = mistake.step
+            with np.errstate(all="ignore"):
+                value = step.function(*(self.used[a] for a in step.args))
+            self.wrong[k] = np.broadcast_to(np.asarray(value, dtype=float), (len(self.check.rows),))
+        return self.wrong[k]
+
+
 class UnknownColumns:
     """TableCheck's (diagnose.py) columns whose label it does not know: each identified by what
     it computes and checked as the column of that quantity, or listed as unchecked."""
@@ -185,11 +194,20 @@ class UnknownColumns:
     mistaken: dict[int, str]  # column index -> the catalogued mistake its numbers hold
 
     def check_unknown(self, used: dict[str, np.ndarray]) -> None:
-        for column in self.table.columns:
-            if column.key is not None or not holds_numbers(column):
-                continue
-            key = self.identify(column, used)
-            mistake = None if key is not None else self.mistake(column, used)
+        unknown = [c for c in self.table.columns if c.key is None and holds_numbers(c)]
+        if len(unknown) > MAX_UNKNOWN:
+            first = unknown[0]
+            self.verdict.unchecked.append(
+                f"{self.table.worksheet}!{self.table.span}: {len(unknown):,} columns with labels "
+                f"this does not know (the first {first.label!r}, from {self.first_cell(first)}): "
+                f"more than the {MAX_UNKNOWN:,} it identifies by their numbers; the sheet may "
+                "model another net than the one it is checked as (give --config for its net)"
+            )
+            return
+        at_used = Quantities(self, used)
+        for column in unknown:
+            key = self.identify(column, at_used)
+            mistake = None if key is not None else self.mistake(column, at_used)
             if mistake is not None:
                 # As a column labelled with its quantity and holding this mistake: the mistake
                 # is named at its cells, and what reads the column reads the sheet's numbers.
@@ -197,6 +215,7 @@ class UnknownColumns:
                 self.mistaken[column.index] = mistake.diagnosis
                 if key not in self.keyed:
                     used[key] = filled(column.values(), used[key])
+                    at_used = Quantities(self, used)
             if key is None:
                 self.verdict.unchecked.append(
                     f"{self.table.worksheet}!{self.table.span}: column {column.label!r} (from "
@@ -213,24 +232,23 @@ class UnknownColumns:
             if normalize(column.label) != normalize(key):
                 self.verdict.columns[-1] = f"{column.label} (as {key})"
 
-    def identify(self, column: Column, used: dict[str, np.ndarray]) -> str | None:
+    def identify(self, column: Column, at_used: Quantities) -> str | None:
         """The quantity the column holds at the precision it carries (the one its label names
         first), else the one its label names, else None."""
-        found = candidates(self.model)
         hint = named(column.label, self.model)
         order = [hint] if hint else []
-        order += [key for key in found if key != hint]
+        order += [key for key in at_used.candidates if key != hint]
         positions = self.positions(column)
-        values = column.values()[positions]
+        values, units = column.values()[positions], column.units()[positions]
         for key in order:
-            equation = found[key]
-            computed = self.computed(equation, used)[positions]
-            units = column.units()[positions] + self.carried_units(equation, used)[positions]
-            if matching(values, computed, 1.5 * units + self.tolerance * np.abs(computed)):
+            computed, carried = at_used.quantity(key)
+            computed = computed[positions]
+            allowed = 1.5 * (units + carried[positions]) + self.tolerance * np.abs(computed)
+            if matching(values, computed, allowed):
                 return key
         return hint
 
-    def mistake(self, column: Column, used: dict[str, np.ndarray]) -> Mistake | None:
+    def mistake(self, column: Column, at_used: Quantities) -> Mistake | None:
         """The catalogued mistake (mistakes.py) the column's numbers are at the precision they
         carry, in MIN_ROWS rows or more, if they are one quantity's mistakes only (else it cannot
         tell which): None when none is."""
@@ -238,23 +256,12 @@ class UnknownColumns:
         positions = positions[np.isfinite(column.values()[positions])]
         if len(positions) < MIN_ROWS:
             return None
-        sample = positions[:SAMPLE]  # most mistakes are told apart by a few rows, cheaply
-        values, units = column.values(), column.units()
-        carried: dict[str, np.ndarray] = {}
+        values, units = column.values()[positions], column.units()[positions]
         found = []
-        for mistake in mistakes(self.model):
-            if mistake.key not in carried:
-                equation = self.model.equations[mistake.key]
-                carried[mistake.key] = self.carried_units(equation, used)
-            for at in (sample, positions) if len(positions) > SAMPLE else (positions,):
-                step = mistake.step
-                with np.errstate(all="ignore"):
-                    computed = step.function(*(used[a][at] for a in step.args))
-                computed = np.broadcast_to(np.asarray(computed, dtype=float), at.shape)
-                allowed = 1.5 * (units[at] + carried[mistake.key][at])
-                if not matching(values[at], computed, allowed + self.tolerance * abs(computed)):
-                    break
-            else:
+        for k, mistake in enumerate(mistakes(self.model)):
+            computed = at_used.mistaken(k, mistake)[positions]
+            allowed = 1.5 * (units + at_used.quantity(mistake.key)[1][positions])
+            if matching(values, computed, allowed + self.tolerance * np.abs(computed)):
                 found.append(mistake)
         return found[0] if len({m.key for m in found}) == 1 else None
 

@@ -9,6 +9,7 @@ every h1 is positive those three are one, and which was taken is said.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -20,7 +21,7 @@ from derive.check.learning_rate import labelled_givens
 from derive.check.model import equation, same
 from derive.check.table import Column, Sheet, Table
 from derive.check.translate import Unsupported, translate
-from derive.config import LOSSES, OUTPUT_ONLY_ACTIVATIONS
+from derive.config import LOSSES, OUTPUT_ONLY_ACTIVATIONS, NetworkSpec
 from derive.labels import LR, Labels
 from derive.network import Network, build_network
 from derive.operations import ACTIVATIONS
@@ -103,17 +104,28 @@ def layer_name(network: Network, k: int) -> str:
 
 
 def activated(network: Network, k: int, name: str) -> dict[sp.Symbol, sp.Expr]:
-    """Each output of layer k under the activation `name`, as network.py writes it."""
-    activations = list(network.spec.activations)
-    activations[k] = name
-    built = dict(build_network(replace(network.spec, activations=tuple(activations))).equations)
+    """Each output of layer k under the activation `name`, as network.py writes it: a_h1 in h1
+    alone, so one net with `name` in every layer (a softmax only at the output) serves each."""
+    spec = network.spec
+    every = (
+        (*spec.activations[:-1], name)
+        if name in OUTPUT_ONLY_ACTIVATIONS
+        else (name,) * len(spec.activations)
+    )
+    built = equations_of(replace(spec, activations=every))
     return {n.out: built[n.out] for n in network.layers[k]}
 
 
 def errors(network: Network, loss: str) -> dict[sp.Symbol, sp.Expr]:
     """Each output's error under the loss `loss`, as network.py writes it."""
-    built = dict(build_network(replace(network.spec, loss=loss)).equations)
+    built = equations_of(replace(network.spec, loss=loss))
     return {e: built[e] for e in network.errors}
+
+
+@functools.lru_cache(maxsize=16)
+def equations_of(spec: NetworkSpec) -> dict[sp.Symbol, sp.Expr]:
+    """The net's equations, built once per spec (a 64-64-64-64 net takes half a second)."""
+    return dict(build_network(spec).equations)
 
 
 class Found:
@@ -125,6 +137,7 @@ class Found:
         self.labels = Labels(network)
         self.points = np.random.default_rng(21)
         self.memo: dict[int, dict] = {}  # id of a sheet or table -> its givens or numbers
+        self.named: dict[int, frozenset] = {}  # id of a table's numbers -> their symbols
 
     def columns(self, key: str) -> Iterator[tuple[Sheet, Table, Column]]:
         for sheet in self.sheets:
@@ -205,9 +218,7 @@ class Found:
         be written in the symbols the evidence has."""
         formula = evidence.formula
         if formula is None:
-            have = {sp.Symbol(k, real=True) for k in evidence.numbers} - {
-                sp.Symbol(evidence.key, real=True)
-            }
+            have = self.symbols(evidence.numbers) - {sp.Symbol(evidence.key, real=True)}
         else:
             have = formula.free_symbols
         expected = written_in(expected, have, definitions)
@@ -216,6 +227,12 @@ class Found:
         if formula is None:
             return agreeing_rows(evidence.key, expected, evidence.numbers)
         return int(same(formula, expected, self.spread(have | expected.free_symbols)))
+
+    def symbols(self, numbers: dict) -> frozenset[sp.Symbol]:
+        """The symbols a table has numbers for, made once per table (a wide net's are 25,000)."""
+        if id(numbers) not in self.named:
+            self.named[id(numbers)] = frozenset(sp.Symbol(k, real=True) for k in numbers)
+        return self.named[id(numbers)]
 
     def spread(self, symbols) -> list[dict[sp.Symbol, sp.Float]]:
         """Points of both signs (0.2 to 1.5 from 0); targets and outputs in (0.1, 0.9), where
@@ -322,7 +339,7 @@ def typed_bias(evidence: Evidence, net: sp.Expr) -> float | None:
     """The number each row's weighted input has over w1*i1 + w2*i2, within the rounding they
     carry and the same in every row (then written with the fewest decimals that are within
     it); None where there is none or it changes (a trained bias)."""
-    if not net.free_symbols <= {sp.Symbol(k, real=True) for k in evidence.numbers}:
+    if any(s.name not in evidence.numbers for s in net.free_symbols):
         return None
     values, correct, allowed = compared(evidence.key, net, evidence.numbers)
     shown = np.isfinite(values) & np.isfinite(correct)
@@ -346,9 +363,6 @@ def compared(key: str, expected: sp.Expr, numbers: dict) -> tuple[np.ndarray, ..
     args = [numbers[a][0] for a in made.args]
     with np.errstate(all="ignore"):
         correct = np.broadcast_to(np.asarray(made.function(*args), dtype=float), values.shape)
-        carried = sum(
-            np.abs(np.asarray(slope(*args), dtype=float)) * numbers[a][1]
-            for a, slope in zip(made.args, made.slopes, strict=True)
-        )
+        carried = made.carried(args, [numbers[a][1] for a in made.args])
         allowed = 2 * (own + carried) + 1e-9 * np.maximum(1.0, np.abs(values))
     return values, correct, allowed

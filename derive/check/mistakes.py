@@ -16,8 +16,8 @@ import sympy as sp
 
 from derive.check.explain import changes
 from derive.check.formulas import display_name
-from derive.check.model import Model
-from derive.check.program import Step, printed_steps
+from derive.check.model import Equation, Model
+from derive.check.program import printed_steps
 from derive.network import Network
 
 MAX_MISTAKES = 2_000  # wrong quantities worked out for one network; past it, none are
@@ -26,7 +26,7 @@ MAX_MISTAKES = 2_000  # wrong quantities worked out for one network; past it, no
 @dataclass(frozen=True)
 class Mistake:
     key: str  # the quantity it is a wrong version of
-    step: Step  # its expression and NumPy function, as an Equation has them
+    step: Equation  # its expression and NumPy function
     sentence: Callable[[], str]  # what it is, in explain's words (printed when needed)
 
     @property

@@ -76,7 +76,11 @@ def sheet_net(
     activations, loss and typed biases from its formulas or numbers (infer.py)."""
     spec = config.network
     if spec.bias != "none" or config.source != str(default_config_path()):
-        return SheetNet(config, sheets)
+        shows = sheet_layers(sheet_labels(sheets))
+        if shows is None or shows == spec.layers:
+            return SheetNet(config, sheets)
+        said = f"the sheet's labels show a {sizes(shows)} net; it is checked as {config.source}'s "
+        return SheetNet(config, sheets, said + sizes(spec.layers))
     labels = sheet_labels(sheets)
     layers = sheet_layers(labels) or spec.layers
     bias, said, shared = labelled_biases(labels, layers)
@@ -102,11 +106,15 @@ def sheet_net(
     return SheetNet(Config(checked, values, config.source), sheets, said, shared)
 
 
+def sizes(layers: tuple[int, ...]) -> str:
+    return "-".join(map(str, layers))
+
+
 def note(layers: tuple[int, ...], spec: NetworkSpec, biases: str, assumed: list[str]) -> str:
     """The one line saying the net the sheet was checked as, what was assumed, how to override."""
-    net = "-".join(map(str, layers))
     how = "; ".join([*assumed, "give --config to check against another net"])
-    return f"the net from the sheet: {net}, {activation_words(spec)}, {spec.loss}, {biases} ({how})"
+    words = f"{activation_words(spec)}, {spec.loss}, {biases}"
+    return f"the net from the sheet: {sizes(layers)}, {words} ({how})"
 
 
 def labelled_biases(labels: list[str], layers: tuple[int, ...]) -> tuple[str, str, bool]:
@@ -116,6 +124,8 @@ def labelled_biases(labels: list[str], layers: tuple[int, ...]) -> tuple[str, st
     neurons, n_layers = sum(layers[1:]), len(layers) - 1
     trained = any((m := GRADIENT.match(text)) and m["name"][0] == "b" for text in labels)
     names = ", ".join(f"b{j}" for j in found)
+    if len(found) > 8 and found == list(range(found[0], found[-1] + 1)):
+        names = f"b{found[0]} to b{found[-1]}"  # not 192 names on one line
     if found and found == list(range(1, neurons + 1)):
         mode = "trained" if trained else "fixed"
         return (

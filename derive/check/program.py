@@ -3,45 +3,24 @@ parameters, such as a 4-12-12-2 export): derive's backward program itself (deriv
 each delta from the layer above's deltas and each gradient a delta times its input, as the
 sheets `derive table --format xlsx` writes compute them. A formula is compared with its
 column's step as written, else with both written out in the givens (model.expanded). Its steps
-are printed as NumPy functions in one go (a lambdify each would take seconds); their slopes,
-needed only for typed values, are made when first asked for.
+are printed as NumPy functions in one go (a lambdify each would take seconds).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cached_property
-
-import sympy as sp
+import functools
 
 from derive.backward import backward_program
 from derive.chain import closed_forms_made
-from derive.check.model import Model, build_model
+from derive.check.model import Equation, Model, build_model
 from derive.config import Config
-from derive.evaluate import NUMPY_FUNCTIONS, ProgramPrinter, identifier, values_args
+from derive.evaluate import ProgramPrinter, identifier, values_args
 from derive.network import build_network
 from derive.numpy_program import load_program
 
 
-@dataclass
-class Step:
-    """One step of the program as model.Equation holds an equation: key = expr in `args`."""
-
-    key: str
-    expr: sp.Expr
-    args: tuple[str, ...]
-    function: Callable
-
-    @cached_property
-    def slopes(self) -> tuple[Callable, ...]:
-        symbols = [sp.Symbol(a, real=True) for a in self.args]
-        modules = [NUMPY_FUNCTIONS, "numpy"]
-        return tuple(sp.lambdify(symbols, sp.diff(self.expr, s), modules=modules) for s in symbols)
-
-
-def printed_steps(steps) -> dict[str, Step]:
-    """Each (symbol, expr) as a Step whose function is printed NumPy, all compiled at once."""
+def printed_steps(steps) -> dict[str, Equation]:
+    """Each (symbol, expr) as an Equation whose function is printed NumPy, all compiled at once."""
     printer = ProgramPrinter()
     lines, found = ["def program():"], []
     for k, (symbol, expr) in enumerate(steps):
@@ -53,13 +32,15 @@ def printed_steps(steps) -> dict[str, Step]:
     lines.append(f"    return ({''.join(f'f{k}, ' for k in range(len(found)))})")
     functions = load_program("\n".join(lines) + "\n")()
     return {
-        key: Step(key, expr, args, function)
+        key: Equation(key, expr, args, function)
         for (key, expr, args), function in zip(found, functions, strict=True)
     }
 
 
+@functools.lru_cache(maxsize=2)
 def model_of(config: Config) -> Model:
-    """The closed forms' model where derive writes them out, else the backward program's."""
+    """The closed forms' model where derive writes them out, else the backward program's; made
+    once for sheets of one net checked in one process (64-64-64-64's takes seconds)."""
     network = build_network(config.network)
     if closed_forms_made(network):
         return build_model(config)

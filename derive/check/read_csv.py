@@ -13,7 +13,9 @@ from pathlib import Path
 
 from derive.check.grid import MAX_CELLS, MAX_TEXT, Cell, Row, SheetError, number
 
-MAX_FIELDS = 16_384  # a worksheet's columns, A to XFD
+# Fields in a row: more than a worksheet's 16,384 columns (A to XFD), as derive writes a CSV for
+# a net too wide for a worksheet (64-64-64-64 with trained biases: 25,539 columns).
+MAX_FIELDS = 32_768
 MAX_LINE = 16 << 20  # characters in one line of the file
 
 

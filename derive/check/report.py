@@ -79,6 +79,16 @@ def number_text(value: float | str | None) -> str:
     return repr(value)
 
 
+MOST_NAMED = 40  # columns named on a table's "checked" line; a wide net's thousands are counted
+
+
+def column_names(columns: tuple[str, ...]) -> str:
+    if len(columns) <= MOST_NAMED:
+        return ", ".join(columns)
+    shown = MOST_NAMED - 1
+    return ", ".join(columns[:shown]) + f", ... and {len(columns) - shown:,} more"
+
+
 def render_text(report: Report) -> str:
     lines = [report.path]
     for f in report.findings:
@@ -91,8 +101,8 @@ def render_text(report: Report) -> str:
         lines.append(f"  correct  {number_text(f.correct_value)}  {f.correct_formula}")
     for table in report.tables:
         lines.append(
-            f"checked: {table.worksheet}!{table.span}: {len(table.columns)} column(s) "
-            f"({', '.join(table.columns)}); updates: {table.updates}"
+            f"checked: {table.worksheet}!{table.span}: {len(table.columns):,} column(s) "
+            f"({column_names(table.columns)}); updates: {table.updates}"
         )
     lines += [f"note: {note}" for note in report.notes]
     lines += [f"unchecked: {item}" for item in report.unchecked]

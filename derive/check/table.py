@@ -11,7 +11,7 @@ from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
-from openpyxl.utils import column_index_from_string, get_column_letter
+from openpyxl.utils import column_index_from_string
 
 from derive.check.grid import Cell
 
@@ -22,7 +22,13 @@ REFERENCE = re.compile(r"(?<![A-Za-z0-9_.!$'])(\$?)([A-Z]{1,3})(\$?)(\d+)(?![\w(
 
 
 def cell_name(row: int, column: int) -> str:
-    return f"{get_column_letter(column)}{row}"
+    """A1, AB7; past XFD too, for a CSV file's fields (openpyxl's letters stop at ZZZ, 18,278
+    columns, and the CSV of derive's widest net, 64-64-64-64 with biases, has 25,539)."""
+    letters = ""
+    while column > 0:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return f"{letters}{row}"
 
 
 @dataclass
@@ -95,9 +101,13 @@ class Table:
 
     def place(self, row: int, column: int) -> str:
         """The sheet's name of the table's cell (or a cell beside it) at row, column."""
+        return cell_name(*self.position(row, column))
+
+    def position(self, row: int, column: int) -> tuple[int, int]:
+        """The sheet's (row, column) of the table's cell (or a cell beside it) at row, column."""
         if self.origin is not None:
             row, column = self.origin.get((row, column), (row, column))
-        return cell_name(column, row) if self.transposed else cell_name(row, column)
+        return (column, row) if self.transposed else (row, column)
 
     @functools.cached_property
     def indexes(self) -> frozenset[int]:

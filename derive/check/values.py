@@ -92,16 +92,9 @@ class ValueComparison:
 
     def carried_units(self, equation: Equation, used) -> np.ndarray:
         """Half a unit of the last digit of each argument, carried through the equation."""
-        n = len(self.rows)
-        total = np.zeros(n)
-        for arg, slope in zip(equation.args, equation.slopes, strict=True):
-            units = self.own_units(arg)
-            if np.isscalar(units):
-                continue  # an exact argument carries nothing
-            with np.errstate(all="ignore"):
-                s = np.broadcast_to(np.asarray(slope(*(used[a] for a in equation.args))), (n,))
-                total += np.nan_to_num(np.abs(s) * units, nan=0.0, posinf=0.0)
-        return total
+        units = [self.own_units(a) for a in equation.args]
+        carried = equation.carried([used[a] for a in equation.args], units)
+        return np.broadcast_to(carried, (len(self.rows),))
 
     def given_value(self, key: str) -> float:
         for cell, found in self.givens.items():
