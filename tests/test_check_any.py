@@ -308,3 +308,19 @@ def test_a_sheet_whose_labels_show_another_net_than_the_config_says_so(tmp_path,
     assert json.loads(out)["notes"][0] == (
         f"the sheet's labels show a 2-3-2 net; it is checked as {given}'s 2-2-2"
     )
+
+
+@pytest.mark.parametrize("decimals", [None, 6])
+def test_typed_numbers_of_a_labelled_column_holding_a_known_mistake_name_it(
+    decimals, tmp_path, capsys
+):
+    """dE/dw1 worked out with i2 where i1 belongs, then every formula pasted as its value (in
+    full, or to 6 decimals): the column's numbers are that mistake's, named as the formula is."""
+    change = {"dE/dw1": COLUMNS["dE/dw1"].replace("{i1}", "{i2}")}
+    path = course_sheet(tmp_path / "typed.xlsx", change=change, rows=4)
+    paste_values(path, decimals)
+    code, report = report_of(capsys, path)
+    assert code == 1
+    (finding,) = report["findings"]
+    assert (finding["cell"], finding["kind"], finding["count"]) == ("X5", "wrong value", 4)
+    assert finding["diagnosis"] == "dE/dw1 uses i2 where i1 belongs"

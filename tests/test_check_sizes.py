@@ -28,8 +28,8 @@ from derive.table import table_columns
 pytestmark = pytest.mark.core
 
 SIZES = [
-    # The Summary sheet's one row labelled w1 reads as a header of weights alone: a note.
-    ([1, 1], "none", ("Summary!A7: a header of weights alone, not a table",)),
+    # The Summary sheet's row "w1 | 0.3 | initial weight": a labelled value, not a header.
+    ([1, 1], "none", ()),
     ([1, 1, 1, 1], "fixed", ()),
     ([3, 1, 2], "trained", ()),
     ([12, 12, 1], "none", ()),  # 156 weights: past the closed forms' 150

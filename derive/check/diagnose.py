@@ -25,7 +25,7 @@ import sympy as sp
 
 from derive.check.errors import ERROR_VALUE, ErrorValues
 from derive.check.formulas import FormulaReading, Judgement
-from derive.check.helpers import UnknownColumns
+from derive.check.helpers import MIN_ROWS, UnknownColumns
 from derive.check.learning_rate import given_cells
 from derive.check.model import Equation, Model, update_expr
 from derive.check.table import REFERENCE, Column, Sheet, Table
@@ -155,6 +155,10 @@ class TableCheck(FormulaReading, ValueComparison, UpdateChecks, UnknownColumns, 
         if len(rest):
             units = column.units()[rest] + self.carried_units(equation, used)[rest]
             allowed = 1.5 * units + self.tolerance * np.abs(correct[rest])
+            with np.errstate(invalid="ignore"):
+                wrong = rest[np.abs(column.values()[rest] - correct[rest]) > allowed]
+            if len(wrong) >= MIN_ROWS and column.index not in self.mistaken:
+                self.name_mistake(column, wrong, used)  # typed numbers holding a known mistake
             typed = TYPED_NUMBER if self.mostly_formulas(column) else WRONG_VALUE
             self.by_value(column, rest, correct[rest], allowed, expected, typed, WRONG_VALUE)
         self.verdict.columns.append(column.label)

@@ -254,16 +254,34 @@ class UnknownColumns:
         tell which): None when none is."""
         positions = self.positions(column)
         positions = positions[np.isfinite(column.values()[positions])]
+        found = self.mistakes_held(column, positions, at_used)
+        return found[0] if len({m.key for m in found}) == 1 else None
+
+    def name_mistake(self, column: Column, wrong: np.ndarray, used: dict[str, np.ndarray]) -> None:
+        """A labelled column whose numbers are wrong at positions `wrong`, and there one of the
+        catalogued mistakes of its quantity: that mistake is named at its cells, as it is where a
+        formula makes it."""
+        found = self.mistakes_held(column, wrong, Quantities(self, used), column.key)
+        if found:
+            self.mistaken[column.index] = found[0].diagnosis
+
+    def mistakes_held(
+        self, column: Column, positions: np.ndarray, at_used: Quantities, key: str | None = None
+    ) -> list[Mistake]:
+        """The catalogued mistakes (of quantity `key`, else of any) that the column's numbers at
+        `positions` are, at the precision they carry; none in fewer than MIN_ROWS rows."""
         if len(positions) < MIN_ROWS:
-            return None
+            return []
         values, units = column.values()[positions], column.units()[positions]
         found = []
         for k, mistake in enumerate(mistakes(self.model)):
+            if key is not None and mistake.key != key:
+                continue
             computed = at_used.mistaken(k, mistake)[positions]
             allowed = 1.5 * (units + at_used.quantity(mistake.key)[1][positions])
             if matching(values, computed, allowed + self.tolerance * np.abs(computed)):
                 found.append(mistake)
-        return found[0] if len({m.key for m in found}) == 1 else None
+        return found
 
     def first_cell(self, column: Column) -> str:
         ids = column.formula_ids()

@@ -44,6 +44,15 @@ class Locator:
             return None
         return keys
 
+    def valued(self, cells: dict[int, Cell], keys: dict[int, str | None]) -> bool:
+        """Each weight's label has its number beside it ('w1 | 0.3' in a list of givens, as a
+        1-1 net's has all its weights in one row): labelled values, not a header."""
+        return all(
+            isinstance(cells[c + 1].value, float) if c + 1 in cells else False
+            for c, key in keys.items()
+            if key in self.weights
+        )
+
     def sheet(self, worksheet: Worksheet, turned: bool = False) -> Sheet:
         """The worksheet's tables by rows, else by columns (transpose.py), else a form of one
         iteration (form.py); `turned`: the worksheet is already read by columns."""
@@ -63,7 +72,7 @@ class Locator:
                 inside = table.indexes
                 rest = {c: cell for c, cell in cells.items() if c not in inside}
             else:
-                if keys is not None:
+                if keys is not None and not self.valued(cells, keys):
                     header_like.append(f"{worksheet.name}!{cell_name(row, min(keys))}")
                 table = None
                 rest = cells
