@@ -157,3 +157,36 @@ def test_a_mistake_planted_in_a_net_read_from_the_sheet_is_found(layers, net, tm
     assert (finding["worksheet"], finding["cell"]) == ("lr 0.5", f"{header['dE/dw1']}2")
     assert (finding["kind"], finding["count"]) == ("wrong formula", 5)
     assert finding["diagnosis"] == "dE/dw1 uses i2 where i1 belongs"
+
+
+@pytest.mark.parametrize(
+    ("activation", "belongs"),
+    [('["relu", "sigmoid"]', "Max(0, h1)"), ('["leaky_relu", "sigmoid"]', "Max(h1, 0.01·h1)")],
+)
+def test_an_activation_left_out_of_a_relu_formula_is_found(activation, belongs, tmp_path, capsys):
+    """a_h1 = h1 where a_h1 = MAX(0, h1) belongs: the same wherever h1 > 0, so the formulas
+    are compared where h1 is negative too (the cached values kept, as in `planted`)."""
+    path = export(tmp_path, [2, 3, 1], "none", activation)
+    values = openpyxl.load_workbook(path, read_only=True)["lr 0.5"]
+    header = {c.value: c.column_letter for c in next(values.iter_rows(max_row=1))}
+    changed = tmp_path / "linear.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(changed, "w") as dest:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet2.xml":
+                cell = rf'(<c r="{header["a_h1"]}(\d+)"[^>]*><f>)[^<]*</f>'
+                data, count = re.subn(cell, rf"\g<1>{header['h1']}\2</f>", data.decode())
+                assert count == 5
+                data = data.encode()
+            dest.writestr(item, data)
+    assert (
+        main(["check", str(changed), "--config", str(tmp_path / "net.toml"), "--format", "json"])
+        == 1
+    )
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert (finding["cell"], finding["kind"], finding["count"]) == (
+        f"{header['a_h1']}2",
+        "wrong formula",
+        5,
+    )
+    assert finding["diagnosis"] == f"a_h1 uses h1 where {belongs} belongs"

@@ -17,12 +17,28 @@ from derive.network import Network
 def show(expr: sp.Expr, names: dict[sp.Symbol, str]) -> str:
     """Plain text as a reader writes it: a_h2·(1 − a_h2), a typed decimal as typed (0.35, not
     7/20; a half stays 1/2)."""
-    printable = expr.xreplace({s: sp.Symbol(names.get(s, s.name)) for s in expr.free_symbols})
+    printable = as_max(expr).xreplace(
+        {s: sp.Symbol(names.get(s, s.name)) for s in expr.free_symbols}
+    )
     fractions = [r for r in printable.atoms(sp.Rational) if r.q % 5 == 0]
     typed = {r: sp.sign(r) * sp.Symbol(repr(float(abs(r)))) for r in fractions}
     printable = printable.xreplace(typed)
     text = sp.sstr(printable, order="none")
     return text.replace("**", "^").replace("*", "·").replace(" - ", " − ")
+
+
+def as_max(expr: sp.Expr) -> sp.Expr:
+    """ReLU's Piecewise((h1, h1 > 0), (0, True)) as Max(0, h1), a leaky ReLU's as
+    Max(h1/100, h1): as a sheet writes them."""
+
+    def written(piecewise: sp.Piecewise) -> sp.Expr:
+        (x, condition), (other, _) = piecewise.args
+        return sp.Max(other, x, evaluate=False) if condition == (x > 0) else piecewise
+
+    def two_pieces(node: sp.Basic) -> bool:
+        return isinstance(node, sp.Piecewise) and len(node.args) == 2 and node.args[1][1] == sp.true
+
+    return expr.replace(two_pieces, written)
 
 
 def context(expr: sp.Expr, symbol: sp.Symbol) -> sp.Expr:

@@ -133,16 +133,19 @@ def update_expr(parameter: str, model: Model) -> sp.Expr:
     return previous(parameter) - LEARNING_RATE * previous(gradient)
 
 
-def written_out(model: Model, fixed: dict[sp.Symbol, sp.Expr]) -> list[dict[sp.Symbol, sp.Float]]:
+def written_out(
+    model: Model, fixed: dict[sp.Symbol, sp.Expr], signed: bool = False
+) -> list[dict[sp.Symbol, sp.Float]]:
     """Points at which every forward symbol and delta holds what its definition gives from random
-    givens (`fixed` worked out first): comparing two formulas there is comparing them with
-    everything written out in the givens, without writing out expressions (a whole 4-12-12-3
-    network under a sheet's MAX(o1, o2, o3) took SymPy minutes). Made once per model."""
-    key = tuple(sorted(fixed.items(), key=str))
+    givens (`fixed` worked out first; `signed`: inputs, weights and biases of both signs):
+    comparing two formulas there is comparing them with everything written out in the givens,
+    without writing out expressions (a whole 4-12-12-3 network under a sheet's MAX(o1, o2, o3)
+    took SymPy minutes). Made once per model."""
+    key = (tuple(sorted(fixed.items(), key=str)), signed)
     if key not in model.points:
         givens = {s for d in model.definitions.values() for s in d.free_symbols}
         givens |= {s for e in fixed.values() for s in e.free_symbols}
-        points = random_points(givens - model.definitions.keys() - fixed.keys())
+        points = random_points(givens - model.definitions.keys() - fixed.keys(), signed=signed)
         for point in points:
             for symbol, expr in (*fixed.items(), *model.definitions.items()):
                 point[symbol] = sp.Float(evaluate(expr, point))
@@ -176,17 +179,34 @@ def overflows(value: sp.Expr) -> bool:
     return False
 
 
-def random_points(symbols, count: int = 3, seed: int = 7) -> list[dict[sp.Symbol, float]]:
-    """Points to compare expressions at: values in (0.1, 0.9), away from any special value."""
-    rng = np.random.default_rng(seed)
+def random_points(
+    symbols, count: int = 3, seed: int = 7, signed: bool = False
+) -> list[dict[sp.Symbol, float]]:
+    """Points to compare expressions at: values in (0.1, 0.9), away from any special value;
+    `signed`: of either sign, but for targets and activations (t1, a_h1), which a logarithm
+    may take."""
+    rng = np.random.default_rng(seed + signed)
     ordered = sorted(symbols, key=lambda s: s.name)
-    return [
-        {
-            s: sp.Float(float(v))
-            for s, v in zip(ordered, rng.uniform(0.1, 0.9, len(ordered)), strict=True)
-        }
-        for _ in range(count)
-    ]
+    points = []
+    for _ in range(count):
+        values = rng.uniform(0.1, 0.9, len(ordered))
+        signs = rng.choice([-1.0, 1.0], len(ordered)) if signed else np.ones(len(ordered))
+        points.append(
+            {
+                s: sp.Float(float(v if s.name[0] == "t" or s.name.startswith("a_") else m * v))
+                for s, v, m in zip(ordered, values, signs, strict=True)
+            }
+        )
+    return points
+
+
+KINKED = (sp.Piecewise, sp.Max, sp.Min, sp.Abs, sp.Heaviside, sp.sign)
+
+
+def kinked(expr: sp.Expr) -> bool:
+    """A function that takes another form past a point (ReLU's max(0, h1), IF, ABS): positive
+    points alone would take h1 for it."""
+    return elementary(expr).has(*KINKED)
 
 
 def same(a: sp.Expr, b: sp.Expr, points: list[dict]) -> bool:
@@ -207,9 +227,15 @@ def equivalent(sheet: sp.Expr, derived: sp.Expr, model: Model, distribution: boo
     sheet's targets sum to 1."""
     fixed = model.fixed_biases | (model.target_sum if distribution else {})
     sheet, derived = sheet.xreplace(fixed), derived.xreplace(fixed)
+    signs = (False, True) if kinked(sheet) or kinked(derived) else (False,)
+    return all(agree(sheet, derived, model, fixed, signed) for signed in signs)
+
+
+def agree(sheet: sp.Expr, derived: sp.Expr, model: Model, fixed: dict, signed: bool) -> bool:
+    """equivalent's comparison at points of one kind: positive, or `signed` (either sign)."""
     symbols = sheet.free_symbols | derived.free_symbols
-    if same(sheet, derived, random_points(symbols)):
+    if same(sheet, derived, random_points(symbols, signed=signed)):
         return True
-    points = written_out(model, fixed)
-    rest = random_points(symbols - points[0].keys())  # lr, a cell this does not know
+    points = written_out(model, fixed, signed)
+    rest = random_points(symbols - points[0].keys(), signed=signed)  # lr, a cell not known
     return same(sheet, derived, [p | q for p, q in zip(points, rest, strict=True)])
