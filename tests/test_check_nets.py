@@ -45,17 +45,23 @@ def planted(path: Path, folder: Path, sheet: str, rows: int) -> tuple[Path, dict
     values = openpyxl.load_workbook(path, read_only=True)[sheet]
     header = {c.value: c.column_letter for c in next(values.iter_rows(max_row=1))}
     column, i1, i2 = header["dE/dw1"], header["i1"], header["i2"]
-    changed = folder / "planted.xlsx"
+    cell = rf'(<c r="{column}(\d+)"[^>]*><f>[^<]*)\*{i1}\2</f>'
+    return edited(path, folder / "planted.xlsx", cell, rf"\1*{i2}\2</f>", rows), header
+
+
+def edited(path: Path, changed: Path, cell: str, formula: str, rows: int) -> Path:
+    """The export with the formulas matching `cell` in its first learning rate's worksheet (the
+    second part, after 'Summary') rewritten to `formula`, in its XML (re.sub's pattern and
+    replacement): in `rows` rows, the cached values kept."""
     with zipfile.ZipFile(path) as source, zipfile.ZipFile(changed, "w") as dest:
         for item in source.infolist():
             data = source.read(item.filename)
             if item.filename == "xl/worksheets/sheet2.xml":
-                cell = rf'(<c r="{column}(\d+)"[^>]*><f>[^<]*)\*{i1}\2</f>'
-                data, count = re.subn(cell, rf"\1*{i2}\2</f>", data.decode())
+                data, count = re.subn(cell, formula, data.decode())
                 assert count == rows
                 data = data.encode()
             dest.writestr(item, data)
-    return changed, header
+    return changed
 
 
 def test_a_mistake_planted_in_a_4_12_12_2_export_is_found(large_export, tmp_path):
@@ -169,16 +175,8 @@ def test_an_activation_left_out_of_a_relu_formula_is_found(activation, belongs, 
     path = export(tmp_path, [2, 3, 1], "none", activation)
     values = openpyxl.load_workbook(path, read_only=True)["lr 0.5"]
     header = {c.value: c.column_letter for c in next(values.iter_rows(max_row=1))}
-    changed = tmp_path / "linear.xlsx"
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(changed, "w") as dest:
-        for item in source.infolist():
-            data = source.read(item.filename)
-            if item.filename == "xl/worksheets/sheet2.xml":
-                cell = rf'(<c r="{header["a_h1"]}(\d+)"[^>]*><f>)[^<]*</f>'
-                data, count = re.subn(cell, rf"\g<1>{header['h1']}\2</f>", data.decode())
-                assert count == 5
-                data = data.encode()
-            dest.writestr(item, data)
+    cell = rf'(<c r="{header["a_h1"]}(\d+)"[^>]*><f>)[^<]*</f>'
+    changed = edited(path, tmp_path / "linear.xlsx", cell, rf"\g<1>{header['h1']}\2</f>", 5)
     assert (
         main(["check", str(changed), "--config", str(tmp_path / "net.toml"), "--format", "json"])
         == 1
