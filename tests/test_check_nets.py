@@ -9,6 +9,7 @@ import json
 import re
 import zipfile
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import numpy as np
 import openpyxl
@@ -188,3 +189,27 @@ def test_an_activation_left_out_of_a_relu_formula_is_found(activation, belongs, 
         5,
     )
     assert finding["diagnosis"] == f"a_h1 uses h1 where {belongs} belongs"
+
+
+@pytest.mark.parametrize(
+    ("written", "right"),
+    [
+        ("IF({h}>0,{h},0)", True),
+        ("IF({h}<=0,0,{h})", True),
+        ("({h}>0)*{h}", True),  # TRUE is 1 in a product
+        ("IF({h}>0,{h},{h}/2)", False),  # a leaky ReLU's slope where ReLU's 0 belongs
+        ("IF({h}>=1,{h},0)", False),
+    ],
+)
+def test_relu_written_with_if_is_judged_as_a_formula(written, right, tmp_path, capsys):
+    path = export(tmp_path, [2, 3, 1], "none", '["relu", "sigmoid"]')
+    values = openpyxl.load_workbook(path, read_only=True)["lr 0.5"]
+    header = {c.value: c.column_letter for c in next(values.iter_rows(max_row=1))}
+    cell = rf'(<c r="{header["a_h1"]}(\d+)"[^>]*><f>)[^<]*</f>'
+    formula = escape(written.format(h=header["h1"] + r"\2"))  # in XML, < is &lt;
+    changed = edited(path, tmp_path / "if.xlsx", cell, rf"\g<1>{formula}</f>", 5)
+    code = main(["check", str(changed), "--config", str(tmp_path / "net.toml"), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == (0 if right else 1)
+    found = [(f["cell"], f["kind"], f["count"]) for f in report["findings"]]
+    assert found == ([] if right else [(f"{header['a_h1']}2", "wrong formula", 5)])

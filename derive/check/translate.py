@@ -12,8 +12,10 @@ from openpyxl.formula.tokenizer import Token, Tokenizer
 from openpyxl.utils import column_index_from_string
 
 CELL = re.compile(r"^(\$?)([A-Za-z]{1,3})(\$?)(\d+)$")
-# Excel's precedence: negation binds tighter than ^, and ^ groups left to right.
-INFIX = {"+": 10, "-": 10, "*": 20, "/": 20, "^": 30}
+# Excel's precedence: negation binds tighter than ^, and ^ groups left to right; a comparison
+# binds loosest (h1+1>0 is (h1+1)>0).
+COMPARISONS = {"=": sp.Eq, "<>": sp.Ne, "<": sp.Lt, ">": sp.Gt, "<=": sp.Le, ">=": sp.Ge}
+INFIX = {"+": 10, "-": 10, "*": 20, "/": 20, "^": 30} | dict.fromkeys(COMPARISONS, 5)
 PREFIX_POWER = 40
 MAX_BITS = 100_000  # of an exact number a power may work out
 MAX_DEPTH = 100  # Excel nests functions 64 deep; each level here is an expression or operand
@@ -39,7 +41,25 @@ def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
 def total(left: sp.Expr, terms: list[sp.Expr]) -> sp.Expr:
     """left + terms[0] + terms[1] + ..., as one Add: added one at a time, a sum of n terms (a
     neuron of 64 inputs) would be flattened and sorted again at each, n times over."""
-    return sp.Add(left, *terms) if terms else left
+    return sp.Add(number(left), *map(number, terms)) if terms else left
+
+
+def number(value: sp.Basic) -> sp.Expr:
+    """A comparison as the number Excel makes of it in a sum or product: 1 if true, else 0."""
+    if isinstance(value, sp.core.relational.Relational):
+        return sp.Piecewise((1, value), (0, True))
+    return value
+
+
+def condition(value: sp.Basic) -> sp.Basic:
+    """IF's first argument as a condition: a comparison, or a number that is true if not 0."""
+    if isinstance(value, sp.core.relational.Relational):
+        return value
+    return sp.Ne(value, 0)
+
+
+def _if(test: sp.Basic, then: sp.Basic, otherwise: sp.Basic) -> sp.Expr:
+    return sp.Piecewise((number(then), condition(test)), (number(otherwise), True))
 
 
 def _log(x: sp.Expr, base: sp.Expr | None = None) -> sp.Expr:
@@ -59,6 +79,7 @@ FUNCTIONS: dict[str, Callable[..., sp.Expr]] = {
     "SUM": lambda *xs: sp.Add(*xs),
     "PRODUCT": lambda *xs: sp.Mul(*xs),
     "TANH": sp.tanh,
+    "IF": _if,  # with three arguments: IF(h1>0,h1,0)
 }
 
 
@@ -122,6 +143,9 @@ class Parser:
 
     @staticmethod
     def apply(op: str, left: sp.Expr, right: sp.Expr) -> sp.Expr:
+        if op in COMPARISONS:
+            return COMPARISONS[op](number(left), number(right))
+        left, right = number(left), number(right)
         if op == "*":
             return left * right
         if op == "/":
@@ -131,7 +155,7 @@ class Parser:
     def prefix(self) -> sp.Expr:
         token = self.take()
         if token.type == Token.OP_PRE:
-            value = self.expression(PREFIX_POWER)
+            value = number(self.expression(PREFIX_POWER))
             return -value if token.value == "-" else value
         if token.type == Token.PAREN and token.subtype == Token.OPEN:
             inner = self.expression(0)
@@ -202,4 +226,4 @@ class Parser:
 
 def translate(formula: str, row: int, column: int, resolve: Resolve) -> sp.Expr:
     """The formula (in the cell at row, column) as a SymPy expression; Unsupported if it can't."""
-    return Parser(formula, row, column, resolve).parse()
+    return number(Parser(formula, row, column, resolve).parse())  # =h1>0 shows TRUE: 1
