@@ -99,3 +99,28 @@ def test_a_continuation_blocks_first_update_is_judged_with_its_own_lr(typed, rep
     ]
     assert report["unchecked"] == []
     assert report["cells_checked"] == 3 * 19 + 2 * 8 + 2 * (3 * 19 + 3 * 8) + 3 * 19 + 2 * 8
+
+
+def test_a_continuation_typed_with_another_learning_rate_is_found(tmp_path):
+    """The second block's first weights typed as the first block's last ones updated with lr
+    0.5 (C3's, the table above's) where the block's own 0.8 belongs: none agrees with 0.8, but
+    all with one other rate, so it is a continuation with that rate, not a new start."""
+    # w1..w4 are E..H, w5..w8 M..P; their gradients X..AE (test_check.COLUMNS' order).
+    weights = [*"EFGH", *"MNOP"]
+    gradients = ["X", "Y", "Z", "AA", "AB", "AC", "AD", "AE"]
+    pairs = zip(weights, gradients, strict=True)
+    wrong = {f"w{k}": f"={w}7-0.5*{g}7" for k, (w, g) in enumerate(pairs, start=1)}
+    path = continued(tmp_path / "rate.xlsx", wrong)
+    values = openpyxl.load_workbook(path, data_only=True)["Backprop"]
+    paste_values(path, decimals=None)
+    code, report = checked(path)
+    assert code == 1
+    found = report["findings"]
+    assert [(f["cell"], f["kind"], f["count"]) for f in found] == [
+        (f"{w}11", "wrong update", 1) for w in weights
+    ]
+    assert {f["diagnosis"] for f in found} == {
+        "the first update takes the learning rate 0.5 where 0.8 belongs"
+    }
+    # w1 of row 7 (E7) minus the block's own lr (0.8) times dE/dw1 of row 7 (X7).
+    assert found[0]["correct_value"] == pytest.approx(values["E7"].value - 0.8 * values["X7"].value)

@@ -117,11 +117,15 @@ class UpdateChecks:
             return  # the weights carried over from the block above: a new start from them
         expected = {name: update_expr(name, self.model) for name in weights}
         judged = {n: self.judge_continuation(r, n, expected[n]) for n, r in read.items()}
-        correct, allowed = self.first_update(above, weights)
+        correct, allowed, last, lr = self.first_update(above, weights)
         typed = [n for n in weights if n not in judged or judged[n].unsupported]
         agree = [n for n in typed if abs(self.keyed[n].values()[0] - correct[n]) <= allowed[n]]
         if not judged and (len(agree) * 2 <= len(typed) or len(agree) < 2):
-            return  # a block that starts afresh, not a continuation
+            taken = self.rate_taken(typed, last, allowed) if np.isfinite(lr) else None
+            if taken is None:
+                return  # a block that starts afresh, not a continuation
+            said = f"the first update takes the learning rate {taken:.6g} where {lr:.6g} belongs"
+            judged = {n: Judgement(False, said) for n in typed}
         for name in weights:
             judgement = judged.get(name)
             if judgement is not None and not judgement.unsupported:
@@ -138,23 +142,43 @@ class UpdateChecks:
             f"; its first row continues from row {above.rows[-1]} of {above.worksheet}!{above.span}"
         )
 
-    def first_update(self, above: Table, weights: list[str]) -> tuple[dict, dict]:
-        """(what each weight of the first row must hold, how near is right): the block above's
-        last weight minus this block's lr times its gradient, within the digits they carry."""
+    def rate_taken(self, typed: list[str], last: dict, allowed: dict) -> float | None:
+        """The one learning rate, not 0, that makes every typed first weight the update of the
+        block above's last row (last[name]: its weight and gradient), within the digits they
+        carry; None where there is none (a block that starts afresh)."""
+        rates = {}
+        for name in typed:
+            weight, gradient = last[name]
+            if abs(gradient) > 1e-12:
+                rates[name] = (weight - self.keyed[name].values()[0]) / gradient
+        if len(rates) < max(2, len(typed) / 2):
+            return None
+        rate = float(np.median(list(rates.values())))
+        for name in typed:
+            weight, gradient = last[name]
+            if not abs(self.keyed[name].values()[0] - (weight - rate * gradient)) <= allowed[name]:
+                return None
+        return rate if abs(rate) > 1e-9 else None
+
+    def first_update(self, above: Table, weights: list[str]) -> tuple[dict, dict, dict, float]:
+        """(what each weight of the first row must hold, how near is right, the block above's
+        last weight and gradient, this block's lr): that weight minus lr times that gradient,
+        within the digits they carry."""
         kept = type(self)(self.sheet, above, self.model, self.tolerance, self.shared)
         before = kept.values_in_use()
         end = len(above.rows) - 1
         lr = self.rate_values(before)[0]
-        correct, allowed = {}, {}
+        correct, allowed, last = {}, {}, {}
         for name in weights:
             gradient = "dE_total/d" + name
+            last[name] = (float(before[name][end]), float(before[gradient][end]))
             correct[name] = before[name][end] - lr * before[gradient][end]
             # This weight, the one above and its gradient each carry their own digits.
             units = self.keyed[name].units()[0]
             units += np.broadcast_to(kept.own_units(name), end + 1)[end]
             units += abs(lr) * np.broadcast_to(kept.own_units(gradient), end + 1)[end]
             allowed[name] = 1.5 * units + self.tolerance * abs(correct[name])
-        return correct, allowed
+        return correct, allowed, last, float(lr)
 
     def read_continuation(self, formula_id: int, above: Table) -> sp.Expr | str:
         """A first row's formula, the block above's last row read as the row above (w1@prev);
