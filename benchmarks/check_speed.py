@@ -87,7 +87,7 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def xlsx_row(name: str, path: Path, base_cpu: float, repeat: int, *options: str) -> str:
+def timed_rows(name: str, path: Path, base_cpu: float, repeat: int, *options: str) -> str:
     """One table row per run of the check (every run is shown, not the best)."""
     rows = []
     for _ in range(repeat):
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--net-steps", type=int, default=1, help="steps of a net too wide for the default table"
     )
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each XLSX check")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each net's check")
     args = parser.parse_args(argv)
     print(f"load average (1, 5, 15 min) at the start: {load()}\n")
     with tempfile.TemporaryDirectory() as name:
@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None) -> None:
         for steps in args.xlsx_steps:
             xlsx = folder / f"steps{steps}.xlsx"
             export(xlsx, "--format", "xlsx", "--steps", str(steps))
-            print(xlsx_row(f"xlsx 2-2-2 --steps {steps}", xlsx, base_cpu, args.repeat), flush=True)
+            print(
+                timed_rows(f"xlsx 2-2-2 --steps {steps}", xlsx, base_cpu, args.repeat), flush=True
+            )
         for net in args.nets:
             config = net_config(folder, [int(n) for n in net.split("-")])
             xlsx = config.with_suffix(".xlsx")
@@ -144,13 +146,15 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"| xlsx {net}: derive table refuses it | | | | | | | | |")
                     continue
             name = f"xlsx {net}, {how}"
-            print(xlsx_row(name, xlsx, base_cpu, args.repeat, "--config", str(config)), flush=True)
+            print(
+                timed_rows(name, xlsx, base_cpu, args.repeat, "--config", str(config)), flush=True
+            )
         for net in args.csv_nets:
             config = net_config(folder, [int(n) for n in net.split("-")])
             csv = config.with_suffix(".csv")
             export(csv, "--config", str(config), "--lr", "0.5", "--steps", str(args.net_steps))
             name = f"csv {net}, 1 lr x {args.net_steps} step(s)"
-            print(xlsx_row(name, csv, base_cpu, args.repeat, "--config", str(config)), flush=True)
+            print(timed_rows(name, csv, base_cpu, args.repeat, "--config", str(config)), flush=True)
         for steps in args.steps:
             path = folder / f"steps{steps}.csv"
             export(path, "--steps", str(steps))

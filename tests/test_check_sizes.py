@@ -36,8 +36,9 @@ SIZES = [
 ]
 
 
-def sized_export(folder: Path, layers: list[int], bias: str) -> Path:
-    """derive's own XLSX export of the net with seeded random values, one step at lr 0.5."""
+def sized_export(folder: Path, layers: list[int], bias: str, form: str = "xlsx") -> Path:
+    """derive's own export (`form`: xlsx or csv) of the net with seeded random values, one step
+    at lr 0.5; its config beside it, sized.toml."""
     rng = np.random.default_rng(sum(layers))
     weights = rng.uniform(-0.8, 0.8, sum(a * b for a, b in itertools.pairwise(layers)))
     biases = rng.uniform(-0.3, 0.3, sum(layers[1:])).round(3).tolist()
@@ -49,8 +50,8 @@ def sized_export(folder: Path, layers: list[int], bias: str) -> Path:
         f"weights = {weights.round(3).tolist()}\n"
         + (f"biases = {biases}\n" if bias != "none" else "")
     )
-    path = folder / "sized.xlsx"
-    options = ["--steps", "1", "--lr", "0.5", "--format", "xlsx", "--out", str(path)]
+    path = folder / f"sized.{form}"
+    options = ["--steps", "1", "--lr", "0.5", "--format", form, "--out", str(path)]
     assert main(["table", "--config", str(config), *options]) == 0
     return path
 

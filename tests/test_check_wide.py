@@ -5,32 +5,16 @@ the widest, 64-64-64-64 with biases, is measured by benchmarks/check_speed.py.""
 
 from __future__ import annotations
 
-import itertools
-
-import numpy as np
 from openpyxl.utils import get_column_letter
+from test_check_sizes import sized_export
 
-from derive.__main__ import main
 from derive.check import check_file
 from derive.config import load_config
 
 
 def test_a_csv_too_wide_for_a_worksheet_checks_clean_and_a_planted_value_is_found(tmp_path):
-    layers = [64, 64, 64]
-    rng = np.random.default_rng(64)
-    weights = rng.uniform(-0.3, 0.3, sum(a * b for a, b in itertools.pairwise(layers)))
-    path, config = tmp_path / "wide.csv", tmp_path / "wide.toml"
-    config.write_text(
-        f"[network]\nlayers = {layers}\n\n[values]\n"
-        f"inputs = {rng.uniform(0, 1, 64).round(3).tolist()}\n"
-        f"targets = {rng.uniform(0, 1, 64).round(3).tolist()}\n"
-        f"weights = {weights.round(3).tolist()}\n"
-    )
-    assert (
-        main(["table", "--config", str(config), "--lr", "0.5", "--steps", "1", "--out", str(path)])
-        == 0
-    )
-    spec = load_config(config)
+    path = sized_export(tmp_path, [64, 64, 64], "none", "csv")
+    spec = load_config(path.with_suffix(".toml"))
     report = check_file(path, spec)
     assert (report.findings, report.unchecked, report.notes) == ((), (), ())
     # 2 rows of 64 + 64 net inputs and activations each, 64 errors, E_total and 8,192 gradients,

@@ -175,11 +175,9 @@ class Quantities:
         return self.found[key]
 
     def mistaken(self, k: int, mistake: Mistake) -> np.ndarray:
+        """The k-th catalogued mistake's value in each row."""
         if k not in self.wrong:
-            step = mistake.step
-            with np.errstate(all="ignore"):
-                value = step.function(*(self.used[a] for a in step.args))
-            self.wrong[k] = np.broadcast_to(np.asarray(value, dtype=float), (len(self.check.rows),))
+            self.wrong[k] = self.check.computed(mistake.step, self.used)
         return self.wrong[k]
 
 

@@ -2,7 +2,7 @@
 parameters, such as a 4-12-12-2 export): derive's backward program itself (derive/backward.py),
 each delta from the layer above's deltas and each gradient a delta times its input, as the
 sheets `derive table --format xlsx` writes compute them. A formula is compared with its
-column's step as written, else with both written out in the givens (model.expanded). Its steps
+column's step as written, else with both written out in the givens (model.written_out). Its steps
 are printed as NumPy functions in one go (a lambdify each would take seconds).
 """
 
