@@ -70,10 +70,15 @@ def pack(models: list[nn.Sequential]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def packed_batch(images, labels, idx, cfg: Config):
-    """idx (N, B) -> augmented, normalised input (B, N, 28, 28) and labels (B, N)."""
+def packed_batch(images, labels, idx, cfg: Config, augmenting: bool):
+    """idx (N, B) -> augmented (unless not augmenting), normalised input (B, N, 28, 28) and
+    labels (B, N)."""
     n, b = idx.shape
-    warped = augment(images[idx.reshape(-1)], cfg.rotation, cfg.translation)
+    chosen = images[idx.reshape(-1)]
+    warped = augment(chosen, cfg.rotation, cfg.translation, shear=cfg.shear, scale=cfg.scale,
+                     stroke=cfg.stroke)  # fmt: skip
+    if not augmenting:
+        warped = chosen.unsqueeze(1).float() / 255
     x = normalize(warped, channels_last=False).reshape(n, b, 28, 28).transpose(0, 1)
     return x.contiguous(memory_format=torch.channels_last), labels[idx].T
 
@@ -116,10 +121,11 @@ def search(cfg: Config, arch: str, seeds: list[int], device: torch.device, log) 
             t = (epoch - 1) * steps + step
             lr = learning_rate(t, total, cfg.lr, cfg.pct_start)
             optimizer.schedule(lr, momentum(t, total, cfg.momentum, cfg.pct_start), 1.0)
-            x, y = packed_batch(images, labels, idx, cfg)
+            x, y = packed_batch(images, labels, idx, cfg, epoch <= cfg.epochs - cfg.clean_epochs)
             out = model(x).view(len(x), n, -1)
             # The sum of each copy's mean loss: copy i's gradient is that of its own loss.
-            loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), reduction="sum")
+            loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), reduction="sum",
+                                   label_smoothing=cfg.label_smoothing)  # fmt: skip
             optimizer.zero_grad()
             (loss / len(x)).backward()
             optimizer.step()

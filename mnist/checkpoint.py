@@ -35,6 +35,7 @@ ADDED_LATER = {
     "shear": 0.0,
     "scale": 0.0,
     "stroke": 0.0,
+    "clean_epochs": 0,
 }
 
 

@@ -142,6 +142,11 @@ class Config:
         "fraction of the way to its 3x3 grey-scale dilation (thicker) or erosion (thinner); "
         "0: none", Bounds(0, 1),
     )  # fmt: skip
+    clean_epochs: int = setting(
+        default("clean_epochs"), "the last N epochs train on the images as they are, with no "
+        "augmentation, so that the model ends on the digits it is tested on; 0: augmented to "
+        "the end", Bounds(0, 1000),
+    )  # fmt: skip
     seed: int = setting(
         default("seed"), "seeds model init, data order and augmentation", Bounds(0, 2**32 - 1)
     )

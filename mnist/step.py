@@ -1,5 +1,5 @@
 """One training step (augment, forward, backward, SGD, moving average), run eagerly or, on a GPU,
-captured once as a CUDA graph and replayed.
+captured once as a CUDA graph and replayed. The last --clean-epochs skip the augmentation.
 
 A step of these small networks is a few hundred tiny kernels; launched one by one from Python
 they keep a GPU waiting on the CPU. A CUDA graph launches them all at once. The captured step
@@ -72,15 +72,20 @@ class TrainStep:
         self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.totals = torch.zeros(2, dtype=torch.float64, device=images.device)
         self.loss = torch.zeros((), device=images.device)
+        self.augmenting = torch.ones((), dtype=torch.bool, device=images.device)  # set_epoch
         self.graphs, self.warm, self.graph, self.indices = graphs, 0, None, None
         self.side = torch.cuda.Stream(images.device) if graphs else None
 
     def body(self, idx: torch.Tensor) -> None:
         """The step itself, gradients already cleared."""
         cfg = self.cfg
-        warped = augment(self.images[idx], cfg.rotation, cfg.translation, shear=cfg.shear,
+        images = self.images[idx]
+        warped = augment(images, cfg.rotation, cfg.translation, shear=cfg.shear,
                          scale=cfg.scale, stroke=cfg.stroke)  # fmt: skip
-        x, y = normalize(warped, self.cfg.channels_last), self.labels[idx]
+        # Chosen on the device, so a captured graph serves the clean epochs too; the random
+        # numbers are drawn either way, and an augmented step is the same as without the choice.
+        seen = torch.where(self.augmenting, warped, images.unsqueeze(1).float() / 255)
+        x, y = normalize(seen, self.cfg.channels_last), self.labels[idx]
         low_precision = self.cfg.precision == "bfloat16"
         # No autocast weight cache: a CUDA graph must not keep casts made before its capture.
         with torch.autocast(x.device.type, torch.bfloat16, enabled=low_precision,
@@ -93,6 +98,11 @@ class TrainStep:
         right = (output.argmax(1) == y).sum()
         self.totals += torch.stack([loss.detach() * len(y), right]).double()
         self.loss.copy_(loss.detach())
+
+    def set_epoch(self, epoch: int) -> None:
+        """Augment the steps of epoch `epoch` (1-based) unless it is one of the last
+        cfg.clean_epochs, which see the images as they are (fill_: no host sync)."""
+        self.augmenting.fill_(epoch <= self.cfg.epochs - self.cfg.clean_epochs)
 
     def __call__(self, idx: torch.Tensor) -> torch.Tensor:
         if not self.graphs or len(idx) != self.cfg.batch_size:

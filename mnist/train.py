@@ -81,6 +81,7 @@ def train(step: TrainStep, cfg: Config, epoch: int, ddp: Dist) -> dict:
     The learning rate, momentum and EMA decay are functions of the step; nothing in a step waits
     for the device, and the losses are read every CHECK_EVERY steps."""
     step.model.train()
+    step.set_epoch(epoch)
     images, labels = step.images, step.labels
     batches = (
         epoch_indices(len(labels), epoch, cfg.seed, ddp).to(images.device).split(cfg.batch_size)

@@ -15,6 +15,7 @@ from test_mnist_train import (  # noqa: F401 (data_dir: a fixture)
     metrics,
     one_error_line,
     run_train,
+    synthetic_split,
     without_seconds,
 )
 
@@ -144,3 +145,32 @@ def test_a_training_with_them_records_them_and_resumes_as_it_ran(data_dir, tmp_p
         ["--data-dir", str(data_dir), "--epochs", "2", "--no-plots", *FAST, "--out", str(plain)]
     )
     assert metrics(plain)[0]["train_loss"] != metrics(straight)[0]["train_loss"]
+
+
+def test_the_last_clean_epochs_train_on_the_images_as_they_are(data_dir, tmp_path, monkeypatch):  # noqa: F811
+    """--clean-epochs 1 of 2: every image the model trains on in epoch 2 is a training image as
+    it is, normalised by hand; in epoch 1 they are warped (none is one of them)."""
+    args = ["--data-dir", str(data_dir), "--out", str(tmp_path / "r"), "--epochs", "2",
+            "--clean-epochs", "1", "--no-plots", *FAST]  # fmt: skip
+    seen = {1: [], 2: []}
+    epoch_of = train.train
+
+    def recording_epoch(step_, cfg, epoch, ddp):
+        hook = step_.model.register_forward_pre_hook(lambda _, x: seen[epoch].append(x[0]))
+        try:
+            return epoch_of(step_, cfg, epoch, ddp)
+        finally:
+            hook.remove()
+
+    monkeypatch.setattr(train, "train", recording_epoch)
+    run_train(args)
+    images = torch.from_numpy(synthetic_split(200, 1)[0][:192]).double()
+    plain = ((images / 255 - 0.1307) / 0.3081).flatten(1)
+
+    def is_plain(x: torch.Tensor) -> torch.Tensor:
+        """Per image: whether it equals one of the plain training images (to float32 rounding)."""
+        return torch.cdist(x.double().flatten(1), plain).min(1).values < 1e-4
+
+    assert len(seen[1]) == len(seen[2]) == 6  # 192 images, batches of 32
+    assert all(is_plain(x).all() for x in seen[2])
+    assert not any(is_plain(x).any() for x in seen[1])

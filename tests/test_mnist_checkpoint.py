@@ -155,6 +155,8 @@ ADDED = {
                              "precision='float32', this run has precision='bfloat16'"),
     "shear, scale and stroke": (("shear", "scale", "stroke"), "--stroke", "0.5",
                                 "stroke=0.0, this run has stroke=0.5"),
+    "clean epochs": (("clean_epochs",), "--clean-epochs", "1",
+                     "clean_epochs=0, this run has clean_epochs=1"),
 }  # fmt: skip
 
 
