@@ -12,7 +12,7 @@ over one training step, forward and backward) over the device's measured float32
 and the fewest bytes it must move (the images once; each conv's output, BatchNorm and ReLU fused
 into it, and its gradient, each written once and read once) over the measured copy bandwidth.
 
-    python benchmarks/mnist_time_to_accuracy.py [--threads 2] [--seeds 1 2 3] \
+    python benchmarks/mnist_time_to_accuracy.py [--threads N] [--seeds 1 2 3] \
         [--recipes fast default] [--flags="--no-cuda-graphs"]
 """
 
@@ -75,12 +75,13 @@ def recipe_flags(recipe: str) -> list[str]:
     return [] if recipe == "default" else ["--preset", recipe]
 
 
-def run(recipe: str, seed: int, threads: int, flags: list[str], data_dir: str,
+def run(recipe: str, seed: int, threads: int | None, flags: list[str], data_dir: str,
         folder: Path) -> Result:  # fmt: skip
     out = folder / f"{recipe}-seed-{seed}"
+    chosen = [] if threads is None else ["--threads", str(threads)]
     command = [sys.executable, "-m", "mnist.train", *recipe_flags(recipe), "--seed", str(seed),
-               "--threads", str(threads), "--data-dir", data_dir, "--out", str(out),
-               "--no-plots", *flags]  # fmt: skip
+               *chosen, "--data-dir", data_dir, "--out", str(out), "--no-plots",
+               *flags]  # fmt: skip
     load = os.getloadavg()[0]
     start = time.perf_counter()
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
@@ -176,7 +177,8 @@ def table(results: list[Result]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
+    parser.add_argument("--threads", type=int,
+                        help="torch threads of every run (default: each recipe's)")  # fmt: skip
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--recipes", nargs="+", default=["fast", "default"],
                         help="preset names, and 'default' for defaults.toml alone")  # fmt: skip
@@ -186,9 +188,11 @@ def main() -> None:
     flags = shlex.split(args.flags)
     defaults = recipe_settings("default")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"default recipe: model {defaults['model']}, {defaults['epochs']} epochs; "
-          f"{os.cpu_count()} CPUs, {args.threads} threads; flags {flags}", flush=True)  # fmt: skip
+          f"{os.cpu_count()} CPUs, threads {args.threads or 'as each recipe sets'}; "
+          f"flags {flags}", flush=True)  # fmt: skip
     print(limits(args.recipes, device), flush=True)
     results = []
     with tempfile.TemporaryDirectory() as folder:

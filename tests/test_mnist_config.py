@@ -96,3 +96,11 @@ def test_the_documented_command_reproduces_each_reference_runs_settings(seed):
     folder = config.DEFAULTS_FILE.parent / "reference" / config.DEFAULTS["model"] / f"seed-{seed}"
     cfg, _, _ = config.parse_args(["--seed", str(seed), "--threads", "1"])
     assert config.settings_text(cfg) == (folder / SETTINGS).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in config.PRESETS_DIR.glob("*.toml")))
+def test_each_shipped_preset_is_a_valid_recipe(name):
+    """A shipped preset parses, and each key it sets reaches the settings (read here as TOML)."""
+    cfg, _, _ = config.parse_args(["--preset", name])
+    preset = tomllib.loads((config.PRESETS_DIR / f"{name}.toml").read_text(encoding="utf-8"))
+    assert preset and all(getattr(cfg, key) == value for key, value in preset.items())
