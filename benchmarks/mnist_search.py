@@ -77,7 +77,7 @@ def packed_batch(images, labels, idx, cfg: Config, augmenting: bool):
     chosen = images[idx.reshape(-1)]
     warped = augment(chosen, cfg.rotation, cfg.translation, shear=cfg.shear, scale=cfg.scale,
                      stroke=cfg.stroke)  # fmt: skip
-    if not augmenting:
+    if not augmenting:  # the warps drawn all the same, as mnist.train draws them
         warped = chosen.unsqueeze(1).float() / 255
     x = normalize(warped, channels_last=False).reshape(n, b, 28, 28).transpose(0, 1)
     return x.contiguous(memory_format=torch.channels_last), labels[idx].T
