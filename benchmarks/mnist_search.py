@@ -33,10 +33,10 @@ sys.path.insert(0, str(ROOT))
 from mnist.config import Config  # noqa: E402
 from mnist.data import load_data  # noqa: E402
 from mnist.distributed import Dist, epoch_indices  # noqa: E402
-from mnist.evaluate import normalize  # noqa: E402
+from mnist.evaluate import normalize, unit_float  # noqa: E402
 from mnist.model import ARCHS, Arch, build_model, count_params  # noqa: E402
 from mnist.optim import NesterovSGD, ema_decay, learning_rate, momentum, update_ema  # noqa: E402
-from mnist.step import augment  # noqa: E402
+from mnist.step import augment, augments_in  # noqa: E402
 from mnist.train import main as train_main  # noqa: E402
 
 EMA_DECAYS = (0.99, 0.995, 0.998, 0.999)
@@ -78,7 +78,7 @@ def packed_batch(images, labels, idx, cfg: Config, augmenting: bool):
     warped = augment(chosen, cfg.rotation, cfg.translation, shear=cfg.shear, scale=cfg.scale,
                      stroke=cfg.stroke)  # fmt: skip
     if not augmenting:  # the warps drawn all the same, as mnist.train draws them
-        warped = chosen.unsqueeze(1).float() / 255
+        warped = unit_float(chosen)
     x = normalize(warped, channels_last=False).reshape(n, b, 28, 28).transpose(0, 1)
     return x.contiguous(memory_format=torch.channels_last), labels[idx].T
 
@@ -121,7 +121,7 @@ def search(cfg: Config, arch: str, seeds: list[int], device: torch.device, log) 
             t = (epoch - 1) * steps + step
             lr = learning_rate(t, total, cfg.lr, cfg.pct_start)
             optimizer.schedule(lr, momentum(t, total, cfg.momentum, cfg.pct_start), 1.0)
-            x, y = packed_batch(images, labels, idx, cfg, epoch <= cfg.epochs - cfg.clean_epochs)
+            x, y = packed_batch(images, labels, idx, cfg, augments_in(epoch, cfg))
             out = model(x).view(len(x), n, -1)
             # The sum of each copy's mean loss: copy i's gradient is that of its own loss.
             loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), reduction="sum",

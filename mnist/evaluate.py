@@ -15,10 +15,15 @@ def memory_format(channels_last: bool) -> torch.memory_format:
     return torch.channels_last if channels_last else torch.contiguous_format
 
 
+def unit_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, 28, 28) to float (B, 1, 28, 28) in [0, 1]: the images as they are."""
+    return images.unsqueeze(1).float() / 255
+
+
 def normalize(images: torch.Tensor, channels_last: bool = True) -> torch.Tensor:
     """uint8 (B, 28, 28) or float [0, 1] (B, 1, 28, 28) to normalised float (B, 1, 28, 28)."""
     if images.dtype == torch.uint8:
-        images = images.unsqueeze(1).float() / 255
+        images = unit_float(images)
     return ((images - MEAN) / STD).contiguous(memory_format=memory_format(channels_last))
 
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mnist.config import Config
-from mnist.evaluate import normalize
+from mnist.evaluate import normalize, unit_float
 from mnist.optim import NesterovSGD, update_ema
 
 WARMUP_STEPS = 3  # eager steps (on a side stream, as capture requires) before the capture
@@ -37,7 +37,7 @@ def augment(images: torch.Tensor, rotation: float, translation: float, *, shear:
     zoom (1 +- scale) and stroke width (stroke_width) of every image, in one batched warp on the
     images' device (no value read back to the host). A setting of 0 draws no random numbers, so
     runs without it keep the random stream of the runs made before it existed."""
-    x = images.unsqueeze(1).float() / 255
+    x = unit_float(images)
     b, _, h, w = x.shape
     angle = (torch.rand(b, device=x.device) * 2 - 1) * math.radians(rotation)
     # affine_grid works in [-1, 1] coordinates: one pixel is 2 / size.
@@ -58,6 +58,12 @@ def augment(images: torch.Tensor, rotation: float, translation: float, *, shear:
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     # Zero padding is the black background because the warp runs before normalisation.
     return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
+
+
+def augments_in(epoch: int, cfg: Config) -> bool:
+    """Whether epoch `epoch` (1-based) trains on warped images: all but the last
+    cfg.clean_epochs, which see the images as they are."""
+    return epoch <= cfg.epochs - cfg.clean_epochs
 
 
 class TrainStep:
@@ -84,7 +90,7 @@ class TrainStep:
                          scale=cfg.scale, stroke=cfg.stroke)  # fmt: skip
         # Chosen on the device, so a captured graph serves the clean epochs too; the random
         # numbers are drawn either way, and an augmented step is the same as without the choice.
-        seen = torch.where(self.augmenting, warped, images.unsqueeze(1).float() / 255)
+        seen = torch.where(self.augmenting, warped, unit_float(images))
         x, y = normalize(seen, self.cfg.channels_last), self.labels[idx]
         low_precision = self.cfg.precision == "bfloat16"
         # No autocast weight cache: a CUDA graph must not keep casts made before its capture.
@@ -100,9 +106,8 @@ class TrainStep:
         self.loss.copy_(loss.detach())
 
     def set_epoch(self, epoch: int) -> None:
-        """Augment the steps of epoch `epoch` (1-based) unless it is one of the last
-        cfg.clean_epochs, which see the images as they are (fill_: no host sync)."""
-        self.augmenting.fill_(epoch <= self.cfg.epochs - self.cfg.clean_epochs)
+        """Whether the steps of epoch `epoch` augment (augments_in; fill_: no host sync)."""
+        self.augmenting.fill_(augments_in(epoch, self.cfg))
 
     def __call__(self, idx: torch.Tensor) -> torch.Tensor:
         if not self.graphs or len(idx) != self.cfg.batch_size:
