@@ -37,6 +37,7 @@ from mnist.evaluate import normalize, unit_float  # noqa: E402
 from mnist.model import ARCHS, Arch, build_model, count_params  # noqa: E402
 from mnist.optim import NesterovSGD, ema_decay, learning_rate, momentum, update_ema  # noqa: E402
 from mnist.step import augment, augments_in  # noqa: E402
+from mnist.train import float32_convolutions  # noqa: E402
 from mnist.train import main as train_main  # noqa: E402
 
 EMA_DECAYS = (0.99, 0.995, 0.998, 0.999)
@@ -171,6 +172,7 @@ def main() -> None:
             line = {"variant": args.variant, "arch": arch, "set": overrides} | record
             f.write(json.dumps(line) + "\n")
 
+    float32_convolutions()  # as mnist.train does
     search(cfg, arch, args.seeds, torch.device(args.device), log)
 
 

@@ -171,7 +171,8 @@ class Config:
     )  # fmt: skip
     precision: str = setting(
         default("precision"), "bfloat16: the training steps' forward pass under torch.autocast "
-        "(about 2x faster on a CPU with AMX or AVX-512 BF16); the test pass stays float32",
+        "(about 2x faster on a CPU with AMX or AVX-512 BF16); the test pass stays float32; float32 "
+        "is IEEE float32 on a GPU too (no TF32 convolutions)",
         choices=("float32", "bfloat16"),
     )  # fmt: skip
     channels_last: bool = setting(

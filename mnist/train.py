@@ -65,6 +65,12 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def float32_convolutions() -> None:
+    """float32 means float32: PyTorch otherwise lets cuDNN convolve float32 tensors in TF32
+    (a 10-bit mantissa) on the GPUs that have it."""
+    torch.backends.cudnn.allow_tf32 = False
+
+
 def check_losses(losses: torch.Tensor, lrs: list[float], epoch: int, ddp: Dist) -> None:
     """Diverged at the first step (over all processes) whose loss is not finite."""
     bad = (~torch.isfinite(losses)).nonzero()
@@ -138,6 +144,7 @@ def start(cfg: Config) -> tuple[torch.device, Dist]:
     if device.type == "cuda":  # one GPU per process under torchrun
         device = torch.device("cuda", ddp.local_rank)
         torch.accelerator.set_device_index(device)
+    float32_convolutions()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     return device, ddp

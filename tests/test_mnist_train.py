@@ -326,6 +326,14 @@ def test_device_choice_on_this_machine_matches_what_torch_reports():
     assert train.pick_device("auto").type == expected
 
 
+def test_float32_runs_ask_cudnn_for_float32_convolutions(monkeypatch):
+    """PyTorch lets cuDNN convolve float32 in TF32 (10-bit mantissa) unless told not to."""
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)  # PyTorch's default
+    cfg, _, _ = parse_args(["--device", "cpu", "--threads", str(torch.get_num_threads())])
+    train.start(cfg)
+    assert torch.backends.cudnn.allow_tf32 is False
+
+
 @pytest.mark.parametrize("found", [None, "cuda", "mps"])
 def test_unavailable_device_is_one_line(data_dir, tmp_path, capsys, monkeypatch, found):
     accelerator_found(monkeypatch, found)
