@@ -13,10 +13,11 @@ and the fewest bytes it must move (the images once; each conv's output, BatchNor
 into it, and its gradient, each written once and read once) over the measured copy bandwidth.
 
     python benchmarks/mnist_time_to_accuracy.py [--threads N] [--seeds 1 2 3] \
-        [--recipes fast default] [--flags="--no-cuda-graphs"]
+        [--recipes fast default] [--flags="--no-cuda-graphs"] [--keep DIR]
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -184,6 +185,8 @@ def main() -> None:
                         help="preset names, and 'default' for defaults.toml alone")  # fmt: skip
     parser.add_argument("--flags", default="", help="more mnist.train flags for every run")
     parser.add_argument("--data-dir", default=str(ROOT / "data"))
+    parser.add_argument("--keep", type=Path, help="keep each run's folder as KEEP/RECIPE-seed-N "
+                        "(metrics, settings, results); default: a temporary folder")  # fmt: skip
     args = parser.parse_args()
     flags = shlex.split(args.flags)
     defaults = recipe_settings("default")
@@ -195,7 +198,8 @@ def main() -> None:
           f"flags {flags}", flush=True)  # fmt: skip
     print(limits(args.recipes, device), flush=True)
     results = []
-    with tempfile.TemporaryDirectory() as folder:
+    kept = contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory()
+    with kept as folder:
         for recipe in args.recipes:
             for seed in args.seeds:
                 results.append(run(recipe, seed, args.threads, flags, args.data_dir, Path(folder)))
