@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 import tomllib
@@ -105,9 +106,7 @@ def first_at_target(metrics: list[dict]) -> tuple[int, float] | None:
     return None
 
 
-def reach_text(ran: bool, reached: tuple[int, float] | None) -> str:
-    if not ran:
-        return ""
+def reach_text(reached: tuple[int, float] | None) -> str:
     return f"{reached[1]:.0f} s (epoch {reached[0]})" if reached else "not reached"
 
 
@@ -119,7 +118,9 @@ def accuracy_figure(model: str, seeds: dict[str, list[dict]]):
     """Test accuracy per epoch of each seed of one model, with the target line."""
     with plt.rc_context(ink_style()):
         figure, axes = plt.subplots(figsize=(4.6, 3.2))
-        for (seed, metrics), colour in zip(seeds.items(), plt.cm.tab10.colors, strict=False):
+        palette = plt.cm.tab10.colors if len(seeds) <= 10 else plt.cm.tab20.colors
+        colours = itertools.cycle(palette)  # past 20 seeds they repeat; the legend names each
+        for (seed, metrics), colour in zip(seeds.items(), colours, strict=False):
             epochs = [m["epoch"] for m in metrics]
             axes.plot(
                 epochs,
@@ -137,7 +138,9 @@ def accuracy_figure(model: str, seeds: dict[str, list[dict]]):
             title=f"{model}: test accuracy per epoch",
         )
         axes.grid(alpha=0.3)
-        axes.legend(loc="upper left", ncol=2)  # early epochs sit below 98%: that corner is free
+        # Early epochs sit below 98%: the upper left corner is free for the legend.
+        axes.legend(loc="upper left", ncol=2 if len(seeds) <= 10 else 4,
+                    fontsize="medium" if len(seeds) <= 10 else "x-small")  # fmt: skip
     return figure
 
 
@@ -163,53 +166,56 @@ def recipe_text(runs: list[dict], defaults: dict) -> str:
     return text or "as defaults.toml"
 
 
+SUMMARY_HEADER = ["model", "seeds", "mean", "minimum", "maximum", "spread (max − min)",
+                  f"every seed ≥ {TARGET}%"]  # fmt: skip
+
+
+def summary_row(model: str, by_seed: dict[str, list[dict]]) -> list[str]:
+    """A model's seeds, their last-epoch test accuracy (mean, minimum, maximum, spread) and
+    whether every one reached TARGET."""
+    finals = [100 * m[-1]["test_acc"] for m in by_seed.values()]
+    return [model, str(len(finals)), f"{statistics.mean(finals):.2f}", f"{min(finals):.2f}",
+            f"{max(finals):.2f}", f"{max(finals) - min(finals):.2f}",
+            "yes" if min(finals) >= TARGET - 1e-9 else "no"]  # fmt: skip
+
+
+def seed_rows(runs: Runs) -> list[list[str]]:
+    """One row per seed: each model's last-epoch test accuracy and time to TARGET."""
+    seeds = sorted({s for by_seed in runs.values() for s in by_seed}, key=seed_order)
+    rows = []
+    for seed in seeds:
+        cells = [seed]
+        for by_seed in runs.values():
+            metrics = by_seed.get(seed)
+            if metrics:
+                cells += [percent(metrics[-1]["test_acc"]), reach_text(first_at_target(metrics))]
+            else:
+                cells += ["", ""]
+        rows.append(cells)
+    return rows
+
+
 def reference_context(runs: Runs, default: str, folder: Path, defaults: dict) -> dict:
     if not runs:
         return {}
-    seeds = sorted({s for by_seed in runs.values() for s in by_seed}, key=seed_order)
-    accuracy, timing, figures = [], [], []
+    summary, recipes, figures = [], [], []
     for model, by_seed in runs.items():
-        finals = {s: 100 * m[-1]["test_acc"] for s, m in by_seed.items()}
-        accuracy.append(
-            [
-                model,
-                *(f"{finals[s]:.2f}" if s in finals else "" for s in seeds),
-                f"{statistics.mean(finals.values()):.2f}",
-                f"{min(finals.values()):.2f}",
-                f"{max(finals.values()) - min(finals.values()):.2f}",
-                "yes" if all(v >= TARGET - 1e-9 for v in finals.values()) else "no",
-            ]
-        )
-        reached = {s: first_at_target(m) for s, m in by_seed.items()}
+        summary.append(summary_row(model, by_seed))
         epochs = [m for metrics in by_seed.values() for m in metrics]
-        per_epoch = statistics.mean(m["seconds"] for m in epochs)
-        timing.append(
-            [
-                model,
-                str(max(len(m) for m in by_seed.values())),
-                f"{per_epoch:.0f}",
-                *(reach_text(s in by_seed, reached.get(s)) for s in seeds),
-                recipe_text(
-                    [read_settings(folder / model / s / SETTINGS) for s in by_seed], defaults
-                ),
-            ]
-        )
+        settings = [read_settings(folder / model / s / SETTINGS) for s in by_seed]
+        recipes.append([model, str(max(len(m) for m in by_seed.values())),
+                        f"{statistics.mean(m['seconds'] for m in epochs):.0f}",
+                        recipe_text(settings, defaults)])  # fmt: skip
         label = f"Test accuracy per epoch of each seed of {model}"
         figures.append(figure_svg(accuracy_figure(model, by_seed), label, f"mnist-{model}"))
+    per_seed = ["seed", *(f"{m}: {what}" for m in runs for what in ("last epoch", f"to {TARGET}%"))]
     return {
-        "accuracy": markdown_table(
-            ["model", *seeds, "mean", "minimum", "spread (max − min)", f"every seed ≥ {TARGET}%"],
-            accuracy,
-        ),
+        "accuracy": markdown_table(SUMMARY_HEADER, summary),
+        "seeds": markdown_table(per_seed, seed_rows(runs)),
         "timing": markdown_table(
-            [
-                "model",
-                "epochs",
-                "seconds per epoch",
-                *(f"to {TARGET}%, {s}" for s in seeds),
-                "settings other than defaults.toml",
-            ],
-            timing,
+            ["model", "epochs", "seconds per epoch", "settings other than defaults.toml"],
+            recipes,
+            align="--",
         ),
         "figures": figures,
         "models": ", ".join(f"`{m}` ({len(by_seed)} seeds)" for m, by_seed in runs.items()),
@@ -218,67 +224,29 @@ def reference_context(runs: Runs, default: str, folder: Path, defaults: dict) ->
 
 
 def epoch_context(by_seed: dict[str, list[dict]]) -> dict:
-    """The default model's per-epoch test accuracy of every seed, lr and seconds per epoch."""
+    """The default model's test accuracy over its seeds epoch by epoch (mean, minimum, maximum,
+    how many at TARGET), the learning rate and the seconds per epoch."""
     if not by_seed:
         return {}
-    names = list(by_seed)
     rows = []
     for epoch in range(max(len(m) for m in by_seed.values())):
-        line = {n: m[epoch] for n, m in by_seed.items() if epoch < len(m)}
-        first = line.get(names[0])
-        rows.append(
-            [
-                str(epoch + 1),
-                *(percent(line[n]["test_acc"]) if n in line else "" for n in names),
-                f"{first['lr']:.4g}" if first else "",
-                " / ".join(f"{line[n]['seconds']:.0f}" for n in names if n in line),
-            ]
-        )
-    header = ["epoch", *(f"{n} test acc. (%)" for n in names), "lr", "seconds per epoch"]
-    finals = {n: 100 * m[-1]["test_acc"] for n, m in by_seed.items()}
+        lines = [m[epoch] for m in by_seed.values() if epoch < len(m)]
+        accuracies = [100 * line["test_acc"] for line in lines]
+        seconds = [line["seconds"] for line in lines]
+        rows.append([str(epoch + 1), f"{lines[0]['lr']:.4g}", f"{statistics.mean(accuracies):.2f}",
+                     f"{min(accuracies):.2f}", f"{max(accuracies):.2f}",
+                     f"{sum(a >= TARGET - 1e-9 for a in accuracies)} of {len(lines)}",
+                     f"{min(seconds):.0f}–{max(seconds):.0f}"])  # fmt: skip
+    header = ["epoch", "lr", "test acc., mean (%)", "minimum", "maximum", f"seeds ≥ {TARGET}%",
+              "seconds"]  # fmt: skip
+    finals = [100 * m[-1]["test_acc"] for m in by_seed.values()]
+    minutes = [sum(e["seconds"] for e in m) / 60 for m in by_seed.values()]
     return {
         "table": markdown_table(header, rows),
-        "finals": ", ".join(f"{finals[n]:.2f}% ({n})" for n in names),
-        "worst": f"{min(finals.values()):.2f}",
-        "mean": f"{statistics.mean(finals.values()):.2f}",
-        "reached": all(v >= TARGET for v in finals.values()),
-        "minutes": ", ".join(
-            f"{sum(e['seconds'] for e in m) / 60:.0f} min ({n})" for n, m in by_seed.items()
-        ),
+        "seeds": len(finals),
+        "worst": f"{min(finals):.2f}",
+        "best": f"{max(finals):.2f}",
+        "mean": f"{statistics.mean(finals):.2f}",
+        "reached": min(finals) >= TARGET - 1e-9,
+        "minutes": f"{min(minutes):.0f}–{max(minutes):.0f}",
     }
-
-
-GPU_SEARCH = "gpu-search.json"  # the GPU search and runs of the default model, as recorded
-SHOWN_WEIGHTS = {"raw": "trained weights", "ema0.999": "EMA 0.999"}
-
-
-def seed_stats(accuracies: list[float]) -> list[str]:
-    """n, mean, minimum, maximum and how many below TARGET, as table cells."""
-    below = sum(a < TARGET - 1e-9 for a in accuracies)
-    return [str(len(accuracies)), f"{statistics.mean(accuracies):.2f}", f"{min(accuracies):.2f}",
-            f"{max(accuracies):.2f}", str(below)]  # fmt: skip
-
-
-def gpu_context(folder: Path) -> dict:
-    """The recorded GPU search (every variant, trained weights and EMA 0.999) and trainer runs,
-    as one table; {} if the folder holds no record."""
-    path = folder / GPU_SEARCH
-    if not path.is_file():
-        return {}
-    record = read_json(path, "GPU search record")
-    try:
-        rows = []
-        for run in record["search"]:
-            settings = ", ".join(f"{k} = {v}" for k, v in run["settings"].items()) or "as then"
-            for key, name in SHOWN_WEIGHTS.items():
-                accuracies = run["last_epoch_test_acc"][key]
-                rows.append([f"search: {settings}", name, *seed_stats(accuracies)])
-        trainer = record["trainer"]
-        settings = ", ".join(f"{k} = {v}" for k, v in trainer["settings"].items())
-        finals = list(trainer["last_epoch_test_acc"].values())
-        rows.append([f"`mnist.train`: {settings}", "as set", *seed_stats(finals)])
-        device = record["device"]
-    except (KeyError, TypeError, AttributeError, statistics.StatisticsError) as exc:
-        raise SiteError(f"{path}: not a GPU search record ({exc!r})") from None
-    header = ["runs", "weights tested", "seeds", "mean", "minimum", "maximum", f"< {TARGET}%"]
-    return {"table": markdown_table(header, rows), "device": device, "file": GPU_SEARCH}

@@ -12,9 +12,9 @@ import matplotlib.pyplot as plt
 
 from mnist.cli import DataError
 from mnist.names import CONFUSION, METRICS, MISCLASSIFIED, RESULTS, WEIGHTS
+from sitegen.mnist_records import cpu_context, gpu_context
 from sitegen.mnist_reference import (
     TARGET,
-    gpu_context,
     read_defaults,
     read_json,
     read_metrics,
@@ -62,6 +62,7 @@ def build(site: Site) -> PageData:
         "reference_dir": settings.shown(settings.mnist_reference),
         "reference": reference_context(runs, model, settings.mnist_reference, defaults),
         "gpu": gpu_context(settings.mnist_reference),
+        "cpu": cpu_context(settings.mnist_reference),
         "results": results_context(settings, model, defaults["data_dir"], files),
         "run": run_context(settings, files),
         "weights": [

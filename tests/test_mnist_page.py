@@ -12,7 +12,7 @@ import pytest
 import torch
 from torchinfo import summary
 
-from sitegen import mnist_svg, page_mnist
+from sitegen import mnist_records, mnist_svg, page_mnist
 from sitegen.site_common import SiteError
 
 
@@ -83,6 +83,12 @@ def table_starting(tables, *header: str) -> list[list[str]]:
     return next(t for t in tables if tuple(t[0][: len(header)]) == header)
 
 
+def shows(cell: str, value: float) -> bool:
+    """The cell is the value to two decimals (either way where the value is a half, as a mean
+    of accuracies in steps of 0.01 can be)."""
+    return abs(float(cell) - value) <= 0.005 + 1e-9
+
+
 def committed_runs() -> dict[str, dict[int, list[dict]]]:
     runs: dict[str, dict[int, list[dict]]] = {}
     for path in REFERENCE.glob("*/seed-*/metrics.jsonl"):
@@ -105,38 +111,75 @@ def test_reference_runs_are_seeds_1_to_n_and_the_page_names_models_without(site_
         assert "No reference runs yet" not in text
 
 
-def test_accuracy_table_holds_each_seeds_last_epoch_the_mean_and_the_minimum(site_dir):
-    table = table_starting(page_tables(site_dir), "model", "seed-1")
+def test_accuracy_table_holds_each_models_mean_minimum_and_maximum(site_dir):
+    table = table_starting(page_tables(site_dir), "model", "seeds", "mean")
     rows = {row[0]: row for row in table[1:]}
     runs = committed_runs()
-    every_seed = sorted({s for seeds in runs.values() for s in seeds})
-    assert table[0] == ["model", *(f"seed-{s}" for s in every_seed), "mean", "minimum",
-                        "spread (max − min)", "every seed ≥ 99.4%"]  # fmt: skip
+    assert len(rows) == len(runs)
     for model, seeds in runs.items():
-        finals = {s: 100 * seeds[s][-1]["test_acc"] for s in seeds}
-        low, high = min(finals.values()), max(finals.values())
-        mean = sum(finals.values()) / len(finals)
-        cells = [f"{finals[s]:.2f}" if s in finals else "" for s in every_seed]
+        finals = [100 * metrics[-1]["test_acc"] for metrics in seeds.values()]
+        low, high = min(finals), max(finals)
         every = "yes" if low >= 99.4 else "no"
-        expected = [*cells, f"{mean:.2f}", f"{low:.2f}", f"{high - low:.2f}", every]
-        assert rows[model][1:] == expected, model
+        row = rows[model]
+        assert shows(row[2], sum(finals) / len(finals)), model
+        assert [row[1], *row[3:]] == [str(len(finals)), f"{low:.2f}", f"{high:.2f}",
+                                      f"{high - low:.2f}", every], model  # fmt: skip
 
 
-def test_time_table_sums_the_epochs_up_to_the_first_at_99_4(site_dir):
+def reached_text(metrics: list[dict]) -> str:
+    """'263 s (epoch 14)': the seconds of every epoch up to the first at 99.4%."""
+    total = 0.0
+    for m in metrics:
+        total += m["seconds"]
+        if m["test_acc"] >= 0.994:
+            return f"{total:.0f} s (epoch {m['epoch']})"
+    return "not reached"
+
+
+def test_seed_table_holds_each_seeds_last_epoch_and_time_to_99_4(site_dir):
+    table = table_starting(page_tables(site_dir), "seed")
+    runs = committed_runs()
+    models = [cell.partition(":")[0] for cell in table[0][1::2]]
+    assert sorted(models) == sorted(runs)
+    assert table[0][1:] == [f"{m}: {what}" for m in models for what in ("last epoch", "to 99.4%")]
+    every_seed = sorted({s for seeds in runs.values() for s in seeds})
+    assert [row[0] for row in table[1:]] == [f"seed-{s}" for s in every_seed]
+    for row, seed in zip(table[1:], every_seed, strict=True):
+        for column, model in enumerate(models):
+            metrics = runs[model].get(seed)
+            expected = ["", ""]
+            if metrics:
+                expected = [f"{100 * metrics[-1]['test_acc']:.2f}", reached_text(metrics)]
+            assert row[1 + 2 * column : 3 + 2 * column] == expected, (model, seed)
+
+
+def test_model_table_gives_each_models_epochs_and_mean_seconds_per_epoch(site_dir):
     table = table_starting(page_tables(site_dir), "model", "epochs", "seconds per epoch")
     rows = {row[0]: row for row in table[1:]}
     for model, seeds in committed_runs().items():
-        cells = []
-        for s in sorted(seeds):
-            total, cell = 0.0, "not reached"
-            for m in seeds[s]:
-                total += m["seconds"]
-                if m["test_acc"] >= 0.994:
-                    cell = f"{total:.0f} s (epoch {m['epoch']})"
-                    break
-            cells.append(cell)
-        assert [cell for cell in rows[model][3:-1] if cell] == cells, model
-        assert rows[model][1] == str(len(seeds[1]))
+        seconds = [m["seconds"] for metrics in seeds.values() for m in metrics]
+        epochs = max(len(metrics) for metrics in seeds.values())
+        assert rows[model][1:3] == [str(epochs), f"{sum(seconds) / len(seconds):.0f}"], model
+
+
+def test_epoch_table_summarises_the_default_models_seeds_epoch_by_epoch(site_dir):
+    model = tomllib.loads((ROOT / "mnist" / "defaults.toml").read_text())["model"]
+    seeds = committed_runs()[model]
+    table = table_starting(page_tables(site_dir), "epoch", "lr", "test acc., mean (%)")
+    assert len(table) - 1 == max(len(metrics) for metrics in seeds.values())
+    for row in table[1:]:
+        epoch = int(row[0])
+        lines = [
+            metrics[epoch - 1] for _, metrics in sorted(seeds.items()) if epoch <= len(metrics)
+        ]
+        accuracies = [100 * line["test_acc"] for line in lines]
+        at_target = sum(a >= 99.4 for a in accuracies)
+        seconds = [line["seconds"] for line in lines]
+        assert shows(row[2], sum(accuracies) / len(lines)), epoch
+        expected = [f"{min(accuracies):.2f}", f"{max(accuracies):.2f}"]
+        assert row[3:6] == [*expected, f"{at_target} of {len(lines)}"], epoch
+        assert row[6] == f"{min(seconds):.0f}–{max(seconds):.0f}", epoch
+        assert float(row[1]) == pytest.approx(lines[0]["lr"], rel=1e-3), epoch
 
 
 def test_time_table_names_each_models_settings_apart_from_the_defaults(site_dir):
@@ -253,3 +296,61 @@ def test_gpu_table_shows_every_recorded_search_and_trainer_run(site_dir):
         mean = sum(accuracies) / len(accuracies)
         cells = [len(accuracies), f"{mean:.2f}", f"{min(accuracies):.2f}"]
         assert row[2:] == [*map(str, cells), f"{max(accuracies):.2f}", str(below)], row
+
+
+def seeds_in(ranges: str) -> set[int]:
+    """{1, 2, 3, 7} from '1–3, 7'."""
+    seeds = set()
+    for part in ranges.split(", "):
+        low, _, high = part.partition("–")
+        seeds |= set(range(int(low), int(high or low) + 1))
+    return seeds
+
+
+def timing_cell(runs: list[dict]) -> str:
+    """'82.5–88.8 (1–2)': seconds from launch to exit, then how many trainings ran at once."""
+    seconds = [r["seconds"] for r in runs if "seconds" in r]
+    if not seconds:
+        return ""
+    low, high = f"{min(seconds):.1f}", f"{max(seconds):.1f}"
+    cell = low if low == high else f"{low}–{high}"
+    at_once = sorted({r["side_by_side"] for r in runs if "side_by_side" in r})
+    if len(at_once) == 1:
+        return f"{cell} ({at_once[0]})"
+    return f"{cell} ({at_once[0]}–{at_once[-1]})" if at_once else cell
+
+
+def test_cpu_table_shows_every_recorded_run(site_dir):
+    record = json.loads((REFERENCE / "cpu-runs.json").read_text())
+    table = table_starting(page_tables(site_dir), "group: settings", "epochs", "seeds")
+    groups: dict[tuple, list[dict]] = {}
+    for run in record["runs"]:
+        settings = ", ".join(f"{k} = {v}" for k, v in (run.get("settings") or {}).items())
+        groups.setdefault((run["group"], settings, run["epochs_run"]), []).append(run)
+    assert len(table) - 1 == len(groups)
+    for row, ((group, settings, epochs), runs) in zip(table[1:], groups.items(), strict=True):
+        accuracies = [r["last_epoch_test_acc"] for r in runs]
+        low, high = f"{min(accuracies):.2f}", f"{max(accuracies):.2f}"
+        assert row[0] == (f"{group}: {settings}" if settings else group), row
+        assert row[1] == str(epochs) and seeds_in(row[2]) == {r["seed"] for r in runs}, row
+        assert shows(row[4], sum(accuracies) / len(runs)), row
+        assert [row[3], *row[5:7]] == [str(len(runs)), low if low == high else f"{low}–{high}",
+                                       str(sum(a < 99.4 for a in accuracies))], row  # fmt: skip
+        assert row[7] == timing_cell(runs), row
+    assert sum(int(row[3]) for row in table[1:]) == len(record["runs"])  # none left out
+
+
+BROKEN_CPU_RECORDS = [
+    "[]",
+    '{"device": "cpu", "runs": [{"group": "g"}]}',
+    '{"device": "cpu", "runs": [{"group": "g", "seed": 1, "epochs_run": 5, '
+    '"last_epoch_test_acc": 99.5, "seconds": "slow"}]}',
+]
+
+
+@pytest.mark.parametrize("text", BROKEN_CPU_RECORDS)
+def test_broken_cpu_run_record_is_one_plugin_error(tmp_path, text):
+    (tmp_path / "cpu-runs.json").write_text(text)
+    with pytest.raises(SiteError, match=r"cpu-runs\.json: not a CPU run record") as info:
+        mnist_records.cpu_context(tmp_path)
+    assert len(str(info.value).splitlines()) == 1
