@@ -198,11 +198,13 @@ def seed_rows(runs: Runs) -> list[list[str]]:
 def reference_context(runs: Runs, default: str, folder: Path, defaults: dict) -> dict:
     if not runs:
         return {}
-    summary, recipes, figures = [], [], []
+    summary, recipes, figures, warped = [], [], [], None
     for model, by_seed in runs.items():
         summary.append(summary_row(model, by_seed))
         epochs = [m for metrics in by_seed.values() for m in metrics]
         settings = [read_settings(folder / model / s / SETTINGS) for s in by_seed]
+        if model == default:
+            warped = warped_epochs(settings)
         recipes.append([model, str(max(len(m) for m in by_seed.values())),
                         f"{statistics.mean(m['seconds'] for m in epochs):.0f}",
                         recipe_text(settings, defaults)])  # fmt: skip
@@ -219,13 +221,27 @@ def reference_context(runs: Runs, default: str, folder: Path, defaults: dict) ->
         ),
         "figures": figures,
         "models": ", ".join(f"`{m}` ({len(by_seed)} seeds)" for m, by_seed in runs.items()),
-        "default": epoch_context(runs.get(default, {})),
+        "default": epoch_context(runs.get(default, {}), warped),
     }
 
 
-def epoch_context(by_seed: dict[str, list[dict]]) -> dict:
+TRAINED_ON = {True: "warped", False: "as they are"}
+
+
+def warped_epochs(settings: list[dict]) -> int | None:
+    """How many epochs, from the first, trained on warped digits (the rest on the digits as they
+    are: clean_epochs), if every run's settings agree; None if they do not."""
+    pairs = {(r.get("epochs"), r.get("clean_epochs", 0)) for r in settings}
+    if len(pairs) != 1 or not all(isinstance(n, int) for n in next(iter(pairs))):
+        return None
+    epochs, clean = pairs.pop()
+    return epochs - clean
+
+
+def epoch_context(by_seed: dict[str, list[dict]], warped: int | None) -> dict:
     """The default model's test accuracy over its seeds epoch by epoch (mean, minimum, maximum,
-    how many at TARGET), the learning rate and the seconds per epoch."""
+    how many at TARGET), the learning rate, the seconds per epoch and whether the epoch's digits
+    were warped (`warped` epochs from the first; None: not known)."""
     if not by_seed:
         return {}
     rows = []
@@ -236,9 +252,10 @@ def epoch_context(by_seed: dict[str, list[dict]]) -> dict:
         rows.append([str(epoch + 1), f"{lines[0]['lr']:.4g}", f"{statistics.mean(accuracies):.2f}",
                      f"{min(accuracies):.2f}", f"{max(accuracies):.2f}",
                      f"{sum(a >= TARGET - 1e-9 for a in accuracies)} of {len(lines)}",
-                     f"{min(seconds):.0f}–{max(seconds):.0f}"])  # fmt: skip
+                     f"{min(seconds):.0f}–{max(seconds):.0f}",
+                     "" if warped is None else TRAINED_ON[epoch < warped]])  # fmt: skip
     header = ["epoch", "lr", "test acc., mean (%)", "minimum", "maximum", f"seeds ≥ {TARGET}%",
-              "seconds"]  # fmt: skip
+              "seconds", "trained on digits"]  # fmt: skip
     finals = [100 * m[-1]["test_acc"] for m in by_seed.values()]
     minutes = [sum(e["seconds"] for e in m) / 60 for m in by_seed.values()]
     return {

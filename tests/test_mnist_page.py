@@ -166,6 +166,10 @@ def test_epoch_table_summarises_the_default_models_seeds_epoch_by_epoch(site_dir
     model = tomllib.loads((ROOT / "mnist" / "defaults.toml").read_text())["model"]
     seeds = committed_runs()[model]
     table = table_starting(page_tables(site_dir), "epoch", "lr", "test acc., mean (%)")
+    recipes = [json.loads((REFERENCE / model / f"seed-{s}" / "settings.json").read_text())
+               for s in seeds]  # fmt: skip
+    settings = recipes[0]
+    assert all({**r, "seed": 0} == {**settings, "seed": 0} for r in recipes)  # one recipe
     assert len(table) - 1 == max(len(metrics) for metrics in seeds.values())
     for row in table[1:]:
         epoch = int(row[0])
@@ -179,6 +183,8 @@ def test_epoch_table_summarises_the_default_models_seeds_epoch_by_epoch(site_dir
         expected = [f"{min(accuracies):.2f}", f"{max(accuracies):.2f}"]
         assert row[3:6] == [*expected, f"{at_target} of {len(lines)}"], epoch
         assert row[6] == f"{min(seconds):.0f}–{max(seconds):.0f}", epoch
+        clean = epoch > settings["epochs"] - settings["clean_epochs"]
+        assert row[7] == ("as they are" if clean else "warped"), epoch
         assert float(row[1]) == pytest.approx(lines[0]["lr"], rel=1e-3), epoch
 
 
@@ -354,3 +360,12 @@ def test_broken_cpu_run_record_is_one_plugin_error(tmp_path, text):
     with pytest.raises(SiteError, match=r"cpu-runs\.json: not a CPU run record") as info:
         mnist_records.cpu_context(tmp_path)
     assert len(str(info.value).splitlines()) == 1
+
+
+def test_warped_epochs_are_named_only_where_every_run_agrees():
+    from sitegen.mnist_reference import warped_epochs
+
+    assert warped_epochs([{"epochs": 20, "clean_epochs": 2, "seed": s} for s in (1, 2)]) == 18
+    assert warped_epochs([{"epochs": 15}]) == 15  # before clean epochs existed: every one warped
+    assert warped_epochs([{"epochs": 20, "clean_epochs": 2}, {"epochs": 20}]) is None
+    assert warped_epochs([{"epochs": "20", "clean_epochs": 2}]) is None
