@@ -214,7 +214,7 @@ def reference_context(runs: Runs, default: str, folder: Path, defaults: dict) ->
     return {
         "accuracy": markdown_table(SUMMARY_HEADER, summary),
         "seeds": markdown_table(per_seed, seed_rows(runs)),
-        "timing": markdown_table(
+        "recipes": markdown_table(
             ["model", "epochs", "seconds per epoch", "settings other than defaults.toml"],
             recipes,
             align="--",
