@@ -70,22 +70,29 @@ def seed_ranges(seeds: list[int]) -> str:
     return ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in ranges)
 
 
-def cpu_row(group: str, settings: str, epochs: int, runs: list[dict]) -> list[str]:
-    """One table row of the CPU record: the runs of one group, settings and epochs run."""
+def run_label(run: dict) -> str:
+    """A CPU run's group, the settings it changed and its note, e.g. 'fast-variant: epochs = 4'."""
+    settings = settings_text(run.get("settings") or {})
+    label = f"{run['group']}: {settings}" if settings else str(run["group"])
+    return f"{label} ({run['note']})" if run.get("note") else label
+
+
+def cpu_row(label: str, epochs: int, runs: list[dict]) -> list[str]:
+    """One table row of the CPU record: the runs of one label and number of epochs run."""
     accuracies = [r["last_epoch_test_acc"] for r in runs]
     seconds = span([r["seconds"] for r in runs if "seconds" in r], ".1f")
     at_once = span([r["side_by_side"] for r in runs if "side_by_side" in r])
     timing = f"{seconds} ({at_once})" if seconds and at_once else seconds
-    return [f"{group}: {settings}" if settings else group, str(epochs),
-            seed_ranges([r["seed"] for r in runs]), str(len(runs)),
+    return [label, str(epochs), seed_ranges([r["seed"] for r in runs]), str(len(runs)),
             f"{statistics.mean(accuracies):.2f}", span(accuracies, ".2f"),
             str(sum(a < TARGET - 1e-9 for a in accuracies)), timing]  # fmt: skip
 
 
 def cpu_context(folder: Path) -> dict:
-    """Every recorded CPU run, one table row per group, settings and epochs run (a stopped run
-    apart from the finished ones): seeds, accuracy statistics, seconds from launch to exit and
-    how many trainings ran at once; {} if the folder holds no record."""
+    """Every recorded CPU run, one table row per group, settings, note and epochs run (a stopped
+    run apart from the finished ones, runs slowed by other work apart by their note): seeds,
+    accuracy statistics, seconds from launch to exit and how many trainings ran at once; {} if
+    the folder holds no record."""
     path = folder / CPU_RUNS
     if not path.is_file():
         return {}
@@ -93,8 +100,7 @@ def cpu_context(folder: Path) -> dict:
     try:
         rows: dict[tuple, list[dict]] = {}
         for run in record["runs"]:
-            key = (run["group"], settings_text(run.get("settings") or {}), run["epochs_run"])
-            rows.setdefault(key, []).append(run)
+            rows.setdefault((run_label(run), run["epochs_run"]), []).append(run)
         table = [cpu_row(*key, runs) for key, runs in rows.items()]
         device = record["device"]
     except (KeyError, TypeError, ValueError, AttributeError, statistics.StatisticsError) as exc:

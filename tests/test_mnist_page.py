@@ -332,12 +332,14 @@ def test_cpu_table_shows_every_recorded_run(site_dir):
     groups: dict[tuple, list[dict]] = {}
     for run in record["runs"]:
         settings = ", ".join(f"{k} = {v}" for k, v in (run.get("settings") or {}).items())
-        groups.setdefault((run["group"], settings, run["epochs_run"]), []).append(run)
+        key = (run["group"], settings, run.get("note"), run["epochs_run"])
+        groups.setdefault(key, []).append(run)
     assert len(table) - 1 == len(groups)
-    for row, ((group, settings, epochs), runs) in zip(table[1:], groups.items(), strict=True):
+    for row, ((group, settings, note, epochs), runs) in zip(table[1:], groups.items(), strict=True):
         accuracies = [r["last_epoch_test_acc"] for r in runs]
         low, high = f"{min(accuracies):.2f}", f"{max(accuracies):.2f}"
-        assert row[0] == (f"{group}: {settings}" if settings else group), row
+        label = f"{group}: {settings}" if settings else group
+        assert row[0] == (f"{label} ({note})" if note else label), row
         assert row[1] == str(epochs) and seeds_in(row[2]) == {r["seed"] for r in runs}, row
         assert shows(row[4], sum(accuracies) / len(runs)), row
         assert [row[3], *row[5:7]] == [str(len(runs)), low if low == high else f"{low}–{high}",
