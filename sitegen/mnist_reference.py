@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import statistics
 import tomllib
@@ -17,7 +16,7 @@ from mnist.cli import DataError
 from mnist.metrics import read_metrics as read_metrics_file
 from mnist.names import METRICS, SETTINGS
 from safeio.inputs import InputError, read_text
-from sitegen.mnist_svg import figure_svg, ink_style
+from sitegen.mnist_svg import INK, figure_svg, ink_style
 from sitegen.site_common import SiteError, markdown_table
 
 TARGET = 99.4  # percent test accuracy the models are built to reach
@@ -114,22 +113,28 @@ def percent(fraction: float) -> str:
     return f"{100 * fraction:.2f}"
 
 
+MAX_NAMED_SEEDS = 10  # past this many, one colour per seed is past telling apart
+
+
 def accuracy_figure(model: str, seeds: dict[str, list[dict]]):
-    """Test accuracy per epoch of each seed of one model, with the target line."""
+    """Test accuracy per epoch of each seed of one model, with the target line: each seed in its
+    own colour, or, past MAX_NAMED_SEEDS, every seed thin and faint with their mean drawn over
+    them (the seed table names each)."""
     with plt.rc_context(ink_style()):
         figure, axes = plt.subplots(figsize=(4.6, 3.2))
-        palette = plt.cm.tab10.colors if len(seeds) <= 10 else plt.cm.tab20.colors
-        colours = itertools.cycle(palette)  # past 20 seeds they repeat; the legend names each
-        for (seed, metrics), colour in zip(seeds.items(), colours, strict=False):
+        named = len(seeds) <= MAX_NAMED_SEEDS
+        for i, (seed, metrics) in enumerate(seeds.items()):
             epochs = [m["epoch"] for m in metrics]
-            axes.plot(
-                epochs,
-                [100 * m["test_acc"] for m in metrics],
-                "o-",
-                color=colour,
-                markersize=3,
-                label=seed,
-            )
+            accuracy = [100 * m["test_acc"] for m in metrics]
+            if named:
+                colour = plt.cm.tab10.colors[i]
+                axes.plot(epochs, accuracy, "o-", color=colour, markersize=3, label=seed)
+            else:
+                label = None if i else f"each of {len(seeds)} seeds"
+                axes.plot(epochs, accuracy, "-", color=INK, alpha=0.3, linewidth=0.8, label=label)
+        if not named:
+            epochs, means = mean_curve(seeds)
+            axes.plot(epochs, means, "o-", color=plt.cm.tab10.colors[0], markersize=3, label="mean")
         axes.axhline(TARGET, color="grey", linestyle=":", label=f"{TARGET}%")
         axes.set(
             xlabel="epoch",
@@ -138,10 +143,19 @@ def accuracy_figure(model: str, seeds: dict[str, list[dict]]):
             title=f"{model}: test accuracy per epoch",
         )
         axes.grid(alpha=0.3)
-        # Early epochs sit below 98%: the upper left corner is free for the legend.
-        axes.legend(loc="upper left", ncol=2 if len(seeds) <= 10 else 4,
-                    fontsize="medium" if len(seeds) <= 10 else "x-small")  # fmt: skip
+        axes.legend(loc="upper left", ncol=2)  # early epochs sit below 98%: that corner is free
     return figure
+
+
+def mean_curve(seeds: dict[str, list[dict]]) -> tuple[list[int], list[float]]:
+    """Each epoch and the mean test accuracy (%) of the seeds that ran it."""
+    longest = max(len(m) for m in seeds.values())
+    epochs = list(range(1, longest + 1))
+    means = [
+        statistics.mean(100 * m[e - 1]["test_acc"] for m in seeds.values() if e <= len(m))
+        for e in epochs
+    ]
+    return epochs, means
 
 
 def read_settings(path: Path) -> dict:

@@ -371,3 +371,33 @@ def test_warped_epochs_are_named_only_where_every_run_agrees():
     assert warped_epochs([{"epochs": 15}]) == 15  # before clean epochs existed: every one warped
     assert warped_epochs([{"epochs": 20, "clean_epochs": 2}, {"epochs": 20}]) is None
     assert warped_epochs([{"epochs": "20", "clean_epochs": 2}]) is None
+
+
+def test_mean_curve_averages_each_epoch_over_the_seeds_that_ran_it():
+    from sitegen.mnist_reference import mean_curve
+
+    seeds = {
+        "1": [{"test_acc": 0.99}, {"test_acc": 0.994}, {"test_acc": 0.995}],
+        "2": [{"test_acc": 0.97}, {"test_acc": 0.992}],  # a stopped run: two epochs
+    }
+    epochs, means = mean_curve(seeds)
+    assert epochs == [1, 2, 3]
+    assert means == pytest.approx([98.0, 99.3, 99.5])
+
+
+NAMED = (3, ["1", "2", "3", "99.4%"])
+MEANED = (12, ["each of 12 seeds", "mean", "99.4%"])
+
+
+@pytest.mark.parametrize(("n_seeds", "legend"), [NAMED, MEANED])
+def test_accuracy_figure_names_each_seed_up_to_ten_then_draws_their_mean(n_seeds, legend):
+    import matplotlib.pyplot as plt
+
+    from sitegen.mnist_reference import accuracy_figure
+
+    metrics = [{"epoch": e, "test_acc": 0.99 + e / 1000} for e in (1, 2)]
+    figure = accuracy_figure("nano", {str(s): metrics for s in range(1, n_seeds + 1)})
+    try:
+        assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == legend
+    finally:
+        plt.close(figure)
