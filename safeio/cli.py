@@ -166,12 +166,21 @@ def run_guarded(program: str, run: Callable[[], int],
         return BAD_INPUT
     except KeyboardInterrupt:
         complain(f"{program}: interrupted")
+        quiet_half_built_objects()
         return INTERRUPTED
     except Terminated as exc:
         complain(f"{program}: stopped by {exc.signal.name}")
+        quiet_half_built_objects()
         raise
     finally:
         sys.stdout = original
+
+
+def quiet_half_built_objects() -> None:
+    """After a signal's one line, nothing more: the signal may have cut an object off halfway
+    through its __init__ (openpyxl's ZipFile, say), and its __del__, run as the command ends,
+    would print 'Exception ignored in ...' and a traceback under that line."""
+    sys.unraisablehook = lambda _unraisable: None
 
 
 def _discard_pending(stream) -> None:

@@ -295,6 +295,47 @@ def test_ctrl_c_during_xlsx_write_is_one_line_exit_130(tmp_path, default_signals
     assert (out_dir / "table.xlsx").read_bytes() == OLD_WORKBOOK
 
 
+# A signal can land inside a constructor that openpyxl's save calls (ZipFile's, say): the object
+# is left half-built, and its __del__ fails as the command ends. This writer does that every time.
+HALF_BUILT_WRITE = """
+import os, signal, sys, time
+from safeio.atomic import write_atomic
+from safeio.cli import run_guarded
+
+class HalfBuilt:
+    def __init__(self, temp):
+        temp.write_text("half")
+        os.kill(os.getpid(), int(sys.argv[2]))
+        time.sleep(5)  # the signal's exception ends this
+        self.ready = True
+
+    def __del__(self):
+        self.ready  # AttributeError: __init__ never got here
+
+def run():
+    write_atomic(sys.argv[1], HalfBuilt)
+    return 0
+
+sys.exit(run_guarded("writer", run))
+"""
+
+
+@pytest.mark.parametrize(
+    ("signum", "line"), [(SIGTERM, "stopped by SIGTERM"), (SIGINT, "interrupted")]
+)
+def test_a_signal_that_leaves_an_object_half_built_is_still_one_line(tmp_path, signum, line):
+    target = tmp_path / "kept.txt"
+    target.write_text("old")
+    proc = subprocess.run(
+        [sys.executable, "-c", HALF_BUILT_WRITE, str(target), str(int(signum))],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert one_line(proc.stderr) == f"writer: {line}\n"
+    assert proc.returncode == (130 if signum == SIGINT else 128 + signum)
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+
+
 def test_a_failed_write_keeps_the_old_file_and_no_temp(tmp_path):
     from safeio.atomic import OutputError, write_atomic
 
