@@ -147,15 +147,17 @@ def accuracy_figure(model: str, seeds: dict[str, list[dict]]):
     return figure
 
 
+def lines_by_epoch(by_seed: dict[str, list[dict]]) -> list[list[dict]]:
+    """For each epoch from the first, the metrics lines of the seeds that ran it."""
+    longest = max(len(m) for m in by_seed.values())
+    return [[m[epoch] for m in by_seed.values() if epoch < len(m)] for epoch in range(longest)]
+
+
 def mean_curve(seeds: dict[str, list[dict]]) -> tuple[list[int], list[float]]:
     """Each epoch and the mean test accuracy (%) of the seeds that ran it."""
-    longest = max(len(m) for m in seeds.values())
-    epochs = list(range(1, longest + 1))
-    means = [
-        statistics.mean(100 * m[e - 1]["test_acc"] for m in seeds.values() if e <= len(m))
-        for e in epochs
-    ]
-    return epochs, means
+    epochs = lines_by_epoch(seeds)
+    means = [statistics.mean(100 * line["test_acc"] for line in lines) for lines in epochs]
+    return list(range(1, len(epochs) + 1)), means
 
 
 def read_settings(path: Path) -> dict:
@@ -259,8 +261,7 @@ def epoch_context(by_seed: dict[str, list[dict]], warped: int | None) -> dict:
     if not by_seed:
         return {}
     rows = []
-    for epoch in range(max(len(m) for m in by_seed.values())):
-        lines = [m[epoch] for m in by_seed.values() if epoch < len(m)]
+    for epoch, lines in enumerate(lines_by_epoch(by_seed)):
         accuracies = [100 * line["test_acc"] for line in lines]
         seconds = [line["seconds"] for line in lines]
         rows.append([str(epoch + 1), f"{lines[0]['lr']:.4g}", f"{statistics.mean(accuracies):.2f}",
