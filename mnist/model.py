@@ -33,6 +33,26 @@ ARCHS = {
         max_params=4_000,
         separable=4,
     ),
+    # nano's candidates (issue 23; each run in reference/cpu-runs.json, README's mnist section):
+    # every 3x3 conv but the first depthwise-separable, as MobileNet's, so that the same budget
+    # buys wider layers (16 to 26 channels where nano has 12 to 24); nano-w also widens the first
+    # conv to 12 channels.
+    "nano-s": Arch(
+        block1=(8, 16, 20),
+        transition=0,
+        block2=(26, 26, 26),
+        dropout=0.0,
+        max_params=4_000,
+        separable=5,
+    ),
+    "nano-w": Arch(
+        block1=(12, 16, 20),
+        transition=0,
+        block2=(25, 25, 25),
+        dropout=0.0,
+        max_params=4_000,
+        separable=5,
+    ),
     "tiny": Arch(
         block1=(8, 12, 16), transition=8, block2=(12, 16, 15), dropout=0.0, max_params=8_000
     ),
