@@ -143,15 +143,19 @@ def scratch_folder(prefix: str) -> Iterator[Path]:
     all it holds on leaving, on an error or a signal too. For a library such as openpyxl, which
     records each scratch file for its clean-up only after creating it: a signal in between would
     leave the file behind in the system's temp folder."""
-    with _signals_held():  # no signal between making the folder and registering its clean-up
-        scratch = tempfile.TemporaryDirectory(prefix=prefix)
-    previous = tempfile.tempdir
+    previous, scratch = tempfile.tempdir, None
     try:
+        # A signal while the folder is made is held, and lands as the hold ends: inside this try,
+        # so the finally removes the folder (it once landed before a try that followed the hold).
+        with _signals_held():
+            scratch = tempfile.TemporaryDirectory(prefix=prefix)
         tempfile.tempdir = scratch.name
         yield Path(scratch.name)
     finally:
         tempfile.tempdir = previous
-        scratch.cleanup()
+        if scratch is not None:
+            with _signals_held():  # not cut off halfway through removing it
+                scratch.cleanup()
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -402,3 +403,39 @@ def test_a_signal_inside_a_scratch_folder_removes_it_with_its_unrecorded_files(
     assert list(system_temp.iterdir()) == []
     assert tempfile.tempdir == str(system_temp)
     assert target.read_text() == "old"
+
+
+def test_a_signal_while_the_scratch_folder_is_made_removes_it(
+    tmp_path, monkeypatch, default_signals
+):
+    """SIGTERM while the folder is being made is held until it is made, then lands: the folder
+    goes before the exception is out (a CI run found it left when SIGHUP landed there)."""
+    from safeio.atomic import Terminated, scratch_folder, write_atomic
+
+    system_temp = tmp_path / "system-temp"
+    system_temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
+    make_folder = tempfile.TemporaryDirectory
+
+    def make_folder_then_signal(**kwargs):
+        folder = make_folder(**kwargs)
+        # To this thread, which holds it until the making is over (a signal to the process
+        # could go to another thread that does not hold it: pytest-xdist's workers have one).
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+        return folder
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", make_folder_then_signal)
+
+    def scratch(temp: Path) -> None:
+        with scratch_folder(prefix="lib-"):
+            time.sleep(5)  # the signal's exception ends this
+
+    try:
+        write_atomic(tmp_path / "kept.txt", scratch)
+    except Terminated:
+        # Looked at while the exception and its frames live: removed by the clean-up, not
+        # left to the garbage collector (which a program that exits at once may never run).
+        left = list(system_temp.iterdir())
+    else:
+        pytest.fail("SIGTERM did not stop the write")
+    assert left == []
