@@ -34,15 +34,17 @@ def test_no_large_fully_connected_layer(name):
     assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
 
 
+def conv(c_in: int, c_out: int, k: int = 3) -> int:
+    """A conv's weights plus its BatchNorm's scale and shift, counted by hand."""
+    return k * k * c_in * c_out + 2 * c_out
+
+
+def separable(c_in: int, c_out: int) -> int:  # a 3x3 per channel, then a 1x1 across them
+    return conv(1, c_in) + conv(c_in, c_out, k=1)
+
+
 def test_nano_parameters_by_hand():
     """3,966, counted by hand: each conv's weights plus its BatchNorm's scale and shift."""
-
-    def conv(c_in: int, c_out: int, k: int = 3) -> int:
-        return k * k * c_in * c_out + 2 * c_out
-
-    def separable(c_in: int, c_out: int) -> int:  # a 3x3 per channel, then a 1x1 across them
-        return conv(1, c_in) + conv(c_in, c_out, k=1)
-
     by_hand = (
         conv(1, 8) + conv(8, 12)  # 88 + 888: two plain 3x3 convs
         + separable(12, 16)  # 108 + 24 depthwise, 192 + 32 pointwise: the last before the pool
@@ -60,9 +62,9 @@ def test_nano_parameters_by_hand():
 ])  # fmt: skip
 def test_nano_candidates_parameters_by_hand(name, stem, widths, by_hand):
     """nano's candidates: one plain 3x3 conv (the stem), then five depthwise-separable ones."""
-    total, c_in = 9 * stem + 2 * stem, stem
-    for c_out in widths:  # a 3x3 per channel and its BatchNorm, then a 1x1 and its BatchNorm
-        total += 9 * c_in + 2 * c_in + c_in * c_out + 2 * c_out
+    total, c_in = conv(1, stem), stem
+    for c_out in widths:
+        total += separable(c_in, c_out)
         c_in = c_out
     total += c_in * 10 + 10  # the 1x1 classifier, with its bias
     assert total == by_hand
