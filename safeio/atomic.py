@@ -207,11 +207,28 @@ def _signals_held() -> Iterator[None]:
     if not _in_main_thread():
         yield
         return
+    # The kernel holds them back from this thread; but a signal sent to the process may be taken
+    # by another thread (numpy's OpenBLAS starts some), and Python then runs its handler here all
+    # the same. So the handlers are swapped too, for one that only notes what arrived.
+    arrived = []
+
+    def note(signum: int, _frame) -> None:
+        arrived.append(signum)
+
+    swapped = {
+        signum: signal.signal(signum, note)
+        for signum in GUARDED_SIGNALS
+        if callable(signal.getsignal(signum))
+    }
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, GUARDED_SIGNALS)
     try:
         yield
     finally:
+        for signum, handler in swapped.items():
+            signal.signal(signum, handler)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum in arrived:
+            signal.raise_signal(signum)  # to this thread: its handler runs now
 
 
 @contextlib.contextmanager

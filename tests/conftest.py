@@ -7,6 +7,7 @@ import functools
 import http.server
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -172,3 +173,19 @@ def browser():
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def default_signals():
+    """SIGTERM, SIGHUP and SIGINT as a program started from a terminal has them, in this process
+    and in the children it starts. Under nohup SIGHUP arrives ignored, and a script's background
+    job has SIGINT ignored; derive and mnist rightly leave an ignored signal alone, so a test
+    that sends one would only see that (and pass or fail with how its run was started)."""
+    ending = (signal.SIGTERM, signal.SIGHUP)
+    saved = {signum: signal.getsignal(signum) for signum in (*ending, signal.SIGINT)}
+    for signum in ending:
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)

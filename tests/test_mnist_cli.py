@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -132,3 +134,36 @@ def test_a_closed_standard_output_stops_a_training_before_it_writes_a_file(tmp_p
         "python -m mnist.train: error: cannot write to standard output: standard output is closed\n"
     )
     assert list(out.iterdir()) == []  # nothing of a run: the same command without >&- may start
+
+
+def ctrl_c_while_torch_loads() -> subprocess.CompletedProcess:
+    """`python -m mnist.summary` sent SIGINT once torch's library is in its memory: after the mnist
+    package has set up its signals, before the command has done anything."""
+    proc = subprocess.Popen([sys.executable, "-m", "mnist.summary"], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        maps = Path(f"/proc/{proc.pid}/maps")
+        deadline = time.monotonic() + TIME_LIMIT
+        while "libtorch" not in maps.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, "torch was never loaded"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=TIME_LIMIT)
+    finally:
+        proc.kill()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_ctrl_c_while_torch_loads_is_one_line_exit_130(default_signals):
+    done = ctrl_c_while_torch_loads()
+    assert (done.returncode, done.stdout) == (130, "")
+    assert one_line(done.stderr) == "python -m mnist.summary: interrupted\n"
+
+
+def test_an_ignored_ctrl_c_stays_ignored(default_signals):
+    """A script's background job (`cmd &`) starts with SIGINT ignored, so that Ctrl-C meant for
+    the foreground does not stop it: mnist, like derive and Python itself, leaves that alone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # for the child; default_signals restores ours
+    done = ctrl_c_while_torch_loads()
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "parameters (budget 4,000)" in done.stdout

@@ -490,7 +490,9 @@ def test_training_stops_at_the_first_non_finite_loss(data_dir, tmp_path, capsys,
     assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 1
 
 
-def test_a_training_in_progress_locks_its_folder_and_ctrl_c_is_one_line(data_dir, tmp_path, capsys):
+def test_a_training_in_progress_locks_its_folder_and_ctrl_c_is_one_line(
+    data_dir, tmp_path, capsys, default_signals
+):
     out = tmp_path / "run"
     args = ["--data-dir", str(data_dir), "--out", str(out), "--epochs", "60", "--no-plots", *FAST]
     env = os.environ | {"PYTHONPATH": str(REPO)}
