@@ -106,9 +106,9 @@ def test_reference_runs_are_seeds_1_to_n_and_the_page_names_models_without(site_
     text = re.sub(r"<[^>]+>", "", (site_dir / "mnist" / "index.html").read_text(encoding="utf-8"))
     unrun = sorted(set(ARCHS) - set(runs))
     if unrun:
-        assert f"No reference runs yet for {', '.join(unrun)}:" in text
+        assert f"No reference folders for {', '.join(unrun)}:" in text
     else:
-        assert "No reference runs yet" not in text
+        assert "No reference folders" not in text
 
 
 def test_accuracy_table_holds_each_models_mean_minimum_and_maximum(site_dir):
