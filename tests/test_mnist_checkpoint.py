@@ -92,7 +92,9 @@ TAMPERED = {
 @pytest.fixture(scope="module")
 def good_run(data_dir, tmp_path_factory):  # noqa: F811 (the fixture imported above)
     out = tmp_path_factory.mktemp("good") / "run"
-    args = ["--data-dir", str(data_dir), "--out", str(out), "--epochs", "2", "--no-plots", *FAST]
+    # nano, named: the tampered shapes and counts above are its own
+    args = ["--data-dir", str(data_dir), "--out", str(out), "--epochs", "2", "--no-plots",
+            "--model", "nano", *FAST]  # fmt: skip
     run_train(args)
     return out, args, (out / "checkpoint.pt").read_bytes()
 

@@ -73,7 +73,7 @@ def copied_tree(tmp_path) -> Path:
     ("line", "bad", "message"),
     [
         ("lr = 0.2", "lr = 50.0", "lr must be > 0 and <= 10, got 50.0"),
-        ('model = "nano"', 'model = "huge"', "model must be one of"),
+        ('model = "nano-w"', 'model = "huge"', "model must be one of"),
         ("epochs = 20", "epochs = [20", "not valid TOML"),
     ],
 )
