@@ -13,7 +13,7 @@ from mnist import summary as summary_cli
 from mnist.model import ARCHS, build_model, count_params, describe, receptive_field
 
 # Parameter budgets as the issues set them: tiny under 8,000, small under 20,000, nano under 4,000
-# (its candidates nano-s and nano-w too).
+# (its rivals nano-s and nano-w, the default, too).
 BUDGETS = {"nano": 4_000, "nano-s": 4_000, "nano-w": 4_000, "tiny": 8_000, "small": 20_000}
 
 
@@ -60,8 +60,8 @@ def test_nano_parameters_by_hand():
     ("nano-s", 8, (16, 20, 26, 26, 26), 3_962),
     ("nano-w", 12, (16, 20, 25, 25, 25), 3_954),
 ])  # fmt: skip
-def test_nano_candidates_parameters_by_hand(name, stem, widths, by_hand):
-    """nano's candidates: one plain 3x3 conv (the stem), then five depthwise-separable ones."""
+def test_nano_s_and_nano_w_parameters_by_hand(name, stem, widths, by_hand):
+    """nano-s and nano-w: one plain 3x3 conv (the stem), then five depthwise-separable ones."""
     total, c_in = conv(1, stem), stem
     for c_out in widths:
         total += separable(c_in, c_out)
