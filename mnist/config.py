@@ -171,9 +171,11 @@ class Config:
     )  # fmt: skip
     precision: str = setting(
         default("precision"), "bfloat16: the training steps' forward pass under torch.autocast "
-        "(about 2x faster on a CPU with AMX or AVX-512 BF16); the test pass stays float32; float32 "
-        "is IEEE float32 on a GPU too (no TF32 convolutions)",
-        choices=("float32", "bfloat16"),
+        "(about 2x faster on a CPU with AMX or AVX-512 BF16; emulated, 3-14x slower, on one "
+        "without); the test pass stays float32; float32 is IEEE float32 on a GPU too (no TF32 "
+        "convolutions); auto: bfloat16 where the device has it natively, else float32 "
+        "(settings.json and the checkpoint record which)",
+        choices=("auto", "float32", "bfloat16"),
     )  # fmt: skip
     channels_last: bool = setting(
         default("channels_last"), "images and conv weights in NHWC layout (on CPU faster on one "

@@ -65,6 +65,27 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether the device computes bfloat16 in hardware: a CUDA GPU of compute capability 8 or
+    more, an x86 CPU with AVX-512 BF16 or AMX. Elsewhere torch emulates it: on an AMD EPYC with
+    AVX2 only a bfloat16 training step took 3 to 14 times as long as a float32 one
+    (benchmarks/mnist_step_time.py)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        has = torch.cpu.get_capabilities()
+        return bool(has.get("avx512_bf16") or has.get("amx_bf16"))
+    return False
+
+
+def pick_precision(name: str, device: torch.device) -> str:
+    """The requested precision; 'auto' is bfloat16 where the device has it natively, else
+    float32."""
+    if name != "auto":
+        return name
+    return "bfloat16" if native_bfloat16(device) else "float32"
+
+
 def float32_convolutions() -> None:
     """float32 means float32: PyTorch otherwise lets cuDNN convolve float32 tensors in TF32
     (a 10-bit mantissa) on the GPUs that have it."""
@@ -139,6 +160,7 @@ def report(line: dict, epochs: int) -> str:
 def start(cfg: Config) -> tuple[torch.device, Dist]:
     """This process's device, its place among the torchrun processes, its thread count."""
     device = pick_device(cfg.device)
+    cfg.precision = pick_precision(cfg.precision, device)  # what settings.json records
     ddp = init_distributed(device)
     cfg.world_size = ddp.world_size
     if device.type == "cuda":  # one GPU per process under torchrun
@@ -197,7 +219,8 @@ def run(cfg: Config, resume: bool, make_plots: bool) -> None:
             history = resumed_history(run_dir, done, writer=ddp.rank == 0)
         # The first line before the first file: a standard output that fails stops the run here.
         log(f"{cfg.model}: {count_params(raw_model)} parameters, {len(mnist.train.labels)} train"
-            f" / {len(mnist.test.labels)} test images, {device}, {ddp.world_size} process(es), "
+            f" / {len(mnist.test.labels)} test images, {device}, {cfg.precision}, "
+            f"{ddp.world_size} process(es), "
             f"epochs {done + 1}..{cfg.epochs}")  # fmt: skip
         if ddp.rank == 0:
             write_text_atomic(run_dir / SETTINGS, settings_text(cfg))

@@ -167,6 +167,62 @@ def test_bfloat16_precision_trains_in_bfloat16_and_tests_in_float32(data_dir, tm
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=0.05)
 
 
+# What --precision auto must pick: bfloat16 only where it is done in hardware.
+CPUS = {
+    "AVX-512 BF16": ({"avx2": True, "avx512_f": True, "avx512_bf16": True}, "bfloat16"),
+    "AMX": ({"avx2": True, "avx512_f": True, "amx_bf16": True, "amx_tile": True}, "bfloat16"),
+    "AVX-512 without BF16": ({"avx2": True, "avx512_f": True, "avx512_bf16": False}, "float32"),
+    "AVX2 only": ({"avx2": True}, "float32"),
+    "an ARM CPU": ({"architecture": "arm64", "neon": True}, "float32"),
+}
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_auto_precision_is_bfloat16_only_on_a_cpu_that_has_it(cpu, monkeypatch):
+    capabilities, expected = CPUS[cpu]
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
+    assert train.pick_precision("auto", torch.device("cpu")) == expected
+    for name in ("float32", "bfloat16"):  # a precision asked for by name is kept
+        assert train.pick_precision(name, torch.device("cpu")) == name
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, "bfloat16"), (False, "float32")])
+def test_auto_precision_on_a_gpu_asks_for_bfloat16_in_hardware(native, expected, monkeypatch):
+    """A GPU before compute capability 8 emulates bfloat16: auto must not count it."""
+    asked = []
+
+    def is_bf16_supported(including_emulation=True):
+        asked.append(including_emulation)
+        return native or including_emulation
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+    assert train.pick_precision("auto", torch.device("cuda")) == expected
+    assert asked == [False]
+    assert train.pick_precision("auto", torch.device("mps")) == "float32"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_trains_and_records_as_the_precision_it_picks(
+    native, data_dir, tmp_path, conv_calls, monkeypatch
+):
+    """--precision auto trains exactly as the precision it picks given by name (same metrics),
+    and settings.json and the checkpoint record that name, so the run is reproducible."""
+    picked = "bfloat16" if native else "float32"
+    dtype = torch.bfloat16 if native else torch.float32
+    monkeypatch.setattr(train, "native_bfloat16", lambda device: native)
+    common = ["--data-dir", str(data_dir), "--epochs", "2", "--no-plots", *FAST]
+    run_train([*common, "--out", str(tmp_path / "auto"), "--precision", "auto"])
+    assert {dtype for training, _, dtype in conv_calls if training} == {dtype}
+    run_train([*common, "--out", str(tmp_path / "named"), "--precision", picked])
+    auto, named = metrics(tmp_path / "auto"), metrics(tmp_path / "named")
+    for line in auto + named:
+        del line["seconds"]  # wall time: the one number that may differ
+    assert auto == named
+    assert json.loads((tmp_path / "auto" / "settings.json").read_text())["precision"] == picked
+    state = torch.load(tmp_path / "auto" / "checkpoint.pt", weights_only=True)
+    assert state["config"]["precision"] == picked
+
+
 def test_channels_last_changes_the_layout_not_the_numbers(data_dir, tmp_path, conv_calls):
     """--no-channels-last: the convolutions see NCHW tensors instead of NHWC ones, and the run's
     metrics agree with the default's to float32 rounding (summed over two epochs). On tiny: the
