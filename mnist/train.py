@@ -86,6 +86,13 @@ def pick_precision(name: str, device: torch.device) -> str:
     return "bfloat16" if native_bfloat16(device) else "float32"
 
 
+def precision_text(precision: str, device: torch.device) -> str:
+    """The precision as the run's first line names it, with a warning where bfloat16 is emulated."""
+    if precision == "bfloat16" and not native_bfloat16(device):
+        return "bfloat16 (emulated on this device, slower than float32)"
+    return precision
+
+
 def float32_convolutions() -> None:
     """float32 means float32: PyTorch otherwise lets cuDNN convolve float32 tensors in TF32
     (a 10-bit mantissa) on the GPUs that have it."""
@@ -219,8 +226,8 @@ def run(cfg: Config, resume: bool, make_plots: bool) -> None:
             history = resumed_history(run_dir, done, writer=ddp.rank == 0)
         # The first line before the first file: a standard output that fails stops the run here.
         log(f"{cfg.model}: {count_params(raw_model)} parameters, {len(mnist.train.labels)} train"
-            f" / {len(mnist.test.labels)} test images, {device}, {cfg.precision}, "
-            f"{ddp.world_size} process(es), "
+            f" / {len(mnist.test.labels)} test images, {device}, "
+            f"{precision_text(cfg.precision, device)}, {ddp.world_size} process(es), "
             f"epochs {done + 1}..{cfg.epochs}")  # fmt: skip
         if ddp.rank == 0:
             write_text_atomic(run_dir / SETTINGS, settings_text(cfg))

@@ -223,6 +223,21 @@ def test_auto_precision_trains_and_records_as_the_precision_it_picks(
     assert state["config"]["precision"] == picked
 
 
+@pytest.mark.parametrize(("precision", "native", "named"), [
+    ("bfloat16", False, "bfloat16 (emulated on this device, slower than float32)"),
+    ("bfloat16", True, "bfloat16,"),
+    ("auto", False, "float32,"),
+])  # fmt: skip
+def test_the_first_line_names_the_precision_and_warns_where_bfloat16_is_emulated(
+    precision, native, named, data_dir, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(train, "native_bfloat16", lambda device: native)
+    args = ["--data-dir", str(data_dir), "--epochs", "1", "--no-plots", *FAST]
+    run_train([*args, "--out", str(tmp_path / "run"), "--precision", precision])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert f"cpu, {named}" in first and first.count("emulated") == named.count("emulated"), first
+
+
 def test_channels_last_changes_the_layout_not_the_numbers(data_dir, tmp_path, conv_calls):
     """--no-channels-last: the convolutions see NCHW tensors instead of NHWC ones, and the run's
     metrics agree with the default's to float32 rounding (summed over two epochs). On tiny: the
