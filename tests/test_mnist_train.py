@@ -212,7 +212,7 @@ def test_auto_precision_trains_and_records_as_the_precision_it_picks(
     monkeypatch.setattr(train, "native_bfloat16", lambda device: native)
     common = ["--data-dir", str(data_dir), "--epochs", "2", "--no-plots", *FAST]
     run_train([*common, "--out", str(tmp_path / "auto"), "--precision", "auto"])
-    assert {dtype for training, _, dtype in conv_calls if training} == {dtype}
+    assert {computed for training, _, computed in conv_calls if training} == {dtype}
     run_train([*common, "--out", str(tmp_path / "named"), "--precision", picked])
     auto, named = metrics(tmp_path / "auto"), metrics(tmp_path / "named")
     for line in auto + named:
