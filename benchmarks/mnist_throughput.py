@@ -34,7 +34,7 @@ STEPS_PER_ROUND = 20
 def ours(cfg, images: torch.Tensor, labels: torch.Tensor) -> Callable[[], int]:
     """A round of mnist.train.train() on the next STEPS_PER_ROUND batches; returns images seen."""
     torch.manual_seed(cfg.seed)
-    model = prepare_model(cfg.model, torch.device("cpu"))
+    model = prepare_model(cfg.model, torch.device("cpu"), cfg.channels_last)
     if cfg.compile:
         model = torch.compile(model)
     ema = copy.deepcopy(model)

@@ -171,7 +171,7 @@ class Config:
     )  # fmt: skip
     precision: str = setting(
         default("precision"), "bfloat16: the training steps' forward pass under torch.autocast "
-        "(about 2x faster on a CPU with AMX or AVX-512 BF16; emulated, 3-14x slower, on one "
+        "(about 2x faster on a CPU with AMX or AVX-512 BF16; emulated, 2.5-14x slower, on one "
         "without); the test pass stays float32; float32 is IEEE float32 on a GPU too (no TF32 "
         "convolutions); auto: bfloat16 where the device has it natively, else float32 "
         "(settings.json and the checkpoint record which)",

@@ -68,7 +68,7 @@ def pick_device(name: str) -> torch.device:
 def native_bfloat16(device: torch.device) -> bool:
     """Whether the device computes bfloat16 in hardware: a CUDA GPU of compute capability 8 or
     more, an x86 CPU with AVX-512 BF16 or AMX. Elsewhere torch emulates it: on an AMD EPYC with
-    AVX2 only a bfloat16 training step took 3 to 14 times as long as a float32 one
+    AVX2 only a bfloat16 training step took 2.5 to 14 times as long as a float32 one
     (benchmarks/mnist_step_time.py)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported(including_emulation=False)
