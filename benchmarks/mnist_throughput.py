@@ -11,6 +11,7 @@ so a neighbour's load on a shared machine hits both alike; medians over the roun
 
 import argparse
 import copy
+import dataclasses
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -26,13 +27,15 @@ from mnist.evaluate import MEAN, STD, prepare_model
 from mnist.model import build_model
 from mnist.optim import NesterovSGD
 from mnist.step import TrainStep
-from mnist.train import Dist, parse_args, train
+from mnist.train import Dist, parse_args, pick_precision, train
 
 STEPS_PER_ROUND = 20
 
 
 def ours(cfg, images: torch.Tensor, labels: torch.Tensor) -> Callable[[], int]:
     """A round of mnist.train.train() on the next STEPS_PER_ROUND batches; returns images seen."""
+    # --precision auto resolved as mnist.train.start() does, which a benchmark does not call.
+    cfg = dataclasses.replace(cfg, precision=pick_precision(cfg.precision, torch.device("cpu")))
     torch.manual_seed(cfg.seed)
     model = prepare_model(cfg.model, torch.device("cpu"), cfg.channels_last)
     if cfg.compile:
