@@ -37,6 +37,7 @@ from mnist.distributed import (
     sync_buffers,
 )
 from mnist.evaluate import prepare_model, test
+from mnist.host_memory import keep_freed_memory
 from mnist.metrics import write_metrics
 from mnist.model import count_params
 from mnist.names import CHECKPOINT, METRICS, SETTINGS
@@ -174,6 +175,8 @@ def start(cfg: Config) -> tuple[torch.device, Dist]:
         device = torch.device("cuda", ddp.local_rank)
         torch.accelerator.set_device_index(device)
     float32_convolutions()
+    if device.type == "cpu":
+        keep_freed_memory()  # else the first epoch pays a page fault per 4 KiB of every step
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     return device, ddp
