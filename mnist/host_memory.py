@@ -3,11 +3,13 @@ it back to the operating system and faulting it in again one 4 KiB page at a tim
 
 A step allocates and frees tens of megabytes (activations, gradients). By default glibc returns
 the free memory at the top of its heap to the system whenever more than its trim threshold is
-free, a threshold it sets to twice the largest block freed so far: a few MB here, until the
-first test pass (1,000 images a batch) frees blocks big enough to raise it. Until then every
+free, a threshold it moves to twice the largest mapped block freed so far: a few MB here, until
+the first test pass (1,000 images a batch) frees blocks big enough to raise it. Until then every
 step starts on fresh pages: `tiny` at batch 128 took about 10,700 page faults a step and 75-80
 ms instead of 46-48 ms on a 2-core AMD EPYC, so that its first epoch took 37-40 s instead of 23.
-Setting the thresholds by hand (as MALLOC_TRIM_THRESHOLD_ would) keeps the pages from the start.
+Setting the thresholds once (as the MALLOC_*_THRESHOLD_ environment variables would, or
+PyTorch's tuning guide's jemalloc/tcmalloc, which need a system package) keeps the pages from the
+first step on. Nothing else changes: the arithmetic, and so every result, is the same.
 """
 
 import ctypes
@@ -16,8 +18,9 @@ import platform
 # mallopt parameters, from glibc's <malloc.h>
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
-# Blocks up to 32 MiB (glibc's own ceiling for its moving threshold, accepted by every version)
-# come from the heap, not from a fresh mapping each time: a step's blocks at batch 128 are 1-5 MB.
+# Blocks up to 32 MiB (the ceiling of glibc's own moving threshold on 64-bit systems, which
+# every version accepts) come from the heap, not from a fresh mapping each time: a step's blocks
+# at batch 128 are 1-5 MB.
 HEAP_BLOCK_BYTES = 32 * 2**20
 # Freed memory at the top of the heap is kept up to this much: more than a step of any model
 # here frees, so that after the first step the heap is used again, never given back.
