@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision import datasets
 
 from mnist.cli import DataError, command
 from safeio.atomic import write_atomic
@@ -217,6 +216,10 @@ def arrays_from_wheel(wheel: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 def fetch_from_torchvision(data_dir: Path) -> None:
     """torchvision's standard download, with a short socket timeout so offline fails fast."""
+    # Imported here, not at the top: it takes about a second, which every training would pay at
+    # start-up for a download that only `python -m mnist.data` makes.
+    from torchvision import datasets
+
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist import host_memory
+from mnist import host_memory, train
+from mnist.config import parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,3 +56,11 @@ def test_nothing_is_changed_where_the_c_library_is_not_glibc(monkeypatch):
     monkeypatch.setattr(platform, "libc_ver", lambda: ("", ""))
     monkeypatch.setattr(host_memory.ctypes, "CDLL", pytest.fail)  # mallopt is never looked up
     assert host_memory.keep_freed_memory() is False
+
+
+def test_a_training_on_the_cpu_keeps_freed_memory(monkeypatch):
+    calls = []
+    monkeypatch.setattr(train, "keep_freed_memory", lambda: calls.append("kept") or True)
+    cfg, _, _ = parse_args(["--device", "cpu"])
+    assert train.start(cfg)[0].type == "cpu"
+    assert calls == ["kept"]
