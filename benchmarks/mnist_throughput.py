@@ -24,21 +24,20 @@ from torchvision import datasets, transforms
 
 from mnist.data import ensure_mnist
 from mnist.evaluate import MEAN, STD, prepare_model
-from mnist.host_memory import keep_freed_memory
 from mnist.model import build_model
 from mnist.optim import NesterovSGD
 from mnist.step import TrainStep
-from mnist.train import Dist, parse_args, pick_precision, train
+from mnist.train import Dist, parse_args, start, train
 
 STEPS_PER_ROUND = 20
 
 
 def ours(cfg, images: torch.Tensor, labels: torch.Tensor) -> Callable[[], int]:
     """A round of mnist.train.train() on the next STEPS_PER_ROUND batches; returns images seen."""
-    # --precision auto resolved, and malloc told to keep freed memory, as mnist.train.start()
-    # does, which a benchmark does not call.
-    cfg = dataclasses.replace(cfg, precision=pick_precision(cfg.precision, torch.device("cpu")))
-    keep_freed_memory()
+    # Set up on the CPU as a training is (mnist.train.start(): --precision auto resolved, malloc
+    # told to keep freed memory), on a copy: start() writes what it picks into the Config.
+    cfg = dataclasses.replace(cfg, device="cpu")
+    start(cfg)
     torch.manual_seed(cfg.seed)
     model = prepare_model(cfg.model, torch.device("cpu"), cfg.channels_last)
     if cfg.compile:
