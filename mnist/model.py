@@ -57,6 +57,14 @@ ARCHS = {
     "tiny": Arch(
         block1=(8, 12, 16), transition=8, block2=(12, 16, 15), dropout=0.0, max_params=8_000
     ),
+    # The fast preset's model: one 3x3 conv at full size, the max-pool, then four 3x3 convs
+    # widening to 24 channels on 13x13 maps and smaller. tiny runs three convs (up to 16
+    # channels) at 26x26 to 22x22 before its pool; quick spends those multiply-adds after it:
+    # 858k an image to tiny's 1.61M, a step of 25 ms to tiny's 50 on a CPU (one thread), and 6
+    # epochs that end higher than tiny's 5 in two thirds of the time (README's mnist section).
+    "quick": Arch(
+        block1=(8,), transition=0, block2=(16, 24, 24, 24), dropout=0.0, max_params=16_000
+    ),
     "small": Arch(
         block1=(12, 16, 24), transition=12, block2=(16, 24, 32), dropout=0.05, max_params=20_000
     ),

@@ -13,8 +13,10 @@ from mnist import summary as summary_cli
 from mnist.model import ARCHS, build_model, count_params, describe, receptive_field
 
 # Parameter budgets as the issues set them: tiny under 8,000, small under 20,000, nano under 4,000
-# (its rivals nano-s and nano-w, the default, too).
-BUDGETS = {"nano": 4_000, "nano-s": 4_000, "nano-w": 4_000, "tiny": 8_000, "small": 20_000}
+# (its rivals nano-s and nano-w, the default, too). quick, the fast preset's model, has no budget
+# from an issue (issue 23 sets the preset a time and an accuracy): under small's.
+BUDGETS = {"nano": 4_000, "nano-s": 4_000, "nano-w": 4_000, "tiny": 8_000, "small": 20_000,
+           "quick": 20_000}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(ARCHS))
@@ -69,6 +71,14 @@ def test_nano_s_and_nano_w_parameters_by_hand(name, stem, widths, by_hand):
     total += c_in * 10 + 10  # the 1x1 classifier, with its bias
     assert total == by_hand
     assert summary(build_model(name), input_size=(1, 1, 28, 28), verbose=0).total_params == total
+
+
+def test_quick_parameters_by_hand():
+    """quick, the fast preset's: one plain 3x3 conv before the max-pool, four after it."""
+    by_hand = conv(1, 8) + conv(8, 16) + conv(16, 24) + 2 * conv(24, 24) + 24 * 10 + 10
+    assert by_hand == 15_490
+    total = summary(build_model("quick"), input_size=(1, 1, 28, 28), verbose=0).total_params
+    assert total == by_hand
 
 
 @pytest.mark.parametrize("name", sorted(ARCHS))
