@@ -2,10 +2,11 @@
 
 Each run is `python -m mnist.train` in a fresh process, one at a time, as a user would start it;
 the seconds run from the launch to the exit (start-up, data loading, every epoch and its test
-pass, the checkpoints); the loop's seconds are the epochs' own (training and test pass), and
-images/s and ms per step are over those. The accuracy is the last epoch's test accuracy. The
-load average before each run is printed: on a shared machine other processes slow a run down,
-and the figure says by how much to distrust it.
+pass, the checkpoints, the plots at the end: `--flags=--no-plots` leaves them out); the loop's
+seconds are the epochs' own (training and test pass), images/s and ms per step are over those,
+and "other s" is the rest (start-up and the end). The accuracy is the last epoch's test
+accuracy. The load average before each run is printed: on a shared machine other processes slow
+a run down, and the figure says by how much to distrust it.
 
 Beside them, the physical limit of an epoch: its arithmetic (counted by torch's FlopCounterMode
 over one training step, forward and backward) over the device's measured float32 matrix rate,
@@ -81,8 +82,7 @@ def run(recipe: str, seed: int, threads: int | None, flags: list[str], data_dir:
     out = folder / f"{recipe}-seed-{seed}"
     chosen = [] if threads is None else ["--threads", str(threads)]
     command = [sys.executable, "-m", "mnist.train", *recipe_flags(recipe), "--seed", str(seed),
-               *chosen, "--data-dir", data_dir, "--out", str(out), "--no-plots",
-               *flags]  # fmt: skip
+               *chosen, "--data-dir", data_dir, "--out", str(out), *flags]  # fmt: skip
     load = os.getloadavg()[0]
     start = time.perf_counter()
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
@@ -157,12 +157,13 @@ def limits(recipes: list[str], device: torch.device) -> str:
 
 def table(results: list[Result]) -> str:
     lines = [
-        "| recipe | seed | seconds | loop s | images/s | ms/step | epochs "
+        "| recipe | seed | seconds | loop s | other s | images/s | ms/step | epochs "
         "| last-epoch test acc. (%) | load before |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in results:
         lines.append(f"| {r.recipe} | {r.seed} | {r.seconds:.1f} | {r.loop:.1f} | "
+                     f"{r.seconds - r.loop:.1f} | "
                      f"{r.images_per_second:,.0f} | {r.ms_per_step:.2f} | {r.epochs} | "
                      f"{100 * r.accuracy:.2f} | {r.load:.1f} |")  # fmt: skip
     for recipe in dict.fromkeys(r.recipe for r in results):

@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 
 from mnist.checkpoint import read_checkpoint
@@ -33,7 +34,7 @@ GALLERY = (6, 12)  # rows, columns of misclassified digits shown
 
 def save_figure(fig, path: Path) -> Path:
     """Save as PNG through a temp file and rename, then close the figure."""
-    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png"))
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
     return path
 
@@ -49,6 +50,7 @@ def curves_figure(metrics: list[dict]):
     acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
     loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss", yscale="log")
     for ax in (acc, loss):
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # no epoch 2.5
         ax.grid(alpha=0.3)
         ax.legend()
     return fig
@@ -71,7 +73,7 @@ def test_results(labels: torch.Tensor, preds: torch.Tensor) -> dict:
 
 def confusion_figure(counts: torch.Tensor):
     """counts[true, predicted] as a heat map with every non-zero count written in."""
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    fig, ax = plt.subplots(figsize=(6.5, 5.5), layout="constrained")
     # Log colour scale, or the diagonal (~1000) hides every off-diagonal count (~1-10).
     image = ax.imshow((counts + 1).numpy(), cmap="Blues", norm=matplotlib.colors.LogNorm())
     for t in range(N_CLASSES):
@@ -87,15 +89,20 @@ def confusion_figure(counts: torch.Tensor):
 
 
 def gallery_figure(images: torch.Tensor, misclassified: list[list[int]], total: int):
-    """The first misclassified digits ([index, true, predicted] each), titled true -> predicted."""
+    """The first misclassified digits ([index, true, predicted] each), labelled true -> predicted,
+    tiled into one picture on one axes (an axes per digit took 1.5 s of a run's 2.5 s of plots)."""
     max_rows, cols = GALLERY
-    rows = max(1, min(max_rows, math.ceil(len(misclassified) / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.3), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, (i, true, predicted) in zip(axes.flat, misclassified, strict=False):
-        ax.imshow(images[i].numpy(), cmap="gray_r")
-        ax.set_title(f"{true}→{predicted}", fontsize=9)
+    shown = misclassified[: max_rows * cols]
+    rows = max(1, math.ceil(len(shown) / cols))
+    side, gap, band = images.shape[-1], 8, 14  # pixels: a digit, between digits, its label
+    sheet = np.zeros((rows * (side + band), cols * (side + gap)), dtype=np.uint8)
+    fig, ax = plt.subplots(figsize=(cols * 1.1, rows * 1.3), layout="constrained")
+    for k, (i, true, predicted) in enumerate(shown):
+        top, left = (k // cols) * (side + band) + band, (k % cols) * (side + gap) + gap // 2
+        sheet[top : top + side, left : left + side] = images[i].numpy()
+        ax.text(left + side / 2, top - 3, f"{true}→{predicted}", ha="center", fontsize=9)
+    ax.imshow(sheet, cmap="gray_r", vmin=0, vmax=255)
+    ax.axis("off")
     fig.suptitle(f"Misclassified test digits: {len(misclassified)} of {total} (true→predicted)")
     return fig
 

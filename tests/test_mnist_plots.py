@@ -25,12 +25,27 @@ def test_results_list_each_misclassified_digit():
     assert [results["confusion"][k][k] for k in (3, 4, 5)] == [1, 1, 1]
 
 
-def test_gallery_titles_show_true_and_predicted_labels():
-    misclassified = [[1, 1, 7], [3, 1, 2]]
-    fig = plots.gallery_figure(torch.zeros(5, 28, 28, dtype=torch.uint8), misclassified, 5)
-    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titles == ["1→7", "1→2"]
+def test_gallery_labels_each_digit_with_true_and_predicted():
+    images = torch.zeros(5, 28, 28, dtype=torch.uint8)
+    images[1, 0, 0], images[3, 27, 27] = 101, 203  # a pixel to find each digit by
+    fig = plots.gallery_figure(images, [[1, 1, 7], [3, 1, 2]], 5)
+    (ax,) = fig.axes
+    assert [text.get_text() for text in ax.texts] == ["1→7", "1→2"]
     assert "2 of 5" in fig.get_suptitle()
+    sheet = ax.get_images()[0].get_array()
+    ((row1, col1),), ((row3, col3),) = np.argwhere(sheet == 101), np.argwhere(sheet == 203)
+    assert row1 == row3 - 27 and col1 < col3 - 27  # side by side, in the order listed
+    label1, label2 = (text.get_position() for text in ax.texts)
+    assert label1[0] < col3 - 27 <= label2[0] and label1[1] < row1  # above its own digit
+    plots.plt.close(fig)
+
+
+def test_gallery_shows_at_most_its_grid():
+    rows, cols = plots.GALLERY
+    misclassified = [[0, 1, 2]] * (rows * cols + 5)
+    fig = plots.gallery_figure(torch.zeros(1, 28, 28, dtype=torch.uint8), misclassified, 9)
+    assert len(fig.axes[0].texts) == rows * cols
+    assert f"{rows * cols + 5} of 9" in fig.get_suptitle()
     plots.plt.close(fig)
 
 
