@@ -1,6 +1,6 @@
 """Training images/s: mnist.train's pipeline against a pytorch/examples-style one, same model.
 
-Ours: the whole training set as one uint8 tensor, each batch warped in one affine_grid call,
+Ours: the whole training set as one uint8 tensor, each batch warped in one grid_sample call,
 through mnist.train.train(). Theirs (pytorch/examples mnist/main.py): torchvision.datasets.MNIST
 with per-sample PIL transforms (RandomAffine, ToTensor, Normalize) fed through a DataLoader.
 Same architecture, batch size, augmentation and SGD. The pipelines take turns in short rounds,

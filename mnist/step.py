@@ -31,6 +31,18 @@ def stroke_width(x: torch.Tensor, stroke: float) -> torch.Tensor:
     return x + amount.clamp(min=0) * (thicker - x) + (-amount).clamp(min=0) * (thinner - x)
 
 
+def warp_grid(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """F.affine_grid(theta, (B, 1, h, w), align_corners=False) to within float rounding: where
+    each output pixel's centre samples its input, for B affine maps theta (B, 2, 3) in [-1, 1]
+    coordinates. One (2B x 3) @ (3 x hw) product; affine_grid's batched product of
+    (hw x 3) @ (3 x 2) took 1.6 ms of a 27 ms training step on one CPU thread, this 0.06 ms."""
+    xs = (torch.arange(w, device=theta.device) * 2 + 1) / w - 1  # pixel centres, 2 / w apart
+    ys = (torch.arange(h, device=theta.device) * 2 + 1) / h - 1
+    ones = torch.ones(h * w, device=theta.device)
+    centres = torch.stack([xs.repeat(h), ys.repeat_interleave(w), ones])  # (3, hw): x, y, 1
+    return (theta @ centres).transpose(1, 2).reshape(len(theta), h, w, 2)
+
+
 def augment(images: torch.Tensor, rotation: float, translation: float, *, shear: float = 0.0,
             scale: float = 0.0, stroke: float = 0.0) -> torch.Tensor:  # fmt: skip
     """Random rotation (+-degrees), shift (+-pixels) and, when asked, horizontal shear (+-factor),
@@ -40,7 +52,7 @@ def augment(images: torch.Tensor, rotation: float, translation: float, *, shear:
     x = unit_float(images)
     b, _, h, w = x.shape
     angle = (torch.rand(b, device=x.device) * 2 - 1) * math.radians(rotation)
-    # affine_grid works in [-1, 1] coordinates: one pixel is 2 / size.
+    # The warp works in [-1, 1] coordinates: one pixel is 2 / size.
     shift = (torch.rand(b, 2, device=x.device) * 2 - 1) * (2 * translation)
     cos, sin = torch.cos(angle), torch.sin(angle)
     linear = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)
@@ -55,7 +67,7 @@ def augment(images: torch.Tensor, rotation: float, translation: float, *, shear:
     theta = torch.cat([linear, torch.stack([shift[:, 0] / w, shift[:, 1] / h], 1)[:, :, None]], 2)
     if stroke:
         x = stroke_width(x, stroke)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    grid = warp_grid(theta, h, w)
     # Zero padding is the black background because the warp runs before normalisation.
     return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
 

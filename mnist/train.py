@@ -1,7 +1,7 @@
 """Train an MNIST model: `python -m mnist.train [--preset fast] [--model tiny] [--epochs 20] ...`.
 
 The whole dataset lives in memory as one uint8 tensor; every batch is cut from it, augmented with
-one random affine warp per image (F.affine_grid / F.grid_sample on the batch) and normalised
+one random affine warp per image (F.grid_sample on the batch) and normalised
 (mnist/step.py, which also replays the step as a CUDA graph on a GPU). What is tested after each
 epoch and saved is the moving average of the weights (--ema; mnist/optim.py).
 Under torchrun each process trains on its share of every epoch's permutation, as

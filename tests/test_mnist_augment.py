@@ -174,3 +174,21 @@ def test_the_last_clean_epochs_train_on_the_images_as_they_are(data_dir, tmp_pat
     assert len(seen[1]) == len(seen[2]) == 6  # 192 images, batches of 32
     assert all(is_plain(x).all() for x in seen[2])
     assert not any(is_plain(x).any() for x in seen[1])
+
+
+def test_the_warp_grid_is_torchs_affine_grid():
+    """warp_grid computes F.affine_grid's sampling points (align_corners=False) faster: the same
+    to float rounding, for the identity, a pure shift and random maps, square or not."""
+    torch.manual_seed(0)
+    identity = torch.eye(2, 3).expand(3, 2, 3)
+    shift = torch.tensor([[[1.0, 0.0, 0.5], [0.0, 1.0, -0.25]]])
+    for theta, (h, w) in ((identity, (28, 28)), (shift, (5, 7)), (torch.randn(64, 2, 3), (28, 28)),
+                          (torch.randn(4, 2, 3), (9, 13))):  # fmt: skip
+        expected = torch.nn.functional.affine_grid(
+            theta, [len(theta), 1, h, w], align_corners=False
+        )
+        assert torch.allclose(step.warp_grid(theta, h, w), expected, rtol=0, atol=2e-6)
+    # By hand: the identity samples each pixel at its own centre, 2 / size apart from -1 + 1 / size.
+    grid = step.warp_grid(torch.eye(2, 3)[None], 2, 4)
+    assert grid[0, :, :, 0].tolist() == [[-0.75, -0.25, 0.25, 0.75]] * 2
+    assert grid[0, :, :, 1].tolist() == [[-0.5] * 4, [0.5] * 4]
