@@ -171,3 +171,28 @@ def test_summary_cli_prints_table_params_and_receptive_field(capsys):
     model = build_model("tiny")
     assert f"Total params: {count_params(model):,}" in out
     assert f"receptive field of the last conv layer: {autograd_receptive_field(model)}x" in out
+
+
+@pytest.mark.parametrize("name", sorted(ARCHS))
+def test_in_place_relus_train_exactly_as_out_of_place_ones(name):
+    """The models' ReLUs overwrite the BatchNorm output: three training steps (channels-last,
+    as the trainer runs them) end on the same weights, to the bit, as with torch's plain ReLU."""
+    torch.manual_seed(0)
+    model = build_model(name).to(memory_format=torch.channels_last)
+    assert all(m.inplace for m in model if isinstance(m, nn.ReLU))
+    twin = copy.deepcopy(model)
+    for i, layer in enumerate(twin):
+        if isinstance(layer, nn.ReLU):
+            twin[i] = nn.ReLU()
+    images = [torch.randn(16, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+              for _ in range(3)]  # fmt: skip
+    labels = torch.randint(0, 10, (3, 16))
+    for net in (model, twin):
+        torch.manual_seed(1)  # the same dropout masks (small has dropout)
+        sgd = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+        for x, y in zip(images, labels, strict=True):
+            sgd.zero_grad()
+            nn.functional.cross_entropy(net(x), y).backward()
+            sgd.step()
+    trained, plain = model.state_dict(), twin.state_dict()
+    assert all(torch.equal(trained[key], plain[key]) for key in plain)
