@@ -13,7 +13,7 @@ from mnist.config import parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Training steps of tiny at batch 128 on one thread, counted after three warm-up steps.
+# Training steps of tiny at batch 256 on one thread, counted after six warm-up steps.
 STEPS = """
 import resource, sys, torch
 import torch.nn.functional as F
@@ -24,11 +24,11 @@ if sys.argv[1] == "keep":
 torch.set_num_threads(1)
 torch.manual_seed(0)
 model = build_model("tiny")
-x, y = torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,))
+x, y = torch.randn(256, 1, 28, 28), torch.randint(0, 10, (256,))
 def step():
     model.zero_grad()
     F.cross_entropy(model(x), y).backward()
-for _ in range(3):
+for _ in range(6):
     step()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(5):
@@ -38,7 +38,7 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5)
 
 
 def page_faults_a_step(mode: str) -> float:
-    """Minor page faults per step after three warm-up steps, in a fresh process."""
+    """Minor page faults per step after six warm-up steps, in a fresh process."""
     done = subprocess.run([sys.executable, "-c", STEPS, mode], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, check=True)  # fmt: skip
     return float(done.stdout)
@@ -46,9 +46,10 @@ def page_faults_a_step(mode: str) -> float:
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
 def test_freed_memory_is_reused_instead_of_faulted_in_again():
-    # glibc's defaults give a step's memory back and fault it in again on the next: 5,800-7,700
-    # faults a step in six runs (23-30 MB), where the kept memory took 0-390.
-    assert page_faults_a_step("default") > 3000
+    # glibc's defaults give a step's memory back and fault it in again on the next: 3,300-13,900
+    # faults a step in ten runs (13-54 MB), where the kept memory took 0-460. (Batch 128 and three
+    # warm-up steps gave 1,900-6,300 against 0-850 once the ReLUs were in-place: too close.)
+    assert page_faults_a_step("default") > 2000
     assert page_faults_a_step("keep") < 1000
 
 
