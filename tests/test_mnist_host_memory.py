@@ -47,8 +47,8 @@ def page_faults_a_step(mode: str) -> float:
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
 def test_freed_memory_is_reused_instead_of_faulted_in_again():
     # glibc's defaults give a step's memory back and fault it in again on the next: 3,300-13,900
-    # faults a step in ten runs (13-54 MB), where the kept memory took 0-460. (Batch 128 and three
-    # warm-up steps gave 1,900-6,300 against 0-850 once the ReLUs were in-place: too close.)
+    # faults a step in ten runs (13-57 MB), where the kept memory took 0-460. (Batch 128 and three
+    # warm-up steps gave 1,860-6,350 against 0-400 once the ReLUs were in-place: too close.)
     assert page_faults_a_step("default") > 2000
     assert page_faults_a_step("keep") < 1000
 
