@@ -33,11 +33,11 @@ ARCHS = {
         max_params=4_000,
         separable=4,
     ),
-    # Two rivals of nano in its budget (issue 23; every run in reference/cpu-runs.json, README's
-    # mnist section): every 3x3 conv but the first depthwise-separable, as MobileNet's, so that the
-    # same budget buys wider layers (16 to 26 channels where nano has 12 to 24). nano-w, the
-    # default, also widens the first conv to 12 channels: nano's mean accuracy, and fewer seeds
-    # below 99.40% (1 of its 77 on two CPUs; 1 of nano's 20).
+    # Two rivals of nano in its budget (issue 23; every run in reference/cpu-runs.json, the log in
+    # reference/README.md): every 3x3 conv but the first depthwise-separable, as MobileNet's, so
+    # that the same budget buys wider layers (16 to 26 channels where nano has 12 to 24). nano-w,
+    # the default, also widens the first conv to 12 channels: nano's mean accuracy, and fewer seeds
+    # below 99.40% (1 of its 91 on two CPUs; 1 of nano's 20).
     "nano-s": Arch(
         block1=(8, 16, 20),
         transition=0,
@@ -61,7 +61,7 @@ ARCHS = {
     # widening to 24 channels on 13x13 maps and smaller. tiny runs three convs (up to 16
     # channels) at 26x26 to 22x22 before its pool; quick spends those multiply-adds after it:
     # 858k an image to tiny's 1.61M, a step of 25 ms to tiny's 50 on a CPU (one thread), and 6
-    # epochs that end higher than tiny's 5 in two thirds of the time (README's mnist section).
+    # epochs that end higher than tiny's 5 in two thirds of the time (reference/README.md).
     "quick": Arch(
         block1=(8,), transition=0, block2=(16, 24, 24, 24), dropout=0.0, max_params=16_000
     ),
