@@ -4,10 +4,10 @@ A moving average of the weights never feeds back into training, so one run holds
 decay D, exactly what `python -m mnist.train --ema D` with the same settings would test and save
 (the same foreach arithmetic on the same weights; D = 0 is the trained weights themselves). One
 run then compares several decays on the same trajectory, paired. The run folder is the
-trainer's, as usual; the last-epoch test accuracy of every decay goes to ema-decays.json in it
-and to standard output.
+trainer's, as usual; each average's test loss and accuracy at the end go to ema-decays.json in
+it and to standard output.
 
-    python benchmarks/mnist_ema_decays.py --decays 0 0.998 0.999 0.9995 -- --seed 137 --threads 1
+    python benchmarks/mnist_ema_decays.py --decays 0 0.995 0.998 0.9995 -- --seed 137 --threads 1
 """
 
 import argparse
