@@ -59,8 +59,7 @@ def main() -> None:
     cfg.cuda_graphs = False  # a graph would replay the first step's averaging weights
     averages = keep_averages(args.decays)
     train.run(cfg, resume=False, make_plots=plots)
-    device = next(next(iter(averages.values())).parameters()).device
-    data = load_data(Path(cfg.data_dir), cfg.limit, device).test
+    data = load_data(Path(cfg.data_dir), cfg.limit, train.pick_device(cfg.device)).test
     results = {
         str(decay): test(average, data.images, data.labels, cfg.channels_last)[0]
         for decay, average in averages.items()
