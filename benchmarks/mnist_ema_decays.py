@@ -7,7 +7,7 @@ run then compares several decays on the same trajectory, paired. The run folder 
 trainer's, as usual; each average's test loss and accuracy at the end go to ema-decays.json in
 it and to standard output.
 
-    python benchmarks/mnist_ema_decays.py --decays 0 0.995 0.998 0.9995 -- --seed 137 --threads 1
+    python benchmarks/mnist_ema_decays.py --decays 0 0.998 0.999 -- --seed 137 --threads 1
 """
 
 import argparse

@@ -37,7 +37,7 @@ ARCHS = {
     # reference/README.md): every 3x3 conv but the first depthwise-separable, as MobileNet's, so
     # that the same budget buys wider layers (16 to 26 channels where nano has 12 to 24). nano-w,
     # the default, also widens the first conv to 12 channels: nano's mean accuracy, and fewer seeds
-    # below 99.40% (1 of its 101 on two CPUs; 1 of nano's 20).
+    # below 99.40% (with the 0.999 average, 1 of its 101 on two CPUs; 1 of nano's 20).
     "nano-s": Arch(
         block1=(8, 16, 20),
         transition=0,
