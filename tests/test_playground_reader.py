@@ -86,10 +86,17 @@ def test_a_slider_makes_fine_changes_and_arrow_keys_step(server, browser):
     weights[4] = 0.31
     assert diagram(browser)["w5"] == 0.31
     assert total(browser) == pytest.approx(oracle.total_error(weights), rel=1e-12)
-    # A value typed past the slider's ends centres it there.
-    type_into(browser, "w5", "-3.5")
+    low, high = float(slider.get_attribute("min")), float(slider.get_attribute("max"))
+    assert (low + high) / 2 == pytest.approx(0.31, abs=1e-9)
+    # A value typed in the field centres the slider on it, however fast the keys come: here one
+    # key a frame, as a reader types, so the page sees "-3" (past the ends) before "-3.5".
+    type_into(browser, "w5", "")
+    for key in "-3.5":
+        field.send_keys(key)
+        settle(browser)
     assert float(slider.get_attribute("value")) == -3.5
     assert float(slider.get_attribute("min")) == -4.5
+    assert float(slider.get_attribute("max")) == -2.5
 
 
 def test_names_and_minus_signs_as_on_every_page(server, browser):

@@ -82,10 +82,10 @@ function recompute() {
   const { values, rates, steps, problems } = readForm(state.fields, settings.maxSteps);
   for (const slider of $("pg-fields").querySelectorAll("input[data-slider-for]")) {
     const value = values[slider.dataset.sliderFor];
-    if (value === undefined || String(value) === slider.value) continue;
-    // A value typed past the slider's ends: the slider is centred on it.
-    if (value < Number(slider.min) || value > Number(slider.max)) centre(slider, value, settings.range);
-    else slider.value = String(value);
+    // A value typed in its field: the slider is centred on it, as on a slider let go. Every
+    // time, not only past the ends: typed key by key, "-3.5" is "-3" first, past the ends, and
+    // the slider must not stay centred on that.
+    if (value !== undefined && value !== Number(slider.value)) centre(slider, value, settings.range);
   }
   if (problems.length) {
     say([...problems, "The results show the last valid values."], "alarm");
