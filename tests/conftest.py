@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"  # screenshots (git-ignored)
@@ -62,9 +63,19 @@ def build_site(site_dir: Path, env: dict[str, str] | None = None) -> Path:
 
 
 @pytest.fixture(scope="session")
-def site_dir(tmp_path_factory) -> Path:
-    """The documentation site for the classic network, built once per test session."""
-    return build_site(tmp_path_factory.mktemp("site"))
+def site_dir(tmp_path_factory, worker_id) -> Path:
+    """The documentation site for the classic network, built once per test session: under
+    pytest-xdist by the first worker that needs it, in the folder the workers share, while the
+    others wait on a lock (the tests only read it; a build is about 25 s of a 2-core machine)."""
+    if worker_id == "master":  # one process (-n 0)
+        return build_site(tmp_path_factory.mktemp("site"))
+    shared = tmp_path_factory.getbasetemp().parent  # this session's, made afresh for each run
+    site, built = shared / "site", shared / "site.built"
+    with FileLock(str(shared / "site.lock")):
+        if not built.exists():  # a failed build leaves no mark: the next worker says why again
+            build_site(site)
+            built.touch()
+    return site
 
 
 @pytest.fixture(scope="session")
