@@ -63,19 +63,34 @@ def build_site(site_dir: Path, env: dict[str, str] | None = None) -> Path:
 
 
 @pytest.fixture(scope="session")
-def site_dir(tmp_path_factory, worker_id) -> Path:
-    """The documentation site for the classic network, built once per test session: under
-    pytest-xdist by the first worker that needs it, in the folder the workers share, while the
-    others wait on a lock (the tests only read it; a build is about 25 s of a 2-core machine)."""
-    if worker_id == "master":  # one process (-n 0)
-        return build_site(tmp_path_factory.mktemp("site"))
-    shared = tmp_path_factory.getbasetemp().parent  # this session's, made afresh for each run
-    site, built = shared / "site", shared / "site.built"
-    with FileLock(str(shared / "site.lock")):
-        if not built.exists():  # a failed build leaves no mark: the next worker says why again
-            build_site(site)
-            built.touch()
-    return site
+def shared_site(tmp_path_factory, worker_id):
+    """shared_site(name, prepare): a site built once per test session, its folder NAME/site.
+    prepare(NAME) writes what the build reads there and returns the build's environment. Under
+    pytest-xdist the first worker that asks builds it in the folder the workers share while the
+    others wait on a lock, then read it (the tests only read a site; a build is about 25 s of a
+    2-core machine)."""
+
+    def build(name: str, prepare=lambda folder: {}) -> Path:
+        if worker_id == "master":  # one process (-n 0)
+            folder = tmp_path_factory.mktemp(name, numbered=True)
+            return build_site(folder / "site", prepare(folder))
+        shared = tmp_path_factory.getbasetemp().parent  # this session's, made afresh for each run
+        folder, built = shared / name, shared / f"{name}.built"
+        with FileLock(str(shared / f"{name}.lock")):
+            if not built.exists():  # a failed build leaves no mark: the next worker says why again
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                build_site(folder / "site", prepare(folder))
+                built.touch()
+        return folder / "site"
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def site_dir(shared_site) -> Path:
+    """The documentation site for the classic network, built once per test session."""
+    return shared_site("classic")
 
 
 @pytest.fixture(scope="session")

@@ -309,48 +309,51 @@ def test_a_large_network_builds_every_page(tmp_path, mkdocs_build):
 # Other settings ---------------------------------------------------------------------------
 
 
-def write_run(folder: Path) -> list[dict]:
+RUN_METRICS = [
+    {"epoch": 1, "lr": 0.1, "train_loss": 0.61, "train_acc": 0.8123, "test_loss": 0.2,
+     "test_acc": 0.9417, "seconds": 12.0},
+    {"epoch": 2, "lr": 0.05, "train_loss": 0.19, "train_acc": 0.9333, "test_loss": 0.1,
+     "test_acc": 0.9689, "seconds": 11.0},
+]  # fmt: skip
+
+
+def write_run(folder: Path) -> None:
     """A small MNIST run folder: two epochs of metrics and the two plots training draws."""
     folder.mkdir()
-    metrics = [
-        {"epoch": 1, "lr": 0.1, "train_loss": 0.61, "train_acc": 0.8123, "test_loss": 0.2,
-         "test_acc": 0.9417, "seconds": 12.0},
-        {"epoch": 2, "lr": 0.05, "train_loss": 0.19, "train_acc": 0.9333, "test_loss": 0.1,
-         "test_acc": 0.9689, "seconds": 11.0},
-    ]  # fmt: skip
-    (folder / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in RUN_METRICS))
     for name in ("confusion.png", "misclassified.png"):
         figure = Figure(figsize=(2, 2))
         figure.text(0.5, 0.5, name)
         figure.savefig(folder / name)
-    return metrics
 
 
-@pytest.fixture(scope="module")
-def other_site(tmp_path_factory, mkdocs_build):
-    """The site for the same network with other initial weights, and a local MNIST run."""
-    folder = tmp_path_factory.mktemp("other")
+def other_settings(folder: Path) -> dict[str, str]:
+    """Other initial weights for the same network, and a local MNIST run: the build's
+    environment."""
     config = folder / "other.toml"
     values = "\n".join(f"{k} = {v}" for k, v in OTHER.items())
     config.write_text(f"[network]\nlayers = [2, 2, 2]\n\n[values]\n{values}\n")
-    metrics = write_run(folder / "run")
-    env = {"BACKPROP_CONFIG": str(config), "BACKPROP_MNIST_RUN": str(folder / "run")}
-    return mkdocs_build(folder / "site", env), metrics
+    write_run(folder / "run")
+    return {"BACKPROP_CONFIG": str(config), "BACKPROP_MNIST_RUN": str(folder / "run")}
+
+
+@pytest.fixture(scope="module")
+def other_site(shared_site) -> Path:
+    """The site for the same network with other initial weights, and a local MNIST run."""
+    return shared_site("other", other_settings)
 
 
 def test_other_weights_change_the_equations_numbers(site_dir, other_site):
-    site, _ = other_site
-    assert_page_matches_torch(site, OTHER)
-    assert explained_numbers(site) != explained_numbers(site_dir)
-    assert (site / "generated" / "network.svg").read_bytes() == (
+    assert_page_matches_torch(other_site, OTHER)
+    assert explained_numbers(other_site) != explained_numbers(site_dir)
+    assert (other_site / "generated" / "network.svg").read_bytes() == (
         site_dir / "generated" / "network.svg"
     ).read_bytes()  # same shape, same drawing
 
 
 def test_other_weights_change_the_table_and_plot(site_dir, other_site):
-    site, _ = other_site
     reference = torch_reference(OTHER)
-    rows = csv_rows(site)
+    rows = csv_rows(other_site)
     assert rows != csv_rows(site_dir)
     for row in (r for r in rows if r["step"] == 0):
         assert row["E_total"] == pytest.approx(reference[r"E_{\text{total}}"], rel=1e-12)
@@ -362,24 +365,23 @@ def test_other_weights_change_the_table_and_plot(site_dir, other_site):
         torch_reference(stepped)[r"E_{\text{total}}"], rel=1e-12
     )
     for name in ("iteration-table.xlsx", "learning-rates.png"):
-        assert (site / "generated" / name).read_bytes() != (
+        assert (other_site / "generated" / name).read_bytes() != (
             site_dir / "generated" / name
         ).read_bytes(), name
-    assert page_text(site, "table/index.html") != page_text(site_dir, "table/index.html")
+    assert page_text(other_site, "table/index.html") != page_text(site_dir, "table/index.html")
     book = openpyxl.load_workbook(
-        io.BytesIO((site / "generated/iteration-table.xlsx").read_bytes())
+        io.BytesIO((other_site / "generated/iteration-table.xlsx").read_bytes())
     )
     numbers = [c.value for row in book["Summary"].iter_rows() for c in row]
     assert all(w in numbers for w in OTHER["weights"])
 
 
 def test_mnist_page_shows_a_local_run(other_site):
-    site, metrics = other_site
-    text = page_text(site, "mnist/index.html")
-    for m in metrics:
+    text = page_text(other_site, "mnist/index.html")
+    for m in RUN_METRICS:
         assert f"{100 * m['test_acc']:.2f}" in text
     for name in ("mnist-run-curves.png", "mnist-run-confusion.png", "mnist-run-misclassified.png"):
-        assert (site / "generated" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert (other_site / "generated" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
         assert f"generated/{name}" in text
     assert "BACKPROP_MNIST_RUN=runs/mine" not in re.sub(r"<[^>]+>", "", text)
 
