@@ -86,6 +86,9 @@ def figure_svg(figure, label: str, salt: str) -> str:
     plt.close(figure)
     text = buffer.getvalue()
     text = text[text.index("<svg") :].replace(INK, "currentColor")
+    # matplotlib's <metadata> (its name, the date) is text the site's search would index, and a
+    # date that made two builds of the same records differ.
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, count=1, flags=re.DOTALL)
     text = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", text, count=1)
     text = text.replace(
         "<svg",

@@ -5,6 +5,7 @@ checked against torch autograd while the site builds; and BatchNorm folded into 
 
 from __future__ import annotations
 
+import copy
 import io
 from pathlib import Path
 
@@ -25,6 +26,8 @@ SEARCHED = 1_000
 AGREEMENT = 1e-6  # derive vs torch, relative to each layer's largest (float64 rounding of 1 - p on
 # a confident digit alone leaves ~1e-8: both sides round it)
 PICTURE = "worked-digit.png"
+SHORTLIST = 8  # the digits whose float32 loss is highest, scored again in float64
+ROUGH = 1e-3  # float32 against float64, relative to the loss: far above the 2e-6 measured
 
 
 def fold_context() -> dict:
@@ -110,12 +113,23 @@ def worked_context(weights: Path, data_dir: Path, files: dict) -> dict:
 
 
 def hardest(model, images, labels) -> int:
-    """The index of the image with the highest cross-entropy loss."""
+    """The index of the image with the highest cross-entropy loss of the float64 model. Every
+    image is scored in float32 (3 times faster on a CPU), the SHORTLIST highest again in float64;
+    all of them only where float32's rounding could hide the winner among the rest."""
     import torch
 
-    with torch.no_grad():
-        losses = torch.nn.functional.cross_entropy(model(images), labels, reduction="none")
-    return int(losses.argmax())
+    def losses(net, x, y):
+        with torch.no_grad():
+            return torch.nn.functional.cross_entropy(net(x), y, reduction="none").double()
+
+    rough = losses(copy.deepcopy(model).float(), images.float(), labels)
+    order = rough.argsort(descending=True)
+    top, rest = order[:SHORTLIST], order[SHORTLIST:]
+    exact = losses(model, images[top], labels[top])
+    best = exact.max()
+    if len(rest) and best <= rough[rest[0]] + ROUGH * max(1.0, float(best)):
+        return int(losses(model, images, labels).argmax())
+    return int(top[exact.argmax()])
 
 
 def torch_gradients(model, image, label: int) -> dict[str, np.ndarray]:

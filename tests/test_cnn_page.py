@@ -156,6 +156,27 @@ def test_mnist_worked_example_equals_torch_on_a_test_split(tmp_path):
     assert len(files) == 1
 
 
+def test_the_hardest_digit_is_float64s_with_or_without_the_float32_shortlist(monkeypatch):
+    """worked_context's digit: scored in float32, the few highest again in float64, it is the one
+    float64 scores highest of all; and so when every digit is scored in float64."""
+    from mnist.evaluate import MEAN, STD
+    from mnist.fold import read_exported
+    from sitegen import mnist_worked
+
+    rng = np.random.default_rng(5)
+    images = torch.tensor((rng.uniform(0, 1, (60, 28, 28)) ** 8 * 255).round())
+    labels = torch.tensor(rng.integers(0, 10, 60)).long()
+    weights = Path(__file__).parents[1] / "mnist" / "reference" / "nano" / "seed-1"
+    model = read_exported(weights / "model.safetensors").model.double().eval()
+    x = ((images / 255 - MEAN) / STD)[:, None]
+    with torch.no_grad():
+        losses = nn.functional.cross_entropy(model(x), labels, reduction="none")
+    assert len(x) > mnist_worked.SHORTLIST
+    assert mnist_worked.hardest(model, x, labels) == int(losses.argmax())
+    monkeypatch.setattr(mnist_worked, "ROUGH", 1e9)  # no shortlist can be trusted: all in float64
+    assert mnist_worked.hardest(model, x, labels) == int(losses.argmax())
+
+
 def test_mnist_worked_example_refuses_damaged_weights_in_one_line(tmp_path):
     from sitegen.mnist_worked import worked_context
     from sitegen.site_common import SiteError

@@ -252,6 +252,7 @@ def test_pictures_are_inline_svg_in_the_pages_colour(site_dir):
     assert text.count('<svg class="mnist-arch"') == 1
     assert text.count('class="mnist-plot"') == len(committed_runs())
     assert "currentColor" in text and mnist_svg.INK not in text
+    assert "<metadata" not in text  # matplotlib's name and the date: not for search, not needed
 
 
 def test_page_credits_mnist_names_the_errors_and_says_how_to_add_a_run(site_dir):
