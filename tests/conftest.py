@@ -72,7 +72,7 @@ def shared_site(tmp_path_factory, worker_id):
 
     def build(name: str, prepare=lambda folder: {}) -> Path:
         if worker_id == "master":  # one process (-n 0)
-            folder = tmp_path_factory.mktemp(name, numbered=True)
+            folder = tmp_path_factory.mktemp(name)
             return build_site(folder / "site", prepare(folder))
         shared = tmp_path_factory.getbasetemp().parent  # this session's, made afresh for each run
         folder, built = shared / name, shared / f"{name}.built"
