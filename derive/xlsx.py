@@ -6,8 +6,10 @@ without a calculation engine.
 
 from __future__ import annotations
 
+import datetime
 import io
 import math
+import os
 import re
 import zipfile
 from collections.abc import Mapping
@@ -19,10 +21,12 @@ import sympy as sp
 from openpyxl.chart import LineChart, Reference, Series
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import column_index_from_string, get_column_letter, quote_sheetname
+from openpyxl.xml.functions import tostring
 
 from derive.spreadsheet import spreadsheet_formula
 from derive.table import CONSTANT, COUNTER, FORWARD, GRADIENT, LR, PARAMETER, RATE, Table
 from safeio.atomic import OutputError, scratch_folder, write_atomic
+from safeio.inputs import InputError
 
 SUMMARY = "Summary"
 CHART_TITLE = "Total Error at Learning Rates"
@@ -34,6 +38,9 @@ MAX_FORMULA = 8_192  # characters in one cell formula (Excel's limit; LibreOffic
 # (about 0.5 KB), so this keeps a workbook under about 15 s and 150 MB. The classic table at 50
 # steps and 6 learning rates has 11,000; a 10-8-2 network's, about 80,000.
 MAX_CELLS = 250_000
+CORE_PROPERTIES = "docProps/core.xml"  # where a workbook says when it was created and saved
+# The earliest and the latest time a zip member can record.
+ZIP_TIMES = (datetime.datetime(1980, 1, 1), datetime.datetime(2107, 12, 31, 23, 59, 58))
 
 
 def sheet_title(lr: float) -> str:
@@ -270,9 +277,26 @@ def workbook_bytes(table: Table) -> bytes:
     return cached_workbook_bytes(book, formulas, values)
 
 
+def saved_at() -> datetime.datetime:
+    """The time (UTC) a workbook records as its creation and last save: SOURCE_DATE_EPOCH's where
+    that is set, as reproducible builds set it (MkDocs reads it too), so that two builds of the
+    same sources give the same bytes; else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is None:
+        return datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
+    if not (epoch.isascii() and epoch.isdigit() and int(epoch) < 253_402_300_800):
+        raise InputError(
+            f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970 before the year "
+            f"10000, got {epoch!r}"
+        )
+    return datetime.datetime.fromtimestamp(int(epoch), datetime.UTC).replace(tzinfo=None)
+
+
 def cached_workbook_bytes(book: openpyxl.Workbook, formulas: int, values: list) -> bytes:
     """The saved workbook with each formula cell's value cached: values[k] holds the numbers of
-    the k-th sheet after the first, (rows from row 2, columns from A)."""
+    the k-th sheet after the first, (rows from row 2, columns from A). Every time in it, the
+    document's and the zip members', is saved_at()'s."""
+    stamp = saved_at()
     raw = io.BytesIO()
     with scratch_folder(prefix="openpyxl-"):  # its per-sheet scratch files, whatever happens
         book.save(raw)
@@ -280,6 +304,7 @@ def cached_workbook_bytes(book: openpyxl.Workbook, formulas: int, values: list) 
         sheet.path.lstrip("/"): numbers  # sheet.path is set by save()
         for sheet, numbers in zip(book.worksheets[1:], values, strict=True)
     }
+    book.properties.created = book.properties.modified = stamp  # save() set them to now
     out = io.BytesIO()
     cached = 0
     with zipfile.ZipFile(raw) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dest:
@@ -288,6 +313,9 @@ def cached_workbook_bytes(book: openpyxl.Workbook, formulas: int, values: list) 
             if item.filename in parts:
                 text, count = with_cached_values(data.decode("utf-8"), parts[item.filename])
                 data, cached = text.encode("utf-8"), cached + count
+            elif item.filename == CORE_PROPERTIES:
+                data = tostring(book.properties.to_tree())  # as openpyxl's save() writes it
+            item.date_time = min(max(stamp, ZIP_TIMES[0]), ZIP_TIMES[1]).timetuple()[:6]
             dest.writestr(item, data)
     if cached != formulas:
         raise RuntimeError(f"cached {cached} of {formulas} formula cells; openpyxl's XML changed?")

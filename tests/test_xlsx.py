@@ -2,8 +2,10 @@
 every table cell is a live formula; cached values are stored; editing an input recomputes."""
 
 import csv
+import datetime
 import io
 import re
+import time
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +27,7 @@ from derive.xlsx import CHART_TITLE, SUMMARY, sheet_title, write_workbook
 pytestmark = pytest.mark.core
 
 CONFIGS = Path(__file__).parent / "configs"
+ROOT = Path(__file__).resolve().parent.parent
 SHAPES = {
     "classic": None,
     "deep_softmax": CONFIGS / "table_deep_softmax.toml",
@@ -233,5 +236,52 @@ def test_too_large_a_workbook_is_refused_in_one_line(tmp_path, capsys):
     assert code == 2 and err == (
         "error: the workbook would have 1,776,222 formula cells, more than the 250,000 a workbook "
         "is written with; use fewer steps or learning rates, or --format csv\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+# 1,700,000,000 s after 1970-01-01 00:00 UTC: 19,675 days (1970-2023 hold 13 leap days: 53 x 365
+# + 13 + 317 days into 2023 = 2023-11-14), and 80,000 s more, 22:13:20.
+SOURCE_DATE = ("1700000000", datetime.datetime(2023, 11, 14, 22, 13, 20))
+CNN_CONFIG = ROOT / "derive" / "configs" / "cnn.toml"
+
+
+@pytest.mark.parametrize("config", [None, CNN_CONFIG], ids=["dense", "cnn"])
+def test_source_date_epoch_makes_the_same_bytes_at_any_time(config, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", SOURCE_DATE[0])
+    args = ["table", "--steps", "2", "--lr", "0.5", "--format", "xlsx"]
+    args += ["--config", str(config), "--out"] if config else ["--out"]
+    assert main([*args, str(tmp_path / "first.xlsx")]) == 0
+    time.sleep(1.1)  # the document's times are to the second; a zip member's to two seconds
+    monkeypatch.setattr(
+        time, "localtime", lambda *_: time.struct_time((2001, 2, 3, 4, 5, 6, 5, 34, 0))
+    )
+    assert main([*args, str(tmp_path / "second.xlsx")]) == 0
+    first = (tmp_path / "first.xlsx").read_bytes()
+    assert first == (tmp_path / "second.xlsx").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(first)) as book:
+        assert {info.date_time for info in book.infolist()} == {SOURCE_DATE[1].timetuple()[:6]}
+    properties = openpyxl.load_workbook(io.BytesIO(first)).properties
+    assert properties.created == properties.modified == SOURCE_DATE[1]
+
+
+def test_without_source_date_epoch_a_workbook_records_when_it_was_made(tmp_path, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    path = tmp_path / "now.xlsx"
+    before = datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
+    assert main(["table", "--steps", "2", "--format", "xlsx", "--out", str(path)]) == 0
+    after = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    properties = openpyxl.load_workbook(path).properties
+    assert before <= properties.created == properties.modified <= after
+
+
+@pytest.mark.parametrize("value", ["yesterday", "-5", "1.5e9", "", "99999999999999"])
+def test_a_bad_source_date_epoch_is_one_line_exit_2(value, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+    code = main(["table", "--format", "xlsx", "--out", str(tmp_path / "t.xlsx")])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "error: SOURCE_DATE_EPOCH must be a whole number of seconds since 1970 before the year "
+        f"10000, got {value!r}\n"
     )
     assert list(tmp_path.iterdir()) == []
