@@ -209,15 +209,25 @@ def shoot(browser, path: Path) -> None:
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
+def first_visit(browser, server: str, page: str) -> None:
+    """Open the page as on a first visit: the palette a reader picks is kept in the site's
+    localStorage, which the new page empties before its own scripts run (one load, not a load and
+    a reload)."""
+    script = browser.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument", {"source": "localStorage.clear()"}
+    )
+    try:
+        browser.get(f"{server}/{page}")
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", script)
+
+
 @pytest.mark.parametrize("palette", PALETTES)
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("page", nav_pages())
 def test_page_layout_and_accessibility(page, width, palette, server, browser, viewport):
     viewport(*WIDTHS[width], palette)
-    browser.get(f"{server}/{page}")
-    # A palette chosen on an earlier visit is kept in localStorage: forget it, load again.
-    browser.execute_script("localStorage.clear()")
-    browser.refresh()
+    first_visit(browser, server, page)
     assert browser.execute_async_script(WAIT_FOR_MATHJAX) in ("typeset", "no math")
     state = browser.execute_async_script(LAYOUT, MIN_FONT_PX)
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -236,9 +246,7 @@ def test_page_layout_and_accessibility(page, width, palette, server, browser, vi
 
 def test_palette_toggle_switches_light_and_dark(server, browser, viewport):
     viewport(1280, 900, "light")
-    browser.get(f"{server}/")
-    browser.execute_script("localStorage.clear()")
-    browser.refresh()
+    first_visit(browser, server, "")
     scheme = 'return document.body.getAttribute("data-md-color-scheme")'
     assert browser.execute_script(scheme) == "default"
     browser.find_element(
@@ -292,9 +300,7 @@ def test_controls_keep_contrast_on_hover_and_focus(page, palette, server, browse
     browser.execute_cdp_cmd("Network.enable", {})
     browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/tex-svg.js"]})
     try:
-        browser.get(f"{server}/{page}")
-        browser.execute_script("localStorage.clear()")
-        browser.refresh()
+        first_visit(browser, server, page)
         assert browser.execute_script(NOT_TYPESET), "MathJax ran"
     finally:
         browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
@@ -311,12 +317,12 @@ def test_controls_keep_contrast_on_hover_and_focus(page, palette, server, browse
             continue
         label = (control.text or control.get_attribute("aria-label") or control.tag_name)[:40]
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", control)
-        ActionChains(browser).move_to_element(control).perform()
+        ActionChains(browser, duration=0).move_to_element(control).perform()
         problems += [
             f"hover {label!r}: {p}" for p in browser.execute_async_script(AXE_CONTRAST, control)
         ]
         browser.execute_script("arguments[0].focus()", control)
-        ActionChains(browser).move_by_offset(0, 0).move_to_element_with_offset(
+        ActionChains(browser, duration=0).move_by_offset(0, 0).move_to_element_with_offset(
             browser.find_element(By.TAG_NAME, "h1"), 0, 0
         ).perform()  # the pointer away: focus alone
         problems += [
