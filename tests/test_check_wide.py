@@ -1,6 +1,6 @@
 """derive check on the CSV derive writes for a net too wide for any worksheet (64-64-64: 16,835
 columns, past XFD's 16,384): it checks clean, and a wrong number planted in a gradient column
-past XFD is one finding, named at its cell. Not marked core, so CI runs it once (about 15 s);
+past XFD is one finding, named at its cell. Not marked core, so CI runs it once (about 13 s);
 the widest, 64-64-64-64 with biases, is measured by benchmarks/check_speed.py."""
 
 from __future__ import annotations
