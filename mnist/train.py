@@ -33,6 +33,7 @@ from mnist.distributed import (
     earliest,
     epoch_indices,
     init_distributed,
+    leave_distributed,
     replicas_identical,
     sync_buffers,
 )
@@ -250,8 +251,7 @@ def run(cfg: Config, resume: bool, make_plots: bool) -> None:
             images, labels = mnist.test.images.cpu(), mnist.test.labels.cpu()
             written = plots.save_all(run_dir, history, images, labels, pred.cpu())
             log("plots: " + ", ".join(str(p) for p in written))
-    if ddp.active:
-        dist.destroy_process_group()
+    leave_distributed(ddp)
 
 
 @command
