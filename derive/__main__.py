@@ -190,6 +190,10 @@ def table_command(args: argparse.Namespace) -> int:
         raise OutputError(f"{args.out}: --format {args.format} writes a {suffix} file")
     if args.out is not None:
         check_writable(args.out)  # before the work, not after
+    if args.format == "xlsx":
+        from derive.xlsx import saved_at  # openpyxl loads only for a workbook
+
+        saved_at()  # a bad SOURCE_DATE_EPOCH, before the work too
     cnn = cnn_config(args.config) if args.format == "xlsx" else None
     if cnn is not None:
         from derive.cnn import xlsx as cnn_xlsx  # openpyxl loads only for a workbook

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from derive.config import Config
 from derive.evaluate import Evaluator
+from derive.xlsx import saved_at
+from safeio.inputs import InputError
 
 CONFIG_ENV = "BACKPROP_CONFIG"
 MNIST_RUN_ENV = "BACKPROP_MNIST_RUN"
@@ -37,6 +39,10 @@ class Settings:
                 return Path(os.environ[env]).resolve()
             return (root / extra[key]).resolve() if extra.get(key) else None
 
+        try:
+            saved_at()  # a bad SOURCE_DATE_EPOCH in one line now, not a traceback mid-build
+        except InputError as exc:
+            raise SiteError(str(exc)) from None
         derive_config = path(CONFIG_ENV, "derive_config")
         if derive_config is None:
             raise SiteError(f"{config_file}: extra.derive_config is required (a derive config)")

@@ -411,6 +411,18 @@ def test_bad_derive_config_is_one_clear_error(mkdocs_run, tmp_path):
     assert "Traceback" not in done.stderr
 
 
+def test_bad_source_date_epoch_is_one_clear_error(mkdocs_run, tmp_path):
+    # Without the site's own check, numpy (numpy.f2py, imported mid-build) stops with a traceback.
+    done = mkdocs_run(tmp_path / "site", {"SOURCE_DATE_EPOCH": "yesterday"})
+    assert done.returncode != 0
+    assert (
+        "SOURCE_DATE_EPOCH must be a whole number of seconds since 1970 before the year 10000, "
+        "got 'yesterday'"
+    ) in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "site").exists()
+
+
 def test_explained_page_derives_the_sigmoid_and_the_half_in_the_loss(site_dir):
     text = page_text(site_dir, "explained/index.html")
     blocks = display_math(text)
