@@ -305,6 +305,7 @@ def cached_workbook_bytes(book: openpyxl.Workbook, formulas: int, values: list) 
         for sheet, numbers in zip(book.worksheets[1:], values, strict=True)
     }
     book.properties.created = book.properties.modified = stamp  # save() set them to now
+    zip_time = min(max(stamp, ZIP_TIMES[0]), ZIP_TIMES[1]).timetuple()[:6]
     out = io.BytesIO()
     cached = 0
     with zipfile.ZipFile(raw) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dest:
@@ -315,7 +316,7 @@ def cached_workbook_bytes(book: openpyxl.Workbook, formulas: int, values: list) 
                 data, cached = text.encode("utf-8"), cached + count
             elif item.filename == CORE_PROPERTIES:
                 data = tostring(book.properties.to_tree())  # as openpyxl's save() writes it
-            item.date_time = min(max(stamp, ZIP_TIMES[0]), ZIP_TIMES[1]).timetuple()[:6]
+            item.date_time = zip_time
             dest.writestr(item, data)
     if cached != formulas:
         raise RuntimeError(f"cached {cached} of {formulas} formula cells; openpyxl's XML changed?")
